@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on this machine; idempotent, and a few seconds when all
+# is there. npm test and npm run demo call it first.
+#   --quiet   print only what it changes
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quiet=0
+[ "${1:-}" = "--quiet" ] && quiet=1
+say() { [ "$quiet" = 1 ] || echo "setup: $*"; }
+act() { echo "setup: $*"; }
+
+CACHE="${REDISFORGE_CACHE:-$HOME/.cache/redisforge}"
+TEMPORAL_CLI_VERSION=1.5.1
+mkdir -p "$CACHE"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  act "installing Debian packages: $*"
+  # Keep the packages' own services (the systemd redis on 6379) from starting in the tests' way.
+  printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+  as_root chmod +x /usr/sbin/policy-rc.d
+  trap 'as_root rm -f /usr/sbin/policy-rc.d' EXIT
+  if [ ! -f "$CACHE/.apt-updated" ] || [ -n "$(find "$CACHE/.apt-updated" -mmin +1440 2>/dev/null)" ]; then
+    as_root apt-get update -qq && touch "$CACHE/.apt-updated"
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  as_root rm -f /usr/sbin/policy-rc.d
+  trap - EXIT
+}
+
+# 1. Node dependencies, when missing or older than package-lock.json.
+if [ ! -d node_modules ] || ! cmp -s package-lock.json node_modules/.redisforge-lock 2>/dev/null; then
+  act "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.redisforge-lock
+else
+  say "node_modules up to date"
+fi
+
+# 2. Redis 7 from Debian.
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  apt_install redis-server redis-tools
+fi
+if [ -x /etc/init.d/redis-server ] && pgrep -x redis-server >/dev/null && redis-cli -p 6379 ping >/dev/null 2>&1; then
+  act "stopping the packaged redis-server on port 6379"
+  as_root /etc/init.d/redis-server stop >/dev/null 2>&1 || true
+fi
+say "$(redis-server --version | cut -d' ' -f1-3)"
+
+# 3. The Temporal CLI (dev server and Web UI), pinned, cached outside the work tree.
+temporal_ok() {
+  local v
+  v=$("$1" --version 2>/dev/null | sed -n 's/^temporal version \([0-9][0-9.]*\).*/\1/p')
+  [ -n "$v" ] && [ "$(printf '%s\n1.5.0\n' "$v" | sort -V | head -1)" = "1.5.0" ]
+}
+TEMPORAL_BIN="$CACHE/temporal-$TEMPORAL_CLI_VERSION/temporal"
+if [ -x "$TEMPORAL_BIN" ]; then
+  say "temporal CLI $TEMPORAL_CLI_VERSION: $TEMPORAL_BIN"
+elif command -v temporal >/dev/null && temporal_ok "$(command -v temporal)"; then
+  say "temporal CLI from PATH: $(command -v temporal)"
+else
+  command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
+  act "building the temporal CLI $TEMPORAL_CLI_VERSION with go install (a few minutes, once per machine)"
+  start=$(date +%s)
+  if ! GOBIN="$CACHE/temporal-$TEMPORAL_CLI_VERSION" go install "github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_CLI_VERSION"; then
+    echo "setup: go install of the temporal CLI failed; see the error above" >&2
+    exit 1
+  fi
+  act "temporal CLI built in $(( $(date +%s) - start )) s: $TEMPORAL_BIN"
+fi

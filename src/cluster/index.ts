@@ -1,0 +1,7 @@
+export * from './slots';
+export * from './nodes';
+export * from './info';
+export * from './nodesConf';
+export * from './health';
+export * from './layout';
+export * from './address';

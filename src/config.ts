@@ -1,0 +1,177 @@
+/**
+ * The worker's inventory: which clusters exist, where their nodes are, how to reach them,
+ * which runtime stops and starts their nodes and where their backups go. Secrets are never in
+ * this file: it names the environment variables (or files) that hold them.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { formatIssues } from './validation';
+
+const address = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]+:\d{1,5}$/, 'expected "host:port", e.g. "127.0.0.1:7001"');
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name, e.g. REDIS_REQUIREPASS');
+
+const authSchema = z
+  .object({
+    /** Environment variable holding the ACL user name; none means the default user. */
+    usernameEnv: envName.optional(),
+    /** Environment variable holding the password (requirepass); unset or empty means no AUTH. */
+    passwordEnv: envName.default('REDIS_REQUIREPASS'),
+    /** A file holding the password, used when the variable is unset (e.g. a mounted secret). */
+    passwordFile: z.string().optional(),
+  })
+  .strict();
+
+const tlsSchema = z
+  .object({
+    caFile: z.string().optional(),
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    servername: z.string().optional(),
+    /** @default true */
+    rejectUnauthorized: z.boolean().default(true),
+  })
+  .strict();
+
+const clusterSchema = z
+  .object({
+    /** Every node's "host:port". createCluster builds the cluster from them; checks start from them. */
+    nodes: z.array(address).min(1, 'list at least one node address'),
+    /** @default 3 */
+    masters: z.int().min(1).default(3),
+    /** @default 1 */
+    replicasPerMaster: z.int().min(0).default(1),
+    auth: authSchema.default({ passwordEnv: 'REDIS_REQUIREPASS' }),
+    /** Connect with TLS (rediss) when present. */
+    tls: tlsSchema.optional(),
+    /** Key of `runtimes` that stops, starts and replaces this cluster's nodes. */
+    runtime: z.string().optional(),
+    /** Key of `stores` that holds this cluster's backups. */
+    backupStore: z.string().optional(),
+    /** The address applications use (the Envoy proxy), for routing checks. */
+    clientEndpoint: address.optional(),
+    /** @default 5000 */
+    commandTimeoutMs: z.int().min(100).default(5000),
+  })
+  .strict();
+
+const processRuntimeSchema = z
+  .object({
+    type: z.literal('process'),
+    /** One directory per node below it: config, data, log, pid. */
+    baseDir: z.string(),
+    /** Version name -> redis-server binary. */
+    versions: z.record(z.string(), z.string()).default({ default: 'redis-server' }),
+    defaultVersion: z.string().default('default'),
+    /** @default 5000 */
+    nodeTimeoutMs: z.int().min(100).default(5000),
+    /** Extra redis.conf directives for every node. */
+    extraConfig: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+
+const dockerRuntimeSchema = z
+  .object({
+    type: z.literal('docker'),
+    /** Docker endpoint: unix socket path, tcp://host:port or ssh://user@host. */
+    endpoint: z.string().default('/var/run/docker.sock'),
+    /** Per-node endpoints ("host:port" -> endpoint) for a cluster spread over hosts. */
+    nodeEndpoints: z.record(address, z.string()).default({}),
+  })
+  .strict();
+
+const storeSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('fs'), path: z.string() }).strict(),
+  z
+    .object({
+      type: z.literal('s3'),
+      bucket: z.string().min(1),
+      prefix: z.string().default(''),
+      region: z.string().default('us-east-1'),
+      endpoint: z.url().optional(),
+      forcePathStyle: z.boolean().default(false),
+    })
+    .strict(),
+]);
+
+export const inventorySchema = z
+  .object({
+    clusters: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'cluster names use letters, digits, - and _'), clusterSchema),
+    runtimes: z.record(z.string(), z.discriminatedUnion('type', [processRuntimeSchema, dockerRuntimeSchema])).default({}),
+    stores: z.record(z.string(), storeSchema).default({}),
+  })
+  .strict()
+  .superRefine((inv, ctx) => {
+    for (const [name, cluster] of Object.entries(inv.clusters)) {
+      if (cluster.runtime !== undefined && !(cluster.runtime in inv.runtimes)) {
+        ctx.addIssue({ code: 'custom', path: ['clusters', name, 'runtime'],
+          message: `no runtime "${cluster.runtime}" under "runtimes" (have: ${Object.keys(inv.runtimes).join(', ') || 'none'})` });
+      }
+      if (cluster.backupStore !== undefined && !(cluster.backupStore in inv.stores)) {
+        ctx.addIssue({ code: 'custom', path: ['clusters', name, 'backupStore'],
+          message: `no store "${cluster.backupStore}" under "stores" (have: ${Object.keys(inv.stores).join(', ') || 'none'})` });
+      }
+      if (new Set(cluster.nodes).size !== cluster.nodes.length) {
+        ctx.addIssue({ code: 'custom', path: ['clusters', name, 'nodes'], message: 'an address is listed twice' });
+      }
+    }
+  });
+
+export type Inventory = z.infer<typeof inventorySchema>;
+export type ClusterConfig = Inventory['clusters'][string];
+export type RuntimeConfig = Inventory['runtimes'][string];
+export type ProcessRuntimeConfig = Extract<RuntimeConfig, { type: 'process' }>;
+export type StoreConfig = Inventory['stores'][string];
+
+export class InventoryError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`inventory ${file} is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'InventoryError';
+  }
+}
+
+/** Validates parsed JSON; relative paths are resolved against `baseDir`. */
+export function parseInventory(data: unknown, file = '<inline>', baseDir = process.cwd()): Inventory {
+  const result = inventorySchema.safeParse(data);
+  if (!result.success) {
+    throw new InventoryError(file, formatIssues(result.error));
+  }
+  const inv = result.data;
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  for (const runtime of Object.values(inv.runtimes)) {
+    if (runtime.type === 'process') runtime.baseDir = abs(runtime.baseDir);
+  }
+  for (const store of Object.values(inv.stores)) if (store.type === 'fs') store.path = abs(store.path);
+  for (const cluster of Object.values(inv.clusters)) {
+    if (cluster.tls) for (const k of ['caFile', 'certFile', 'keyFile'] as const) if (cluster.tls[k]) cluster.tls[k] = abs(cluster.tls[k]);
+    if (cluster.auth.passwordFile) cluster.auth.passwordFile = abs(cluster.auth.passwordFile);
+  }
+  return inv;
+}
+
+export function loadInventory(file: string): Inventory {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InventoryError(file, [`cannot read the file (${(err as Error).message}); set REDISFORGE_INVENTORY to its path`]);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new InventoryError(file, [`not valid JSON: ${(err as Error).message}`]);
+  }
+  return parseInventory(data, file, dirname(resolve(file)));
+}
+
+/** Where the worker reads its inventory: REDISFORGE_INVENTORY, else ./redisforge.json. */
+export function inventoryPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.REDISFORGE_INVENTORY ?? resolve('redisforge.json');
+}

@@ -1,0 +1,133 @@
+/**
+ * What every workflow shares: input validation, the progress query, the Web UI details and
+ * the search attributes RedisCluster and RunbookOperation.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  defineQuery,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { z } from 'zod';
+import type { Activities } from '../activities';
+import { formatIssues } from '../validation';
+
+export const redisClusterKey = defineSearchAttributeKey('RedisCluster', SearchAttributeType.KEYWORD);
+export const runbookOperationKey = defineSearchAttributeKey('RunbookOperation', SearchAttributeType.KEYWORD);
+
+export interface Progress {
+  operation: string;
+  cluster?: string;
+  step: string;
+  stepsDone: number;
+  stepsTotal: number;
+  state: 'running' | 'succeeded' | 'failed';
+  detail?: string;
+}
+
+export const progressQuery = defineQuery<Progress>('progress');
+
+const NON_RETRYABLE = ['InvalidInput', 'ClusterAlreadyFormed', 'WaitTimedOut', 'PreflightFailed'];
+
+/** Short Redis calls. */
+export const quick = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '500 ms', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Activities that poll until Redis reaches a state; they heartbeat every round. */
+export function waiting(timeoutSeconds: number): Activities {
+  const options: ActivityOptions = {
+    startToCloseTimeout: `${timeoutSeconds + 60} seconds`,
+    heartbeatTimeout: '15 seconds',
+    retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+  };
+  return proxyActivities<Activities>(options);
+}
+
+export function invalidInput(problems: string[]): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'InvalidInput',
+    nonRetryable: true,
+    message: `invalid input: ${problems.join('; ')}`,
+    details: [{ problems }],
+  });
+}
+
+/** Validates a workflow's one JSON input; a bad one fails the workflow at once, naming each field. */
+export function parseInput<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const result = schema.safeParse(raw ?? {});
+  if (!result.success) throw invalidInput(formatIssues(result.error));
+  return result.data;
+}
+
+/** An activity's non-retryable ApplicationFailure becomes the workflow's own failure, unwrapped. */
+export function surfaceActivityFailure(err: unknown): never {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
+    throw ApplicationFailure.create({ type: err.cause.type ?? undefined, nonRetryable: true, message: err.cause.message, details: err.cause.details as unknown[] });
+  }
+  throw err;
+}
+
+/** Tracks the runbook steps of one operation for the progress query and the Web UI. */
+export class Operation {
+  private progress: Progress;
+
+  constructor(
+    operation: string,
+    private readonly steps: readonly string[],
+  ) {
+    this.progress = { operation, step: 'validating input', stepsDone: 0, stepsTotal: steps.length, state: 'running' };
+    setHandler(progressQuery, () => this.progress);
+    this.render();
+  }
+
+  /** Records the cluster in the search attributes, so the Web UI can filter by it. */
+  forCluster(cluster: string): void {
+    this.progress = { ...this.progress, cluster };
+    upsertSearchAttributes([
+      { key: redisClusterKey, value: cluster },
+      { key: runbookOperationKey, value: this.progress.operation },
+    ]);
+    this.render();
+  }
+
+  step(step: string, detail?: string): void {
+    const index = this.steps.indexOf(step);
+    this.progress = { ...this.progress, step, stepsDone: Math.max(index, 0), detail };
+    this.render();
+  }
+
+  finish(state: 'succeeded' | 'failed', detail?: string): void {
+    this.progress = { ...this.progress, step: state, stepsDone: state === 'succeeded' ? this.steps.length : this.progress.stepsDone, state, detail };
+    this.render();
+  }
+
+  /** Runs `body`, marking the operation failed in the UI if it throws. */
+  async run<T>(body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (err) {
+      this.finish('failed', (err as Error).message);
+      throw err;
+    }
+  }
+
+  private render(): void {
+    const p = this.progress;
+    const lines = [
+      `**${p.operation}**${p.cluster ? ` on cluster \`${p.cluster}\`` : ''}: ${p.state}`,
+      '',
+      `Step ${Math.min(p.stepsDone + (p.state === 'running' ? 1 : 0), p.stepsTotal)} of ${p.stepsTotal}: ${p.step}`,
+      ...(p.detail ? ['', p.detail] : []),
+      '',
+      ...this.steps.map((s, i) => `${i < p.stepsDone ? '- [x]' : '- [ ]'} ${s}`),
+    ];
+    setCurrentDetails(lines.join('\n'));
+  }
+}

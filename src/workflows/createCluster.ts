@@ -1,0 +1,80 @@
+/**
+ * Forms a Redis Cluster from empty nodes, like `redis-cli --cluster create`: assign slots
+ * evenly, MEET, REPLICATE, and wait until every node agrees and reports cluster_state:ok.
+ * Every step is idempotent, so an interrupted run resumes where it stopped.
+ */
+import { ApplicationFailure } from '@temporalio/workflow';
+import { createClusterPreflight, layoutInPlace, planClusterLayout, type ClusterLayout, type HealthReport } from '../cluster';
+import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { createClusterInput } from './inputs';
+
+export interface CreateClusterResult {
+  cluster: string;
+  dryRun: boolean;
+  /** True when the nodes already formed this layout and nothing was changed. */
+  alreadyFormed: boolean;
+  layout: ClusterLayout;
+  report?: HealthReport;
+}
+
+const STEPS = [
+  'Check the nodes are empty',
+  'Assign slots to the masters',
+  'Introduce the nodes (CLUSTER MEET)',
+  'Await every node knowing every other',
+  'Attach the replicas (CLUSTER REPLICATE)',
+  'Await cluster_state:ok on every node',
+] as const;
+
+export async function createCluster(rawInput: unknown): Promise<CreateClusterResult> {
+  const op = new Operation('createCluster', STEPS);
+  return op.run(async () => {
+    const input = parseInput(createClusterInput, rawInput);
+    op.forCluster(input.cluster);
+    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    const nodes = input.nodes ?? spec.nodes;
+    const replicasPerMaster = input.replicasPerMaster ?? spec.replicasPerMaster;
+
+    let layout: ClusterLayout;
+    try {
+      layout = planClusterLayout(nodes, replicasPerMaster);
+    } catch (err) {
+      throw invalidInput([(err as Error).message]);
+    }
+
+    op.step(STEPS[0]);
+    const probes = await quick.probeNodes(spec.name, nodes);
+    const problems = createClusterPreflight(probes);
+    if (problems.length > 0) {
+      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `cannot create the cluster: ${problems.join('; ')}`, details: [{ problems }] });
+    }
+    const alreadyFormed = layoutInPlace(layout, probes);
+    if (input.dryRun) {
+      op.finish('succeeded', 'Dry run: nothing was changed.');
+      return { cluster: spec.name, dryRun: true, alreadyFormed, layout };
+    }
+
+    const wait = waiting(input.timeoutSeconds);
+    const timeoutMs = input.timeoutSeconds * 1000;
+    if (!alreadyFormed) {
+      op.step(STEPS[1], layout.masters.map((m) => `${m.address}: ${m.slots}`).join(', '));
+      await Promise.all(layout.masters.map((m) => quick.assignSlots(spec.name, m).catch(surfaceActivityFailure)));
+
+      op.step(STEPS[2]);
+      await quick.meetNodes(spec.name, nodes);
+
+      op.step(STEPS[3]);
+      await wait.awaitNodesKnown(spec.name, nodes, timeoutMs).catch(surfaceActivityFailure);
+
+      op.step(STEPS[4], layout.replicas.map((r) => `${r.address} -> ${r.masterAddress}`).join(', '));
+      await quick.replicateNodes(spec.name, layout.replicas);
+    }
+
+    op.step(STEPS[5]);
+    const report = await wait
+      .awaitClusterHealthy(spec.name, nodes, { masters: layout.masters.length, replicasPerMaster, nodes: nodes.length }, timeoutMs)
+      .catch(surfaceActivityFailure);
+    op.finish('succeeded', `Cluster formed: ${layout.masters.length} masters, ${layout.replicas.length} replicas, 16384 slots.`);
+    return { cluster: spec.name, dryRun: false, alreadyFormed, layout, report };
+  });
+}

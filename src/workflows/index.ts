@@ -1,0 +1,2 @@
+export { clusterHealth } from './clusterHealth';
+export { createCluster } from './createCluster';

@@ -1,0 +1,37 @@
+/**
+ * Workflow inputs: one plain JSON object each, as `temporal workflow start --input` and the
+ * Web UI send them. The client SDK infers its types from these schemas.
+ */
+import { z } from 'zod';
+
+const clusterName = z
+  .string({ error: (iss) => (iss.input === undefined ? 'required: the inventory name of the cluster, e.g. "main"' : 'expected a string, the inventory name of the cluster') })
+  .min(1, 'must not be empty: the inventory name of the cluster, e.g. "main"');
+
+const address = z.string().regex(/^[A-Za-z0-9._-]+:\d{1,5}$/, 'expected "host:port", e.g. "127.0.0.1:7001"');
+
+export const clusterHealthInput = z
+  .object({
+    cluster: clusterName,
+    /** Masters the cluster should have; default from the inventory. */
+    expectedMasters: z.int().min(1).optional(),
+    /** Replicas each master should have; default from the inventory. */
+    expectedReplicasPerMaster: z.int().min(0).optional(),
+  })
+  .strict();
+export type ClusterHealthInput = z.input<typeof clusterHealthInput>;
+
+export const createClusterInput = z
+  .object({
+    cluster: clusterName,
+    /** The empty nodes to build from; default: the cluster's nodes in the inventory. */
+    nodes: z.array(address).min(3, 'give at least 3 nodes (a cluster needs 3 masters)').optional(),
+    /** Default from the inventory. */
+    replicasPerMaster: z.int().min(0).max(5).optional(),
+    /** Return the plan without touching any node. @default false */
+    dryRun: z.boolean().default(false),
+    /** How long to wait for the nodes to agree. @default 120 */
+    timeoutSeconds: z.int().min(5).max(3600).default(120),
+  })
+  .strict();
+export type CreateClusterInput = z.input<typeof createClusterInput>;

@@ -1,0 +1,96 @@
+/**
+ * A real 3-master 3-replica cluster of redis-server processes, formed by our own createCluster
+ * workflow through the shared worker, and removed afterwards, processes and directories.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import Redis from 'ioredis';
+import { parseInventory } from '../../src/config';
+import { ProcessRuntime } from '../../src/runtime/process';
+import type { CreateClusterResult } from '../../src/workflows/createCluster';
+import { NODES_DIR, TASK_QUEUE, TEMPORAL_ADDRESS, TEST_CLUSTERS, testInventory, type TestClusterName } from './env';
+import { splitAddress } from '../../src/cluster';
+
+let clientPromise: Promise<Client> | undefined;
+
+export function testClient(): Promise<Client> {
+  clientPromise ??= Connection.connect({ address: TEMPORAL_ADDRESS }).then((connection) => new Client({ connection }));
+  return clientPromise;
+}
+
+let sequence = 0;
+export function workflowId(prefix: string): string {
+  return `test-${prefix}-${Date.now()}-${++sequence}`;
+}
+
+/** Runs a workflow by its public type name, as `temporal workflow start --type` would. */
+export async function runWorkflow<T = unknown>(type: string, input: unknown, id = workflowId(type)): Promise<T> {
+  const client = await testClient();
+  return client.workflow.execute<(input: unknown) => Promise<T>>(type, { taskQueue: TASK_QUEUE, workflowId: id, args: [input] });
+}
+
+/** Runs a workflow that must fail; returns its failure (the cause of WorkflowFailedError). */
+export async function runWorkflowFailure(type: string, input: unknown, id = workflowId(type)): Promise<Error & { type?: string; nonRetryable?: boolean; details?: unknown[] }> {
+  try {
+    await runWorkflow(type, input, id);
+  } catch (err) {
+    if (err instanceof WorkflowFailedError && err.cause) return err.cause as Error & { type?: string };
+    throw err;
+  }
+  throw new Error(`${type} succeeded, expected a failure`);
+}
+
+export function password(): string {
+  const pw = process.env.REDIS_REQUIREPASS;
+  if (!pw) throw new Error('REDIS_REQUIREPASS is not set: the harness globalSetup did not run');
+  return pw;
+}
+
+export async function withRedis<T>(address: string, fn: (redis: Redis) => Promise<T>): Promise<T> {
+  const { host, port } = splitAddress(address);
+  const redis = new Redis({ host, port, password: password(), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  await redis.connect();
+  try {
+    return await fn(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export class TestCluster {
+  private constructor(
+    readonly name: TestClusterName,
+    readonly nodes: readonly string[],
+    readonly runtime: ProcessRuntime,
+  ) {}
+
+  /** Starts six empty nodes; with `form`, makes them a cluster with createCluster. */
+  static async start(name: TestClusterName, { form = true } = {}): Promise<TestCluster> {
+    const inventory = parseInventory(testInventory());
+    const runtimeConfig = inventory.runtimes[`nodes-${name}`];
+    if (runtimeConfig?.type !== 'process') throw new Error(`no process runtime for ${name}`);
+    const runtime = new ProcessRuntime(runtimeConfig, { password: password() });
+    const nodes = TEST_CLUSTERS[name];
+    await Promise.all(nodes.map((n) => runtime.kill(n)));
+    rmSync(join(NODES_DIR, name), { recursive: true, force: true });
+    await Promise.all(nodes.map((n) => runtime.start(n)));
+    const cluster = new TestCluster(name, nodes, runtime);
+    if (form) await cluster.form();
+    return cluster;
+  }
+
+  form(input: Record<string, unknown> = {}): Promise<CreateClusterResult> {
+    return runWorkflow<CreateClusterResult>('createCluster', { cluster: this.name, ...input });
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.runtime.kill(n)));
+    rmSync(join(NODES_DIR, this.name), { recursive: true, force: true });
+  }
+}
+
+export function findingCodes(report: { findings: { code: string }[] }): string[] {
+  return [...new Set(report.findings.map((f) => f.code))].sort();
+}

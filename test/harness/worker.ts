@@ -1,0 +1,51 @@
+/** Runs worker.ts as a child process, exactly as an operator would, so tests can kill it. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { join } from 'node:path';
+import { BUNDLE_PATH, INVENTORY_PATH, ROOT, STATE_DIR, TEMPORAL_ADDRESS, WRONG_PASSWORD_ENV } from './env';
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startWorker(password: string, extraEnv: NodeJS.ProcessEnv = {}, logName = 'worker.log'): Promise<WorkerProcess> {
+  const log = openSync(join(STATE_DIR, logName), 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'worker.ts')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', log],
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS,
+      TEMPORAL_NAMESPACE: 'default',
+      REDISFORGE_INVENTORY: INVENTORY_PATH,
+      REDISFORGE_WORKFLOW_BUNDLE: BUNDLE_PATH,
+      REDIS_REQUIREPASS: password,
+      [WRONG_PASSWORD_ENV]: 'not-the-password',
+      ...extraEnv,
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`worker did not start within 60 s: ${out}`)), 60_000);
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready: ${out}`)));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('redisforge worker:')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    child,
+    stop(signal: NodeJS.Signals = 'SIGTERM') {
+      return new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill(signal);
+      });
+    },
+  };
+}
