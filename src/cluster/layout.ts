@@ -24,8 +24,8 @@ export const MIN_MASTERS = 3;
 
 /**
  * Plans a cluster of `addresses` with `replicasPerMaster` replicas per master. Masters are
- * picked round-robin across hosts and each replica preferably on another host than its
- * master, so one lost host does not take a master and its replica together. Nodes beyond
+ * picked round-robin across hosts and each replica on another host than its master where the
+ * hosts allow, so one lost host does not take a master and its replica together. Nodes beyond
  * masters * (1 + replicasPerMaster) become extra replicas.
  */
 export function planClusterLayout(addresses: readonly string[], replicasPerMaster: number): ClusterLayout {
@@ -49,18 +49,17 @@ export function planClusterLayout(addresses: readonly string[], replicasPerMaste
   const ranges = splitSlotsEvenly(masterCount);
   const masters = masterAddresses.map((address, i) => ({ address, slots: formatSlotRanges([ranges[i]!]), configEpoch: i + 1 }));
 
-  const replicaCount = new Map<string, number>(masterAddresses.map((m) => [m, 0]));
-  const replicas: PlannedReplica[] = [];
-  for (const address of interleaved.slice(masterCount)) {
-    // Fewest replicas first; among those, a master on another host.
-    const ranked = [...masterAddresses].sort((a, b) => {
-      const byCount = replicaCount.get(a)! - replicaCount.get(b)!;
-      if (byCount !== 0) return byCount;
-      return Number(hostOf(a) === hostOf(address)) - Number(hostOf(b) === hostOf(address));
-    });
-    const master = ranked[0]!;
-    replicaCount.set(master, replicaCount.get(master)! + 1);
-    replicas.push({ address, masterAddress: master });
+  // Replica j goes to master j+1 (round-robin, shifted by one): with the interleaved order
+  // that puts replicas on another host whenever there are two hosts or more. A swap pass
+  // repairs what uneven host sizes leave on the same host.
+  const replicas: PlannedReplica[] = interleaved
+    .slice(masterCount)
+    .map((address, j) => ({ address, masterAddress: masterAddresses[(j + 1) % masterCount]! }));
+  const sameHost = (r: PlannedReplica, master: string) => hostOf(r.address) === hostOf(master);
+  for (const r of replicas) {
+    if (!sameHost(r, r.masterAddress)) continue;
+    const other = replicas.find((o) => o !== r && !sameHost(o, r.masterAddress) && !sameHost(r, o.masterAddress));
+    if (other) [r.masterAddress, other.masterAddress] = [other.masterAddress, r.masterAddress];
   }
   return { masters, replicas };
 }

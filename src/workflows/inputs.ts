@@ -4,6 +4,10 @@
  */
 import { z } from 'zod';
 
+// The workflow bundler drops zod's side-effect import of its English messages; load them here
+// so errors read "expected string, received number", not "Invalid input".
+z.config(z.locales.en());
+
 const clusterName = z
   .string({ error: (iss) => (iss.input === undefined ? 'required: the inventory name of the cluster, e.g. "main"' : 'expected a string, the inventory name of the cluster') })
   .min(1, 'must not be empty: the inventory name of the cluster, e.g. "main"');

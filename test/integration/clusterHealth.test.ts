@@ -2,9 +2,13 @@
  * clusterHealth on a real 6-node cluster (password set): healthy, then each planted problem
  * found and named, then healthy again once the problem is undone.
  */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { findTemporalCli } from '../../src/client/devServer';
 import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
-import { findingCodes, runWorkflow, TestCluster, withRedis } from '../harness/cluster';
+import { findingCodes, password, runWorkflow, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
+import { TEMPORAL_ADDRESS } from '../harness/env';
 
 let cluster: TestCluster;
 
@@ -84,7 +88,7 @@ test('a node that disagrees about the slot map is named, with the slots in dispu
   const [low, mid, high] = ms;
   const slot = Number(high!.slots.split('-')[0]);
   const owner = cluster.runtime;
-  const pid = Number(require('node:fs').readFileSync(`${owner.nodeDir(high!.address)}/redis.pid`, 'utf8'));
+  const pid = Number(readFileSync(`${owner.nodeDir(high!.address)}/redis.pid`, 'utf8'));
   process.kill(pid, 'SIGSTOP');
   let report: ClusterHealthResult;
   try {
@@ -108,3 +112,59 @@ test('a wrong password is reported per node as AUTH_FAILED, without the password
   expect(JSON.stringify(report)).not.toContain('not-the-password');
   expect(report.findings[0]!.message).toMatch(/WRONGPASS/);
 });
+
+describe('started from the Temporal CLI, as an operator would', () => {
+  test('temporal workflow start + temporal workflow result print a healthy report', async () => {
+    const cli = findTemporalCli();
+    const id = workflowId('cli-health');
+    const common = ['--address', TEMPORAL_ADDRESS, '--namespace', 'default'];
+    const start = await exec(cli, ['workflow', 'start', '--type', 'clusterHealth', '--task-queue', 'redisforge-ops', '--input', '{"cluster":"health"}', '--workflow-id', id, ...common]);
+    expect(start.stdout).toContain(id);
+    const result = await exec(cli, ['workflow', 'result', '--workflow-id', id, '--output', 'json', ...common]);
+    const parsed = JSON.parse(result.stdout) as { status: string; result: ClusterHealthResult };
+    expect(parsed.status).toMatch(/COMPLETED/);
+    expect(parsed.result).toMatchObject({ cluster: 'health', healthy: true });
+    // The CLI prints an empty list as null.
+    expect(parsed.result.findings ?? []).toEqual([]);
+    expect(parsed.result.summary).toMatchObject({ masters: 3, replicas: 3, slotsCovered: 16384 });
+  });
+});
+
+describe('secrets', () => {
+  test('the password appears in no workflow history, and every run carries the search attributes', async () => {
+    const client = await testClient();
+    const secret = password();
+    const ids: string[] = [];
+    const types = new Set<string>();
+    for await (const wf of client.workflow.list({ query: `RedisCluster = 'health' OR RedisCluster = 'health-wrongpass'` })) {
+      ids.push(wf.workflowId);
+      types.add(`${wf.type}:${wf.searchAttributes.RunbookOperation}`);
+    }
+    expect([...types].sort()).toEqual(['clusterHealth:clusterHealth', 'createCluster:createCluster']);
+    for (const id of ids) {
+      const history = await client.workflow.getHandle(id).fetchHistory();
+      const text = historyText(history);
+      expect(text).toContain('"cluster":"health'); // payloads were decoded, so the search means something
+      expect(text).not.toContain(secret);
+    }
+  });
+});
+
+/** Every string and every byte payload of a history, decoded, in one text. */
+function historyText(value: unknown): string {
+  const parts: string[] = [];
+  const walk = (v: unknown) => {
+    if (v == null) return;
+    if (typeof v === 'string') parts.push(v);
+    else if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
+    else if (typeof v === 'object') Object.values(v as Record<string, unknown>).forEach(walk);
+  };
+  walk(value);
+  return parts.join('\n');
+}
+
+function exec(file: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) =>
+    execFile(file, args, { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve({ stdout, stderr }))),
+  );
+}

@@ -1,0 +1,59 @@
+/**
+ * The runbook's "CLUSTERDOWN Hash slot not served" as clusterHealth sees it: a master stopped
+ * together with its replica. Then both come back and the cluster is healthy again.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
+import { findingCodes, runWorkflow, TestCluster, withRedis } from '../harness/cluster';
+
+let cluster: TestCluster;
+
+beforeAll(async () => {
+  cluster = await TestCluster.start('outage');
+});
+afterAll(async () => {
+  await cluster?.destroy();
+});
+
+const health = () => runWorkflow<ClusterHealthResult>('clusterHealth', { cluster: 'outage' });
+
+async function healthUntil(accept: (r: ClusterHealthResult) => boolean, timeoutMs = 30_000): Promise<ClusterHealthResult> {
+  const deadline = Date.now() + timeoutMs;
+  let report = await health();
+  while (!accept(report) && Date.now() < deadline) {
+    await sleep(250);
+    report = await health();
+  }
+  return report;
+}
+
+test('a master and its replica stopped: fail flags, unserved slots, cluster_state:fail, each finding named', async () => {
+  await withRedis(cluster.nodes[0]!, (r) => r.call('SET', 'before-outage', '1'));
+  const shard = (await health()).shards[1]!;
+  const replica = shard.replicas[0]!;
+  await cluster.runtime.stop(shard.master.address);
+  await cluster.runtime.stop(replica.address);
+
+  const report = await healthUntil((r) => r.findings.filter((f) => f.code === 'NODE_FAILED').length === 2);
+  expect(report.healthy).toBe(false);
+  expect(findingCodes(report)).toEqual(
+    expect.arrayContaining(['CLUSTER_STATE_FAIL', 'NODE_FAILED', 'NODE_UNREACHABLE', 'SLOTS_NOT_OK', 'SLOTS_UNCOVERED']),
+  );
+  const failed = report.findings.filter((f) => f.code === 'NODE_FAILED');
+  expect(failed.map((f) => f.node).sort()).toEqual([shard.master.address, replica.address].sort());
+  expect(failed.find((f) => f.node === shard.master.address)).toMatchObject({ slots: shard.slots, severity: 'critical' });
+  expect(report.findings.find((f) => f.code === 'SLOTS_UNCOVERED')).toMatchObject({ slots: shard.slots });
+  expect(report.findings.filter((f) => f.code === 'NODE_UNREACHABLE').map((f) => f.node).sort()).toEqual(
+    [shard.master.address, replica.address].sort(),
+  );
+  expect(report.findings.filter((f) => f.code === 'CLUSTER_STATE_FAIL')).toHaveLength(4);
+  expect(report.summary.slotsCovered).toBe(16384 - shard.slotCount);
+
+  // Runbook: "If a node failed, bring it back up."
+  await cluster.runtime.start(shard.master.address);
+  await cluster.runtime.start(replica.address);
+  const after = await healthUntil((r) => r.healthy);
+  expect(after.findings).toEqual([]);
+  expect(after.shards[1]!.master.id).toBe(shard.master.id);
+  expect(await withRedis(cluster.nodes[0]!, (r) => r.call('GET', 'before-outage'))).toBe('1');
+});

@@ -1,0 +1,68 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InventoryError, loadInventory, parseInventory } from '../../src/config';
+import { classifyRedisError, redact, resolveCredentials } from '../../src/activities/redis/connection';
+
+const good = {
+  clusters: { main: { nodes: ['127.0.0.1:7001', '127.0.0.1:7002'], runtime: 'local', backupStore: 'fs' } },
+  runtimes: { local: { type: 'process', baseDir: 'nodes' } },
+  stores: { fs: { type: 'fs', path: 'backups' } },
+};
+
+test('defaults are filled in and relative paths resolve against the inventory file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rf-inv-'));
+  writeFileSync(join(dir, 'inv.json'), JSON.stringify(good));
+  const inv = loadInventory(join(dir, 'inv.json'));
+  expect(inv.clusters.main).toMatchObject({ masters: 3, replicasPerMaster: 1, auth: { passwordEnv: 'REDIS_REQUIREPASS' }, commandTimeoutMs: 5000 });
+  expect(inv.runtimes.local).toMatchObject({ baseDir: join(dir, 'nodes'), versions: { default: 'redis-server' }, nodeTimeoutMs: 5000 });
+  expect(inv.stores.fs).toEqual({ type: 'fs', path: join(dir, 'backups') });
+});
+
+test('a bad inventory lists every problem by its path in the file', () => {
+  const bad = {
+    clusters: {
+      main: { nodes: ['127.0.0.1:7001', 'nohost', '127.0.0.1:7001'], masters: 0, runtime: 'missing', backupStore: 'nowhere', passwd: 'x' },
+    },
+    runtimes: { local: { type: 'kubernetes' } },
+  };
+  let error: InventoryError | undefined;
+  try {
+    parseInventory(bad, 'inv.json');
+  } catch (err) {
+    error = err as InventoryError;
+  }
+  expect(error).toBeInstanceOf(InventoryError);
+  const text = error!.problems.join('\n');
+  expect(text).toContain('clusters.main.nodes[1]: expected "host:port", e.g. "127.0.0.1:7001"');
+  expect(text).toContain('clusters.main.masters:');
+  expect(text).toContain('clusters.main: Unrecognized key: "passwd"');
+  expect(text).toContain('runtimes.local.type:');
+  expect(error!.message).toMatch(/^inventory inv.json is invalid:\n {2}- /);
+});
+
+test('cross references: runtime and store names must exist', () => {
+  expect(() => parseInventory({ ...good, runtimes: {}, stores: {} })).toThrow(/clusters.main.runtime: no runtime "local"[\s\S]*clusters.main.backupStore: no store "fs"/);
+});
+
+test('unreadable and non-JSON files say so and how to fix it', () => {
+  expect(() => loadInventory('/nonexistent/inv.json')).toThrow(/cannot read the file .*REDISFORGE_INVENTORY/);
+  const dir = mkdtempSync(join(tmpdir(), 'rf-inv-'));
+  writeFileSync(join(dir, 'inv.json'), '{ nope');
+  expect(() => loadInventory(join(dir, 'inv.json'))).toThrow(/not valid JSON/);
+});
+
+test('credentials come from the environment variables the inventory names', () => {
+  const cluster = parseInventory({ clusters: { c: { nodes: ['h:1'], auth: { usernameEnv: 'RF_USER', passwordEnv: 'RF_PASS' } } } }).clusters.c!;
+  expect(resolveCredentials(cluster, { RF_USER: 'ops', RF_PASS: 'pw1' })).toEqual({ username: 'ops', password: 'pw1' });
+  expect(resolveCredentials(cluster, {})).toEqual({ username: undefined, password: undefined });
+});
+
+test('secrets are redacted and connection errors classified', () => {
+  expect(redact('AUTH ops hunter2 failed for hunter2', ['hunter2', undefined])).toBe('AUTH ops *** failed for ***');
+  expect(classifyRedisError(new Error('WRONGPASS invalid username-password pair or user is disabled.'))).toBe('auth');
+  expect(classifyRedisError(new Error('NOAUTH Authentication required.'))).toBe('auth');
+  expect(classifyRedisError(new Error('connect ECONNREFUSED 127.0.0.1:7001'))).toBe('unreachable');
+  expect(classifyRedisError(new Error('ERR This instance has cluster support disabled'))).toBe('cluster-disabled');
+  expect(classifyRedisError(new Error('ERR unknown command'))).toBe('other');
+});

@@ -1,0 +1,87 @@
+/** analyzeHealth on observations built from real captured replies. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { analyzeHealth, parseClusterInfo, parseClusterNodes, type ClusterNode, type NodeObservation } from '../../src/cluster';
+
+const fixture = (name: string) => readFileSync(join(__dirname, '..', 'fixtures', 'redis-7.0', name), 'utf8');
+const expected = { masters: 3, replicasPerMaster: 1 };
+
+/** Every node's view of the same cluster, as if each had answered with the captured reply. */
+function observe(nodesReply: string, infoReply: string): NodeObservation[] {
+  const base = parseClusterNodes(nodesReply).map((n) => ({ ...n, myself: false, flags: n.flags.filter((f) => f !== 'myself') }));
+  const { raw: _raw, ...clusterInfo } = parseClusterInfo(infoReply);
+  return base
+    .filter((n) => !n.flags.includes('fail'))
+    .map((me) => ({
+      address: me.address,
+      clusterInfo,
+      view: base.map((n): ClusterNode => (n.id === me.id ? { ...n, myself: true, flags: ['myself', ...n.flags] } : n)),
+      replication: { role: me.role, masterLinkUp: me.role === 'replica' ? true : null, masterSyncInProgress: false, connectedReplicas: 1, replicationOffset: 0 },
+      redisVersion: '7.0.15',
+    }));
+}
+
+test('a healthy cluster has no findings', () => {
+  const report = analyzeHealth(observe(fixture('cluster-nodes-healthy.txt'), fixture('cluster-info-healthy.txt')), expected);
+  expect(report.findings).toEqual([]);
+  expect(report.healthy).toBe(true);
+  expect(report.summary).toMatchObject({ masters: 3, replicas: 3, slotsCovered: 16384, clusterStateOk: 6 });
+  expect(report.shards.map((s) => s.slots)).toEqual(['0-5460', '5461-10922', '10923-16383']);
+});
+
+test('a failed master with its replica: each finding names the node and what to do', () => {
+  const observations: NodeObservation[] = [
+    ...observe(fixture('cluster-nodes-failed.txt'), fixture('cluster-info-failed.txt')),
+    { address: '127.0.0.1:30003', error: { kind: 'unreachable', message: 'connect ECONNREFUSED 127.0.0.1:30003' } },
+    { address: '127.0.0.1:30004', error: { kind: 'unreachable', message: 'connect ECONNREFUSED 127.0.0.1:30004' } },
+  ];
+  const report = analyzeHealth(observations, expected);
+  expect(report.healthy).toBe(false);
+  const byCode = (code: string) => report.findings.filter((f) => f.code === code);
+  expect(byCode('NODE_FAILED').map((f) => [f.node, f.slots])).toEqual([
+    ['127.0.0.1:30003', '10923-16383'],
+    ['127.0.0.1:30004', undefined],
+  ]);
+  expect(byCode('SLOTS_UNCOVERED')[0]).toMatchObject({ slots: '10923-16383', message: '5461 slots are not served: 0 assigned to no master, 5461 owned by failed masters' });
+  expect(byCode('NODE_UNREACHABLE').map((f) => f.node)).toEqual(['127.0.0.1:30003', '127.0.0.1:30004']);
+  expect(byCode('CLUSTER_STATE_FAIL')).toHaveLength(4);
+  expect(byCode('SLOTS_NOT_OK')).toHaveLength(1);
+  expect(byCode('MASTER_WITHOUT_REPLICA')[0]).toMatchObject({ node: '127.0.0.1:30003' });
+  for (const f of report.findings) {
+    expect(f.advice.length).toBeGreaterThan(20);
+    expect(['critical', 'warning', 'info']).toContain(f.severity);
+  }
+});
+
+test('unexpected size: known nodes and master count against the inventory', () => {
+  const report = analyzeHealth(observe(fixture('cluster-nodes-healthy.txt'), fixture('cluster-info-healthy.txt')), { masters: 4, replicasPerMaster: 1 });
+  expect(report.findings.filter((f) => f.code === 'KNOWN_NODES_MISMATCH')).toHaveLength(6);
+  expect(report.findings.find((f) => f.code === 'MASTER_COUNT_MISMATCH')?.message).toBe('3 masters own slots, expected 4');
+});
+
+test('an auth failure and a node with cluster mode off are reported as such', () => {
+  const report = analyzeHealth(
+    [
+      { address: '127.0.0.1:1', error: { kind: 'auth', message: 'WRONGPASS invalid username-password pair' } },
+      { address: '127.0.0.1:2', error: { kind: 'cluster-disabled', message: 'ERR This instance has cluster support disabled' } },
+    ],
+    expected,
+  );
+  expect(report.findings.map((f) => [f.code, f.node])).toEqual([
+    ['AUTH_FAILED', '127.0.0.1:1'],
+    ['CLUSTER_MODE_DISABLED', '127.0.0.1:2'],
+  ]);
+  expect(report.findings[0]!.advice).toMatch(/passwordEnv/);
+});
+
+test('a replica whose link is down, mixed versions, and an epoch collision', () => {
+  const observations = observe(fixture('cluster-nodes-healthy.txt'), fixture('cluster-info-healthy.txt'));
+  const replica = observations.find((o) => o.view!.find((n) => n.myself)!.role === 'replica')!;
+  replica.replication = { ...replica.replication!, masterLinkUp: false };
+  replica.redisVersion = '8.0.2';
+  for (const o of observations) for (const n of o.view!) if (n.role === 'master') n.configEpoch = 7;
+  const report = analyzeHealth(observations, expected);
+  expect(report.findings.find((f) => f.code === 'REPLICA_LINK_DOWN')?.node).toBe(replica.address);
+  expect(report.findings.find((f) => f.code === 'MIXED_VERSIONS')).toMatchObject({ severity: 'info', message: 'nodes run different Redis versions: 7.0.15, 8.0.2' });
+  expect(report.findings.find((f) => f.code === 'CONFIG_EPOCH_COLLISION')?.severity).toBe('warning');
+});
