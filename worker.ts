@@ -2,43 +2,65 @@
  * The RedisForge Ops worker: runs every runbook workflow and its activities on the task queue
  * `redisforge-ops`. Connection settings come from the Temporal environment variables and
  * profiles (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY, ...), as
- * the Temporal CLI reads them; the inventory from REDISFORGE_INVENTORY.
+ * the Temporal CLI reads them; the inventory from REDISFORGE_INVENTORY (default ./redisforge.json).
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { createActivities } from './src/activities';
-import { InventoryError, inventoryPath, loadInventory } from './src/config';
-
-export { TASK_QUEUE } from './src/client/connection';
 import { TASK_QUEUE } from './src/client/connection';
+import { InventoryError, inventoryPath, loadInventory, type Inventory } from './src/config';
+
+export interface RedisForgeWorkerOptions {
+  inventory: Inventory;
+  connection: NativeConnection;
+  namespace?: string;
+  /** @default "redisforge-ops" */
+  taskQueue?: string;
+  /** A prebuilt workflow bundle; by default the workflows are bundled at start. */
+  workflowBundlePath?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function createWorker(options: RedisForgeWorkerOptions): Promise<Worker> {
+  const workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = options.workflowBundlePath
+    ? { workflowBundle: { codePath: options.workflowBundlePath } }
+    : { workflowsPath: require.resolve('./src/workflows') };
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    activities: createActivities(options.inventory, options.env),
+    ...workflows,
+  });
+}
 
 async function main(): Promise<void> {
   const file = inventoryPath();
   const inventory = loadInventory(file);
   const { connectionOptions, namespace } = loadClientConnectConfig();
   const connection = await NativeConnection.connect(connectionOptions);
-  // A prebuilt bundle (REDISFORGE_WORKFLOW_BUNDLE) spares the tests a bundle per worker start.
-  const bundlePath = process.env.REDISFORGE_WORKFLOW_BUNDLE;
-  const workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = bundlePath
-    ? { workflowBundle: { codePath: bundlePath } }
-    : { workflowsPath: require.resolve('./src/workflows') };
-  const worker = await Worker.create({
+  const worker = await createWorker({
+    inventory,
     connection,
-    namespace: namespace ?? 'default',
-    taskQueue: process.env.REDISFORGE_TASK_QUEUE ?? TASK_QUEUE,
-    activities: createActivities(inventory),
-    ...workflows,
+    namespace,
+    taskQueue: process.env.REDISFORGE_TASK_QUEUE,
+    // A prebuilt bundle spares the tests a bundle per worker start.
+    workflowBundlePath: process.env.REDISFORGE_WORKFLOW_BUNDLE,
   });
-  // Worker.run() shuts down gracefully on SIGINT/SIGTERM: in-flight activities finish first.
-  console.log(`redisforge worker: task queue ${worker.options.taskQueue}, namespace ${worker.options.namespace}, clusters: ${Object.keys(inventory.clusters).join(', ')} (inventory ${file})`);
+  console.log(
+    `redisforge worker: task queue ${worker.options.taskQueue}, namespace ${worker.options.namespace}, ` +
+      `clusters: ${Object.keys(inventory.clusters).join(', ')} (inventory ${file})`,
+  );
+  // run() shuts down gracefully on SIGINT/SIGTERM: in-flight activities finish or are cancelled first.
   await worker.run();
   await connection.close();
+  console.log('redisforge worker: stopped');
 }
 
 if (require.main === module) {
   main().catch((err) => {
     if (err instanceof InventoryError) {
-      console.error(err.message);
+      console.error(`redisforge worker: ${err.message}`);
       process.exit(2);
     }
     console.error('redisforge worker failed:', err);

@@ -103,22 +103,7 @@ export const inventorySchema = z
     runtimes: z.record(z.string(), z.discriminatedUnion('type', [processRuntimeSchema, dockerRuntimeSchema])).default({}),
     stores: z.record(z.string(), storeSchema).default({}),
   })
-  .strict()
-  .superRefine((inv, ctx) => {
-    for (const [name, cluster] of Object.entries(inv.clusters)) {
-      if (cluster.runtime !== undefined && !(cluster.runtime in inv.runtimes)) {
-        ctx.addIssue({ code: 'custom', path: ['clusters', name, 'runtime'],
-          message: `no runtime "${cluster.runtime}" under "runtimes" (have: ${Object.keys(inv.runtimes).join(', ') || 'none'})` });
-      }
-      if (cluster.backupStore !== undefined && !(cluster.backupStore in inv.stores)) {
-        ctx.addIssue({ code: 'custom', path: ['clusters', name, 'backupStore'],
-          message: `no store "${cluster.backupStore}" under "stores" (have: ${Object.keys(inv.stores).join(', ') || 'none'})` });
-      }
-      if (new Set(cluster.nodes).size !== cluster.nodes.length) {
-        ctx.addIssue({ code: 'custom', path: ['clusters', name, 'nodes'], message: 'an address is listed twice' });
-      }
-    }
-  });
+  .strict();
 
 export type Inventory = z.infer<typeof inventorySchema>;
 export type ClusterConfig = Inventory['clusters'][string];
@@ -136,12 +121,38 @@ export class InventoryError extends Error {
   }
 }
 
+type Loose = Record<string, unknown> | undefined;
+const asRecord = (v: unknown): Loose => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+
+/**
+ * Names that point elsewhere in the file (runtime, backupStore) and duplicate addresses.
+ * Checked on the raw data so these problems are listed together with the schema's own.
+ */
+function crossReferenceProblems(data: unknown): string[] {
+  const root = asRecord(data);
+  const runtimes = Object.keys(asRecord(root?.runtimes) ?? {});
+  const stores = Object.keys(asRecord(root?.stores) ?? {});
+  const problems: string[] = [];
+  for (const [name, raw] of Object.entries(asRecord(root?.clusters) ?? {})) {
+    const cluster = asRecord(raw);
+    if (typeof cluster?.runtime === 'string' && !runtimes.includes(cluster.runtime)) {
+      problems.push(`clusters.${name}.runtime: no runtime "${cluster.runtime}" under "runtimes" (have: ${runtimes.join(', ') || 'none'})`);
+    }
+    if (typeof cluster?.backupStore === 'string' && !stores.includes(cluster.backupStore)) {
+      problems.push(`clusters.${name}.backupStore: no store "${cluster.backupStore}" under "stores" (have: ${stores.join(', ') || 'none'})`);
+    }
+    if (Array.isArray(cluster?.nodes) && new Set(cluster.nodes).size !== cluster.nodes.length) {
+      problems.push(`clusters.${name}.nodes: an address is listed twice`);
+    }
+  }
+  return problems;
+}
+
 /** Validates parsed JSON; relative paths are resolved against `baseDir`. */
 export function parseInventory(data: unknown, file = '<inline>', baseDir = process.cwd()): Inventory {
   const result = inventorySchema.safeParse(data);
-  if (!result.success) {
-    throw new InventoryError(file, formatIssues(result.error));
-  }
+  const problems = [...(result.success ? [] : formatIssues(result.error)), ...crossReferenceProblems(data)];
+  if (!result.success || problems.length > 0) throw new InventoryError(file, problems);
   const inv = result.data;
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   for (const runtime of Object.values(inv.runtimes)) {

@@ -2,14 +2,16 @@
  * A real 3-master 3-replica cluster of redis-server processes, formed by our own createCluster
  * workflow through the shared worker, and removed afterwards, processes and directories.
  */
-import { rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import Redis from 'ioredis';
 import { parseInventory } from '../../src/config';
 import { ProcessRuntime } from '../../src/runtime/process';
 import type { CreateClusterResult } from '../../src/workflows/createCluster';
-import { NODES_DIR, TASK_QUEUE, TEMPORAL_ADDRESS, TEST_CLUSTERS, testInventory, type TestClusterName } from './env';
+import { findTemporalCli } from '../../src/client/devServer';
+import { NODES_DIR, ROOT, TASK_QUEUE, TEMPORAL_ADDRESS, TEST_CLUSTERS, testInventory, type TestClusterName } from './env';
 import { splitAddress } from '../../src/cluster';
 
 let clientPromise: Promise<Client> | undefined;
@@ -81,8 +83,8 @@ export class TestCluster {
     return cluster;
   }
 
-  form(input: Record<string, unknown> = {}): Promise<CreateClusterResult> {
-    return runWorkflow<CreateClusterResult>('createCluster', { cluster: this.name, ...input });
+  async form(input: Record<string, unknown> = {}, id = workflowId(`createCluster-${this.name}`)): Promise<CreateClusterResult> {
+    return runWorkflow<CreateClusterResult>('createCluster', { cluster: this.name, ...input }, id);
   }
 
   async destroy(): Promise<void> {
@@ -93,4 +95,15 @@ export class TestCluster {
 
 export function findingCodes(report: { findings: { code: string }[] }): string[] {
   return [...new Set(report.findings.map((f) => f.code))].sort();
+}
+
+/**
+ * With REDISFORGE_RECORD_HISTORIES=1, saves a finished workflow's history under test/histories
+ * as `<name>.json`, for the replay test that guards every later change to workflow code.
+ */
+export async function recordHistory(workflowIdToSave: string, name: string): Promise<void> {
+  if (process.env.REDISFORGE_RECORD_HISTORIES !== '1') return;
+  // The Temporal CLI writes the canonical JSON form that historyFromJSON reads back.
+  const json = execFileSync(findTemporalCli(), ['workflow', 'show', '--workflow-id', workflowIdToSave, '--output', 'json', '--address', TEMPORAL_ADDRESS], { encoding: 'utf8' });
+  writeFileSync(join(ROOT, 'test', 'histories', `${name}.json`), json);
 }

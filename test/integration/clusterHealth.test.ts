@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findTemporalCli } from '../../src/client/devServer';
 import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
-import { findingCodes, password, runWorkflow, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
+import { findingCodes, password, recordHistory, runWorkflow, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import { TEMPORAL_ADDRESS } from '../harness/env';
 
 let cluster: TestCluster;
@@ -38,7 +38,9 @@ async function healthUntil(accept: (r: ClusterHealthResult) => boolean, timeoutM
 }
 
 test('a freshly created cluster is healthy: 3 masters, 3 replicas, 16384 slots, state ok everywhere', async () => {
-  const report = await health();
+  const id = workflowId('health-healthy');
+  const report = await runWorkflow<ClusterHealthResult>('clusterHealth', { cluster: 'health' }, id);
+  await recordHistory(id, 'clusterHealth-healthy');
   expect(report.findings).toEqual([]);
   expect(report.healthy).toBe(true);
   expect(report.summary).toMatchObject({ nodesObserved: 6, nodesReachable: 6, masters: 3, replicas: 3, slotsCovered: 16384, clusterStateOk: 6 });
@@ -105,7 +107,9 @@ test('a node that disagrees about the slot map is named, with the slots in dispu
 });
 
 test('a wrong password is reported per node as AUTH_FAILED, without the password', async () => {
-  const report = await runWorkflow<ClusterHealthResult>('clusterHealth', { cluster: 'health-wrongpass' });
+  const id = workflowId('health-wrongpass');
+  const report = await runWorkflow<ClusterHealthResult>('clusterHealth', { cluster: 'health-wrongpass' }, id);
+  await recordHistory(id, 'clusterHealth-wrong-password');
   expect(report.healthy).toBe(false);
   expect(findingCodes(report)).toEqual(['AUTH_FAILED']);
   expect(report.findings.map((f) => f.node).sort()).toEqual([...cluster.nodes].sort());

@@ -1,7 +1,7 @@
 /** createCluster against real, empty redis-server processes: plan, form, re-run, refuse. */
 import type { CreateClusterResult } from '../../src/workflows/createCluster';
 import { parseClusterNodes } from '../../src/cluster';
-import { runWorkflowFailure, TestCluster, withRedis } from '../harness/cluster';
+import { recordHistory, runWorkflowFailure, TestCluster, withRedis, workflowId } from '../harness/cluster';
 
 let cluster: TestCluster;
 
@@ -31,7 +31,9 @@ test('dryRun returns the plan and leaves every node untouched', async () => {
 });
 
 test('forms the planned cluster; every node agrees on masters, replicas and slots', async () => {
-  const result = await cluster.form();
+  const id = workflowId('createCluster-forming');
+  const result = await cluster.form({}, id);
+  await recordHistory(id, 'createCluster-six-nodes');
   expect(result.report?.healthy).toBe(true);
   const planned = new Map(result.layout.replicas.map((r) => [r.address, r.masterAddress] as const));
   for (const node of cluster.nodes) {

@@ -2,7 +2,7 @@
  * Bad input fails at once: a non-retryable ApplicationFailure of type InvalidInput that names
  * every field, through the real server and worker.
  */
-import { runWorkflowFailure, testClient, workflowId } from '../harness/cluster';
+import { recordHistory, runWorkflowFailure, testClient, workflowId } from '../harness/cluster';
 
 async function expectInvalid(type: string, input: unknown, ...fragments: string[]): Promise<string> {
   const id = workflowId(`${type}-invalid`);
@@ -24,6 +24,7 @@ test('wrong types: every field is listed in one failure', async () => {
 
 test('an unknown cluster is refused after one activity attempt, listing the known ones', async () => {
   const id = await expectInvalid('clusterHealth', { cluster: 'nope' }, 'cluster: unknown cluster "nope"', 'health');
+  await recordHistory(id, 'clusterHealth-unknown-cluster');
   const client = await testClient();
   const history = await client.workflow.getHandle(id).fetchHistory();
   const attempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);

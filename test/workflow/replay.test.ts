@@ -1,0 +1,25 @@
+/**
+ * Determinism guard: histories recorded from real runs (test/histories, refreshed with
+ * REDISFORGE_RECORD_HISTORIES=1 npm test) must replay against today's workflow code. A change
+ * that breaks one needs patched().
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { BUNDLE_PATH } from '../harness/env';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+const DIR = join(__dirname, '..', 'histories');
+const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+
+test('there are recorded histories of every workflow', () => {
+  const types = new Set(files.map((f) => f.split('-')[0]));
+  expect([...types].sort()).toEqual(['clusterHealth', 'createCluster']);
+});
+
+test.each(files)('%s replays without nondeterminism', async (file) => {
+  const history = historyFromJSON(JSON.parse(readFileSync(join(DIR, file), 'utf8')));
+  await Worker.runReplayHistory({ workflowBundle: { codePath: BUNDLE_PATH }, replayName: file }, history, file);
+});
