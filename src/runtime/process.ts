@@ -46,6 +46,9 @@ export class ProcessRuntime implements NodeRuntime {
       ['appendonly', 'yes'],
       ['appendfsync', 'everysec'],
       ['save', '""'],
+      // Nodes on one machine gain nothing from the default 5 s wait for more replicas before a
+      // diskless full sync; a new replica is in sync at once. extraConfig can set it back.
+      ['repl-diskless-sync-delay', '0'],
     ];
     const { username, password } = this.credentials;
     if (password) {
