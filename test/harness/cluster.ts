@@ -9,7 +9,9 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import Redis from 'ioredis';
 import { parseInventory } from '../../src/config';
 import { ProcessRuntime } from '../../src/runtime/process';
+import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
 import type { CreateClusterResult } from '../../src/workflows/createCluster';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { findTemporalCli } from '../../src/client/devServer';
 import { NODES_DIR, ROOT, TASK_QUEUE, TEMPORAL_ADDRESS, TEST_CLUSTERS, testInventory, type TestClusterName } from './env';
 import { splitAddress } from '../../src/cluster';
@@ -90,6 +92,21 @@ export class TestCluster {
   async destroy(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.runtime.kill(n)));
     rmSync(join(NODES_DIR, this.name), { recursive: true, force: true });
+  }
+
+  health(): Promise<ClusterHealthResult> {
+    return runWorkflow<ClusterHealthResult>('clusterHealth', { cluster: this.name });
+  }
+
+  /** Runs clusterHealth until `accept` holds (a planted problem takes a gossip round to show). */
+  async healthUntil(accept: (r: ClusterHealthResult) => boolean, timeoutMs = 30_000): Promise<ClusterHealthResult> {
+    const deadline = Date.now() + timeoutMs;
+    let report = await this.health();
+    while (!accept(report) && Date.now() < deadline) {
+      await sleep(250);
+      report = await this.health();
+    }
+    return report;
   }
 }
 

@@ -4,7 +4,6 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { findTemporalCli } from '../../src/client/devServer';
 import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
 import { findingCodes, password, recordHistory, runWorkflow, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
@@ -26,16 +25,6 @@ async function masters(): Promise<{ id: string; address: string; epoch: number; 
   return report.shards.map((s) => ({ id: s.master.id, address: s.master.address, epoch: s.master.configEpoch, slots: s.slots }));
 }
 
-/** Polls the health check until `accept` holds (planted problems take a gossip round to show). */
-async function healthUntil(accept: (r: ClusterHealthResult) => boolean, timeoutMs = 20_000): Promise<ClusterHealthResult> {
-  const deadline = Date.now() + timeoutMs;
-  let report = await health();
-  while (!accept(report) && Date.now() < deadline) {
-    await sleep(250);
-    report = await health();
-  }
-  return report;
-}
 
 test('a freshly created cluster is healthy: 3 masters, 3 replicas, 16384 slots, state ok everywhere', async () => {
   const id = workflowId('health-healthy');
@@ -73,14 +62,14 @@ test('a master without a replica is reported, naming the master', async () => {
   const moved = first!.replicas[0]!;
   await withRedis(moved.address, (r) => r.call('CLUSTER', 'REPLICATE', second!.master.id));
   try {
-    const after = await healthUntil((r) => r.findings.some((f) => f.code === 'MASTER_WITHOUT_REPLICA'));
+    const after = await cluster.healthUntil((r) => r.findings.some((f) => f.code === 'MASTER_WITHOUT_REPLICA'));
     const finding = after.findings.find((f) => f.code === 'MASTER_WITHOUT_REPLICA');
     expect(finding).toMatchObject({ node: first!.master.address, nodeId: first!.master.id, slots: first!.slots, severity: 'critical' });
     expect(finding!.advice).toMatch(/replica/);
   } finally {
     await withRedis(moved.address, (r) => r.call('CLUSTER', 'REPLICATE', first!.master.id));
   }
-  expect((await healthUntil((r) => r.healthy)).healthy).toBe(true);
+  expect((await cluster.healthUntil((r) => r.healthy)).healthy).toBe(true);
 });
 
 test('a node that disagrees about the slot map is named, with the slots in dispute', async () => {
@@ -103,7 +92,7 @@ test('a node that disagrees about the slot map is named, with the slots in dispu
   expect(finding).toMatchObject({ node: mid!.address, slots: String(slot) });
   expect(finding!.message).toContain(`it says ${low!.address}, the majority says ${high!.address}`);
   expect(findingCodes(report)).toContain('NODE_UNREACHABLE');
-  expect((await healthUntil((r) => r.healthy)).healthy).toBe(true);
+  expect((await cluster.healthUntil((r) => r.healthy)).healthy).toBe(true);
 });
 
 test('a wrong password is reported per node as AUTH_FAILED, without the password', async () => {

@@ -2,9 +2,7 @@
  * The runbook's "CLUSTERDOWN Hash slot not served" as clusterHealth sees it: a master stopped
  * together with its replica. Then both come back and the cluster is healthy again.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
-import { findingCodes, runWorkflow, TestCluster, withRedis } from '../harness/cluster';
+import { findingCodes, TestCluster, withRedis } from '../harness/cluster';
 
 let cluster: TestCluster;
 
@@ -15,17 +13,8 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-const health = () => runWorkflow<ClusterHealthResult>('clusterHealth', { cluster: 'outage' });
+const health = () => cluster.health();
 
-async function healthUntil(accept: (r: ClusterHealthResult) => boolean, timeoutMs = 30_000): Promise<ClusterHealthResult> {
-  const deadline = Date.now() + timeoutMs;
-  let report = await health();
-  while (!accept(report) && Date.now() < deadline) {
-    await sleep(250);
-    report = await health();
-  }
-  return report;
-}
 
 test('a master and its replica stopped: fail flags, unserved slots, cluster_state:fail, each finding named', async () => {
   await withRedis(cluster.nodes[0]!, (r) => r.call('SET', 'before-outage', '1'));
@@ -34,7 +23,7 @@ test('a master and its replica stopped: fail flags, unserved slots, cluster_stat
   await cluster.runtime.stop(shard.master.address);
   await cluster.runtime.stop(replica.address);
 
-  const report = await healthUntil((r) => r.findings.filter((f) => f.code === 'NODE_FAILED').length === 2);
+  const report = await cluster.healthUntil((r) => r.findings.filter((f) => f.code === 'NODE_FAILED').length === 2);
   expect(report.healthy).toBe(false);
   expect(findingCodes(report)).toEqual(
     expect.arrayContaining(['CLUSTER_STATE_FAIL', 'NODE_FAILED', 'NODE_UNREACHABLE', 'SLOTS_NOT_OK', 'SLOTS_UNCOVERED']),
@@ -52,7 +41,7 @@ test('a master and its replica stopped: fail flags, unserved slots, cluster_stat
   // Runbook: "If a node failed, bring it back up."
   await cluster.runtime.start(shard.master.address);
   await cluster.runtime.start(replica.address);
-  const after = await healthUntil((r) => r.healthy);
+  const after = await cluster.healthUntil((r) => r.healthy);
   expect(after.findings).toEqual([]);
   expect(after.shards[1]!.master.id).toBe(shard.master.id);
   expect(await withRedis(cluster.nodes[0]!, (r) => r.call('GET', 'before-outage'))).toBe('1');
