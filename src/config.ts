@@ -73,13 +73,29 @@ const processRuntimeSchema = z
   })
   .strict();
 
+const dockerEndpointTls = z
+  .object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() })
+  .strict();
+
 const dockerRuntimeSchema = z
   .object({
     type: z.literal('docker'),
-    /** Docker endpoint: unix socket path, tcp://host:port or ssh://user@host. */
+    /** Docker endpoint: a unix socket path, tcp://host:port or ssh://user@host. */
     endpoint: z.string().default('/var/run/docker.sock'),
-    /** Per-node endpoints ("host:port" -> endpoint) for a cluster spread over hosts. */
-    nodeEndpoints: z.record(address, z.string()).default({}),
+    /** Client certificates for a tcp:// endpoint (Docker's TLS). */
+    tls: dockerEndpointTls.optional(),
+    /** Per-node endpoints ("host:port" -> endpoint) for a cluster spread over many hosts. */
+    nodeEndpoints: z.record(z.string(), z.string()).default({}),
+    /** The image repository; a version is its tag. @default "redisforge/redis" */
+    image: z.string().default('redisforge/redis'),
+    /** @default "7.0.15" */
+    defaultVersion: z.string().default('7.0.15'),
+    /** Where the node's data volume is mounted in the container. @default "/data" */
+    dataDir: z.string().default('/data'),
+    /** @default 5000 */
+    nodeTimeoutMs: z.int().min(100).default(5000),
+    /** Extra redis.conf directives for nodes this runtime provisions. */
+    extraConfig: z.record(z.string(), z.string()).default({}),
   })
   .strict();
 
@@ -109,6 +125,7 @@ export type Inventory = z.infer<typeof inventorySchema>;
 export type ClusterConfig = Inventory['clusters'][string];
 export type RuntimeConfig = Inventory['runtimes'][string];
 export type ProcessRuntimeConfig = Extract<RuntimeConfig, { type: 'process' }>;
+export type DockerRuntimeConfig = Extract<RuntimeConfig, { type: 'docker' }>;
 export type StoreConfig = Inventory['stores'][string];
 
 export class InventoryError extends Error {
@@ -157,6 +174,9 @@ export function parseInventory(data: unknown, file = '<inline>', baseDir = proce
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   for (const runtime of Object.values(inv.runtimes)) {
     if (runtime.type === 'process') runtime.baseDir = abs(runtime.baseDir);
+    if (runtime.type === 'docker' && runtime.tls) {
+      for (const k of ['caFile', 'certFile', 'keyFile'] as const) if (runtime.tls[k]) runtime.tls[k] = abs(runtime.tls[k]);
+    }
   }
   for (const store of Object.values(inv.stores)) if (store.type === 'fs') store.path = abs(store.path);
   for (const cluster of Object.values(inv.clusters)) {

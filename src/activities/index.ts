@@ -4,8 +4,11 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { ClusterConfig, Inventory } from '../config';
-import { NodeConnector } from './redis/connection';
+import { createRuntime, type NodeRuntime } from '../runtime';
+import { NodeConnector, resolveCredentials } from './redis/connection';
 import { createClusterFormingActivities } from './redis/cluster';
+import { createFailoverActivities } from './redis/failover';
+import { createNodeActivities, noRuntime } from './nodes';
 
 /** What a workflow may know of a cluster: no secrets, no file paths. */
 export interface ClusterSpec {
@@ -15,7 +18,8 @@ export interface ClusterSpec {
   replicasPerMaster: number;
   auth: 'none' | 'password' | 'acl-user';
   tls: boolean;
-  runtime?: string;
+  /** The kind of runtime that runs its nodes, when the inventory names one. */
+  runtime?: 'process' | 'docker';
 }
 
 export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = process.env) {
@@ -43,6 +47,17 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
     return connector;
   }
 
+  const runtimes = new Map<string, NodeRuntime>();
+  function runtimeFor(name: string): NodeRuntime {
+    let runtime = runtimes.get(name);
+    if (!runtime) {
+      runtime = createRuntime(inventory, name, resolveCredentials(clusterConfig(name), env));
+      if (!runtime) throw noRuntime(name);
+      runtimes.set(name, runtime);
+    }
+    return runtime;
+  }
+
   return {
     /** Resolves a cluster name from the inventory; fails with InvalidInput for an unknown one. */
     async loadClusterSpec(name: string): Promise<ClusterSpec> {
@@ -56,10 +71,12 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
         replicasPerMaster: c.replicasPerMaster,
         auth: hasUser ? 'acl-user' : hasPassword ? 'password' : 'none',
         tls: Boolean(c.tls),
-        runtime: c.runtime,
+        runtime: c.runtime ? inventory.runtimes[c.runtime]?.type : undefined,
       };
     },
     ...createClusterFormingActivities(connectorFor),
+    ...createFailoverActivities(connectorFor),
+    ...createNodeActivities(runtimeFor),
   };
 }
 

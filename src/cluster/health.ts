@@ -105,7 +105,7 @@ function mapSignature(view: readonly ClusterNode[]): string {
 }
 
 /** The view most nodes share: the reference the other views are compared with. */
-function referenceView(observations: readonly NodeObservation[]): ClusterNode[] | undefined {
+export function referenceView(observations: readonly NodeObservation[]): ClusterNode[] | undefined {
   const bySignature = new Map<string, { count: number; view: ClusterNode[] }>();
   for (const o of observations) {
     if (!o.view) continue;

@@ -5,3 +5,4 @@ export * from './nodesConf';
 export * from './health';
 export * from './layout';
 export * from './address';
+export * from './failover';

@@ -1,12 +1,15 @@
 /**
- * NodeRuntime: how a cluster node, named by its "host:port", is started and stopped.
- * Workflows speak of nodes; only a runtime knows about processes or containers.
+ * NodeRuntime: how a cluster node, named by its "host:port", is stopped, started, replaced
+ * with another version, and how its data directory is read and written. Workflows speak of
+ * nodes; only a runtime knows about processes or containers. Every method is idempotent.
  */
+import type { Readable } from 'node:stream';
+
 export type NodeStatus = 'running' | 'stopped';
 
 export interface NodeRuntime {
   readonly kind: 'process' | 'docker';
-  /** Starts the node if it is not running; resolves once it answers PING. */
+  /** Starts the node if it is not running; resolves once it accepts connections. */
   start(address: string): Promise<void>;
   /** Stops the node gracefully (SIGTERM: Redis flushes its AOF first). No-op when stopped. */
   stop(address: string): Promise<void>;
@@ -14,6 +17,24 @@ export interface NodeRuntime {
   kill(address: string): Promise<void>;
   restart(address: string): Promise<void>;
   status(address: string): Promise<NodeStatus>;
+  /** The version the node runs: an image tag (docker) or a name of the versions map (process). */
+  version(address: string): Promise<string>;
+  /** Runs the node on another version, keeping its data and node id; a no-op when it already does. */
+  replace(address: string, version: string): Promise<{ changed: boolean }>;
+  /** The data directory (AOF, nodes.conf) as a tar stream, entries relative to the directory. */
+  readDataDir(address: string): Promise<Readable>;
+  /** Extracts a tar stream into the data directory of a stopped node. */
+  writeDataDir(address: string, tar: Readable): Promise<void>;
   /** Removes every data file of a stopped node (AOF, RDB, nodes.conf). */
   cleanDataDir(address: string): Promise<void>;
+}
+
+export class RuntimeError extends Error {
+  constructor(
+    readonly address: string,
+    message: string,
+  ) {
+    super(`${address}: ${message}`);
+    this.name = 'RuntimeError';
+  }
 }

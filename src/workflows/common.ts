@@ -44,7 +44,8 @@ export const quick = proxyActivities<Activities>({
 export function waiting(timeoutSeconds: number): Activities {
   const options: ActivityOptions = {
     startToCloseTimeout: `${timeoutSeconds + 60} seconds`,
-    heartbeatTimeout: '15 seconds',
+    // Short, so a worker that died mid-wait is noticed within seconds and the wait resumes elsewhere.
+    heartbeatTimeout: '5 seconds',
     retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
   };
   return proxyActivities<Activities>(options);

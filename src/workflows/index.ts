@@ -1,2 +1,3 @@
 export { clusterHealth } from './clusterHealth';
 export { createCluster } from './createCluster';
+export { failoverTest } from './failoverTest';

@@ -39,3 +39,25 @@ export const createClusterInput = z
   })
   .strict();
 export type CreateClusterInput = z.input<typeof createClusterInput>;
+
+export const failoverTestInput = z
+  .object({
+    cluster: clusterName,
+    /** The master to fail: its node id or "host:port". Default: the first with an in-sync replica. */
+    master: z.string().min(1).optional(),
+    /**
+     * stop: docker stop / SIGTERM; kill: SIGKILL, as a crash; manual: CLUSTER FAILOVER on the
+     * replica, nothing is stopped. @default "stop"
+     */
+    mode: z.enum(['stop', 'kill', 'manual'], { error: 'expected one of "stop", "kill", "manual"' }).default('stop'),
+    /** Give the old master its role back at the end (coordinated CLUSTER FAILOVER). @default true */
+    failback: z.boolean().default(true),
+    /** How many canary keys to write to the master's slots. @default 100 */
+    canaries: z.int().min(1).max(10_000).default(100),
+    /** The longest any one wait may take. @default 120 */
+    timeoutSeconds: z.int().min(5).max(3600).default(120),
+    /** Return the plan (master, replica, canaries) without touching anything. @default false */
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+export type FailoverTestInput = z.input<typeof failoverTestInput>;

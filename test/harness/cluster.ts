@@ -3,12 +3,12 @@
  * workflow through the shared worker, and removed afterwards, processes and directories.
  */
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import Redis from 'ioredis';
 import { parseInventory } from '../../src/config';
-import { ProcessRuntime } from '../../src/runtime/process';
+import { createRuntime, DockerRuntime, ProcessRuntime, type NodeRuntime } from '../../src/runtime';
 import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
 import type { CreateClusterResult } from '../../src/workflows/createCluster';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -67,22 +67,33 @@ export class TestCluster {
   private constructor(
     readonly name: TestClusterName,
     readonly nodes: readonly string[],
-    readonly runtime: ProcessRuntime,
+    readonly runtime: NodeRuntime,
   ) {}
 
-  /** Starts six empty nodes; with `form`, makes them a cluster with createCluster. */
+  /** Starts six empty nodes (processes or containers); with `form`, makes them a cluster with createCluster. */
   static async start(name: TestClusterName, { form = true } = {}): Promise<TestCluster> {
     const inventory = parseInventory(testInventory());
-    const runtimeConfig = inventory.runtimes[`nodes-${name}`];
-    if (runtimeConfig?.type !== 'process') throw new Error(`no process runtime for ${name}`);
-    const runtime = new ProcessRuntime(runtimeConfig, { password: password() });
-    const nodes = TEST_CLUSTERS[name];
-    await Promise.all(nodes.map((n) => runtime.kill(n)));
-    rmSync(join(NODES_DIR, name), { recursive: true, force: true });
-    await Promise.all(nodes.map((n) => runtime.start(n)));
-    const cluster = new TestCluster(name, nodes, runtime);
+    const runtime = createRuntime(inventory, name, { password: password() })!;
+    const cluster = new TestCluster(name, TEST_CLUSTERS[name].nodes, runtime);
+    await cluster.remove();
+    if (runtime instanceof DockerRuntime) await Promise.all(cluster.nodes.map((n) => runtime.provision(n)));
+    await Promise.all(cluster.nodes.map((n) => runtime.start(n)));
     if (form) await cluster.form();
     return cluster;
+  }
+
+  /** Kills every node and removes its data: directories, or containers and volumes. */
+  private async remove(): Promise<void> {
+    const runtime = this.runtime;
+    if (runtime instanceof DockerRuntime) await Promise.all(this.nodes.map((n) => runtime.destroy(n)));
+    else await Promise.all(this.nodes.map((n) => runtime.kill(n)));
+    rmSync(join(NODES_DIR, this.name), { recursive: true, force: true });
+  }
+
+  /** The pid of a process-runtime node (for SIGSTOP in tests). */
+  pid(address: string): number {
+    if (!(this.runtime instanceof ProcessRuntime)) throw new Error('pid() is for the process runtime');
+    return Number(readFileSync(join(this.runtime.nodeDir(address), 'redis.pid'), 'utf8'));
   }
 
   async form(input: Record<string, unknown> = {}, id = workflowId(`createCluster-${this.name}`)): Promise<CreateClusterResult> {
@@ -90,8 +101,7 @@ export class TestCluster {
   }
 
   async destroy(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => this.runtime.kill(n)));
-    rmSync(join(NODES_DIR, this.name), { recursive: true, force: true });
+    await this.remove();
   }
 
   health(): Promise<ClusterHealthResult> {

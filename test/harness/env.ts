@@ -3,6 +3,7 @@
  * clusters below, all on 127.0.0.1 ports that the demo (7001-7010, 7233, 8233) never uses.
  * Redis bus ports are port + 10000.
  */
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '..', '..');
@@ -17,6 +18,7 @@ export const RUN_INFO_PATH = join(STATE_DIR, 'run.json');
 export const NODES_DIR = join(STATE_DIR, 'nodes');
 export const WRONG_PASSWORD_ENV = 'REDISFORGE_TEST_WRONG_PASSWORD';
 export const NODE_TIMEOUT_MS = 2000;
+export const REDIS_8_BINARY = join(process.env.REDISFORGE_CACHE ?? join(homedir(), '.cache', 'redisforge'), 'redis-8.0.2', 'redis-server');
 
 function ports(first: number, count = 6): string[] {
   return Array.from({ length: count }, (_, i) => `127.0.0.1:${first + i}`);
@@ -25,28 +27,35 @@ function ports(first: number, count = 6): string[] {
 /** Clusters the tests create; each test file owns one (see test/harness/cluster.ts). */
 export const TEST_CLUSTERS = {
   /** Healthy-path checks, CLI, history; problems planted here are undone by the test. */
-  health: ports(21001),
+  health: { nodes: ports(21001), runtime: 'process' },
   /** Destructive: nodes are stopped. */
-  outage: ports(21011),
+  outage: { nodes: ports(21011), runtime: 'process' },
   /** createCluster's own tests: dry runs, re-runs, refusals. */
-  forming: ports(21021),
+  forming: { nodes: ports(21021), runtime: 'process' },
+  /** Failover drills on local processes. */
+  failover: { nodes: ports(21031), runtime: 'process' },
+  /** The worker is killed in the middle of a drill. */
+  chaos: { nodes: ports(21041), runtime: 'process' },
+  /** Failover drills and replace on containers. */
+  docker: { nodes: ports(22001), runtime: 'docker' },
 } as const;
 
 export type TestClusterName = keyof typeof TEST_CLUSTERS;
 
 export function testInventory() {
   const clusters: Record<string, unknown> = {};
-  for (const [name, nodes] of Object.entries(TEST_CLUSTERS)) {
+  const runtimes: Record<string, unknown> = {};
+  for (const [name, { nodes, runtime }] of Object.entries(TEST_CLUSTERS)) {
     clusters[name] = { nodes, masters: 3, replicasPerMaster: 1, runtime: `nodes-${name}`, commandTimeoutMs: 2000 };
+    runtimes[`nodes-${name}`] =
+      runtime === 'process'
+        ? { type: 'process', baseDir: join(NODES_DIR, name), versions: { '7.0.15': 'redis-server', '8.0.2': REDIS_8_BINARY }, defaultVersion: '7.0.15', nodeTimeoutMs: NODE_TIMEOUT_MS }
+        : { type: 'docker', image: 'redisforge/redis', defaultVersion: '7.0.15', nodeTimeoutMs: NODE_TIMEOUT_MS, extraConfig: { 'repl-diskless-sync-delay': '0' } };
   }
   // The same nodes as `health`, reached with a wrong password.
-  clusters['health-wrongpass'] = { nodes: TEST_CLUSTERS.health, runtime: 'nodes-health', auth: { passwordEnv: WRONG_PASSWORD_ENV }, commandTimeoutMs: 2000 };
-  const runtimes = Object.fromEntries(
-    Object.keys(TEST_CLUSTERS).map((name) => [
-      `nodes-${name}`,
-      { type: 'process', baseDir: join(NODES_DIR, name), versions: { default: 'redis-server' }, defaultVersion: 'default', nodeTimeoutMs: NODE_TIMEOUT_MS },
-    ]),
-  );
+  clusters['health-wrongpass'] = { nodes: TEST_CLUSTERS.health.nodes, runtime: 'nodes-health', auth: { passwordEnv: WRONG_PASSWORD_ENV }, commandTimeoutMs: 2000 };
+  // A cluster without a runtime: drills that stop nodes are refused.
+  clusters['no-runtime'] = { nodes: TEST_CLUSTERS.failover.nodes, commandTimeoutMs: 2000 };
   return { clusters, runtimes, stores: { local: { type: 'fs', path: join(STATE_DIR, 'backups') } } };
 }
 

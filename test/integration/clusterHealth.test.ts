@@ -3,7 +3,6 @@
  * found and named, then healthy again once the problem is undone.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { findTemporalCli } from '../../src/client/devServer';
 import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
 import { findingCodes, password, recordHistory, runWorkflow, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
@@ -78,8 +77,7 @@ test('a node that disagrees about the slot map is named, with the slots in dispu
   const ms = (await masters()).sort((x, y) => x.epoch - y.epoch);
   const [low, mid, high] = ms;
   const slot = Number(high!.slots.split('-')[0]);
-  const owner = cluster.runtime;
-  const pid = Number(readFileSync(`${owner.nodeDir(high!.address)}/redis.pid`, 'utf8'));
+  const pid = cluster.pid(high!.address);
   process.kill(pid, 'SIGSTOP');
   let report: ClusterHealthResult;
   try {

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds the Redis node images offline (no registry can be reached here), once per Docker engine:
+#   redisforge/redis:7.0.15  Debian's redis-server and the libraries it links, plus a static busybox as /bin/sh
+#   redisforge/redis:8.0.2   a debootstrap'd trixie root file system with its redis-server (cached)
+# and a redis-server 8.0.2 wrapper for the process runtime, which runs trixie's binary through
+# that root's own loader.
+set -euo pipefail
+CACHE="${REDISFORGE_CACHE:-$HOME/.cache/redisforge}"
+act() { echo "setup: $*"; }
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+TRIXIE="$CACHE/trixie-root"
+if [ ! -x "$TRIXIE/usr/bin/redis-server" ]; then
+  command -v debootstrap >/dev/null || { act "installing debootstrap"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+  act "debootstrap trixie with redis-server 8.0 into $TRIXIE (about a minute, cached)"
+  rm -rf "$TRIXIE.tmp"
+  debootstrap --variant=minbase --include=redis-server trixie "$TRIXIE.tmp" http://deb.debian.org/debian >"$CACHE/debootstrap.log" 2>&1 \
+    || { echo "setup: debootstrap failed, see $CACHE/debootstrap.log" >&2; exit 1; }
+  mv "$TRIXIE.tmp" "$TRIXIE"
+fi
+
+WRAPPER="$CACHE/redis-8.0.2/redis-server"
+if [ ! -x "$WRAPPER" ]; then
+  mkdir -p "$(dirname "$WRAPPER")"
+  cat >"$WRAPPER" <<WRAP
+#!/bin/sh
+# redis-server 8.0.2 from the trixie root, through that root's own loader and libraries.
+exec "$TRIXIE/lib64/ld-linux-x86-64.so.2" --library-path "$TRIXIE/lib/x86_64-linux-gnu:$TRIXIE/usr/lib/x86_64-linux-gnu" "$TRIXIE/usr/bin/redis-server" "\$@"
+WRAP
+  chmod +x "$WRAPPER"
+fi
+
+if ! have_image redisforge/redis:7.0.15; then
+  act "building redisforge/redis:7.0.15 from Debian's redis-server"
+  root=$(mktemp -d)
+  mkdir -p "$root"/{usr/bin,bin,etc,tmp,data,lib64,lib/x86_64-linux-gnu}
+  cp -L /usr/bin/redis-server "$root/usr/bin/redis-server"
+  cp -L /usr/bin/redis-cli "$root/usr/bin/redis-cli"
+  for lib in $( (ldd /usr/bin/redis-server; ldd /usr/bin/redis-cli) | awk '/=>/ {print $3} /ld-linux/ {print $1}' | sort -u); do
+    cp -L "$lib" "$root$lib"
+  done
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in sh cat ls rm mkdir; do ln -s busybox "$root/bin/$applet"; done
+  echo 'root:x:0:0:root:/data:/bin/sh' >"$root/etc/passwd"
+  chmod 1777 "$root/tmp"
+  tar -C "$root" -c . | docker import \
+    --change 'ENTRYPOINT ["/usr/bin/redis-server"]' --change 'WORKDIR /data' --change 'LABEL org.opencontainers.image.version=7.0.15' \
+    - redisforge/redis:7.0.15 >/dev/null
+  rm -rf "$root"
+fi
+
+if ! have_image redisforge/redis:8.0.2; then
+  act "building redisforge/redis:8.0.2 from the trixie root"
+  tar -C "$TRIXIE" -c . | docker import \
+    --change 'ENTRYPOINT ["/usr/bin/redis-server"]' --change 'WORKDIR /data' --change 'LABEL org.opencontainers.image.version=8.0.2' \
+    - redisforge/redis:8.0.2 >/dev/null
+fi

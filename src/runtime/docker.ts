@@ -1,0 +1,283 @@
+/**
+ * The `docker` runtime: each node is a container found by its labels redisforge.cluster and
+ * redisforge.port, with host networking (Redis Cluster behind Docker NAT announces wrong
+ * addresses). Files move through the Docker API (getArchive/putArchive), so a remote Docker
+ * host, tcp or ssh, needs no agent. Each node may have its own Docker endpoint.
+ */
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import Docker from 'dockerode';
+import { pack } from 'tar-stream';
+import type { DockerRuntimeConfig } from '../config';
+import type { Credentials } from '../activities/redis/connection';
+import { splitAddress } from '../cluster/address';
+import { nodeConf } from './redisConf';
+import { RuntimeError, type NodeRuntime, type NodeStatus } from './types';
+import { awaitPort } from './wait';
+
+export const LABEL_CLUSTER = 'redisforge.cluster';
+export const LABEL_PORT = 'redisforge.port';
+const CONF_DIR = '/etc/redisforge';
+
+/** dockerode options for an endpoint: a socket path, unix://, tcp:// (TLS when certificates are given) or ssh://. */
+export function dockerOptions(endpoint: string, tls?: DockerRuntimeConfig['tls']): Docker.DockerOptions {
+  if (endpoint.startsWith('/') || endpoint.startsWith('unix://')) return { socketPath: endpoint.replace(/^unix:\/\//, '') };
+  const url = new URL(endpoint);
+  if (url.protocol === 'ssh:') {
+    return { protocol: 'ssh', host: url.hostname, port: Number(url.port || 22), username: url.username || undefined, sshOptions: { agent: process.env.SSH_AUTH_SOCK } };
+  }
+  if (url.protocol === 'tcp:' || url.protocol === 'http:' || url.protocol === 'https:') {
+    const read = (f?: string) => (f ? readFileSync(f) : undefined);
+    const secure = url.protocol === 'https:' || Boolean(tls?.certFile);
+    return {
+      protocol: secure ? 'https' : 'http',
+      host: url.hostname,
+      port: Number(url.port || (secure ? 2376 : 2375)),
+      ca: read(tls?.caFile),
+      cert: read(tls?.certFile),
+      key: read(tls?.keyFile),
+    };
+  }
+  throw new Error(`docker endpoint "${endpoint}": expected a socket path, unix://, tcp:// or ssh://`);
+}
+
+function imageTag(image: string): string {
+  const slash = image.lastIndexOf('/');
+  const colon = image.lastIndexOf(':');
+  return colon > slash ? image.slice(colon + 1) : 'latest';
+}
+
+function singleFileTar(name: string, content: string, mode: number): Promise<Buffer> {
+  const p = pack();
+  p.entry({ name, mode }, content);
+  p.finalize();
+  const chunks: Buffer[] = [];
+  return new Promise((resolve, reject) => {
+    p.on('data', (c: Buffer) => chunks.push(c));
+    p.on('end', () => resolve(Buffer.concat(chunks)));
+    p.on('error', reject);
+  });
+}
+
+export class DockerRuntime implements NodeRuntime {
+  readonly kind = 'docker' as const;
+  private readonly clients = new Map<string, Docker>();
+
+  constructor(
+    private readonly cluster: string,
+    private readonly config: DockerRuntimeConfig,
+    private readonly credentials: Credentials = {},
+  ) {}
+
+  docker(address: string): Docker {
+    const endpoint = this.config.nodeEndpoints[address] ?? this.config.endpoint;
+    let client = this.clients.get(endpoint);
+    if (!client) {
+      client = new Docker(dockerOptions(endpoint, this.config.tls));
+      this.clients.set(endpoint, client);
+    }
+    return client;
+  }
+
+  containerName(address: string): string {
+    return `redisforge-${this.cluster}-${splitAddress(address).port}`;
+  }
+
+  private volumeNames(address: string) {
+    const base = this.containerName(address);
+    return { data: `${base}-data`, conf: `${base}-conf` };
+  }
+
+  /** The node's container; after an interrupted replace, the one with the canonical name. */
+  private async find(address: string): Promise<Docker.Container | undefined> {
+    const docker = this.docker(address);
+    const list = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABEL_CLUSTER}=${this.cluster}`, `${LABEL_PORT}=${splitAddress(address).port}`] },
+    });
+    if (list.length === 0) return undefined;
+    const canonical = `/${this.containerName(address)}`;
+    const chosen = list.find((c) => c.Names.includes(canonical)) ?? list.find((c) => c.State === 'running') ?? list[0]!;
+    return docker.getContainer(chosen.Id);
+  }
+
+  private async container(address: string): Promise<Docker.Container> {
+    const c = await this.find(address);
+    if (!c) {
+      throw new RuntimeError(address, `no container labelled ${LABEL_CLUSTER}=${this.cluster}, ${LABEL_PORT}=${splitAddress(address).port} on ${this.config.nodeEndpoints[address] ?? this.config.endpoint}`);
+    }
+    return c;
+  }
+
+  async status(address: string): Promise<NodeStatus> {
+    const info = await (await this.container(address)).inspect();
+    return info.State.Running ? 'running' : 'stopped';
+  }
+
+  async version(address: string): Promise<string> {
+    return imageTag((await (await this.container(address)).inspect()).Config.Image);
+  }
+
+  async start(address: string): Promise<void> {
+    const c = await this.container(address);
+    if (!(await c.inspect()).State.Running) await c.start();
+    await awaitPort(address, 30_000, () => `see docker logs ${this.containerName(address)}`);
+  }
+
+  async stop(address: string): Promise<void> {
+    const c = await this.container(address);
+    if ((await c.inspect()).State.Running) await c.stop({ t: 60 }).catch(ignoreNotModified);
+  }
+
+  async kill(address: string): Promise<void> {
+    const c = await this.container(address);
+    if ((await c.inspect()).State.Running) await c.kill({ signal: 'SIGKILL' }).catch(ignoreNotModified);
+  }
+
+  async restart(address: string): Promise<void> {
+    await this.stop(address);
+    await this.start(address);
+  }
+
+  /** The image for a version: a tag of the configured repository, or a full image reference. */
+  imageFor(version: string): string {
+    return version.includes(':') || version.includes('/') ? version : `${this.config.image}:${version}`;
+  }
+
+  /**
+   * Creates the node's volumes and container (not started) if it has none, with its redis.conf
+   * written into the config volume. What compose does for its six nodes; tests and addNode use it.
+   */
+  async provision(address: string, version = this.config.defaultVersion): Promise<void> {
+    if (await this.find(address)) return;
+    const docker = this.docker(address);
+    const volumes = this.volumeNames(address);
+    const labels = { [LABEL_CLUSTER]: this.cluster, [LABEL_PORT]: String(splitAddress(address).port) };
+    for (const name of Object.values(volumes)) await docker.createVolume({ Name: name, Labels: labels });
+    const container = await docker.createContainer({
+      name: this.containerName(address),
+      Image: this.imageFor(version),
+      Cmd: [`${CONF_DIR}/redis.conf`],
+      Labels: labels,
+      HostConfig: {
+        NetworkMode: 'host',
+        RestartPolicy: { Name: 'unless-stopped' },
+        Mounts: [
+          { Type: 'volume', Source: volumes.data, Target: this.config.dataDir },
+          { Type: 'volume', Source: volumes.conf, Target: CONF_DIR },
+        ],
+      },
+    });
+    const conf = nodeConf({ address, dir: this.config.dataDir, nodeTimeoutMs: this.config.nodeTimeoutMs, credentials: this.credentials, extraConfig: this.config.extraConfig, daemonize: false });
+    await container.putArchive(await singleFileTar('redis.conf', conf, 0o600), { path: CONF_DIR });
+  }
+
+  /** Removes the node's container and volumes: its data is gone. */
+  async destroy(address: string): Promise<void> {
+    const docker = this.docker(address);
+    for (;;) {
+      const c = await this.find(address);
+      if (!c) break;
+      await c.remove({ force: true, v: false });
+    }
+    for (const name of Object.values(this.volumeNames(address))) await docker.getVolume(name).remove().catch(() => undefined);
+  }
+
+  /**
+   * Recreates the container on another image with the same name, labels, command, mounts and
+   * restart policy; the volumes keep the data and nodes.conf, so the node keeps its id.
+   */
+  async replace(address: string, version: string): Promise<{ changed: boolean }> {
+    const image = this.imageFor(version);
+    const docker = this.docker(address);
+    const old = await this.container(address);
+    const info = await old.inspect();
+    if (info.Config.Image === image) {
+      if (!info.State.Running) await this.start(address);
+      await this.removeReplaced(address);
+      return { changed: false };
+    }
+    await docker.getImage(image).inspect().catch(() => {
+      throw new RuntimeError(address, `image ${image} is not on ${this.config.nodeEndpoints[address] ?? this.config.endpoint}: build or load it there first`);
+    });
+    // Labels and env the old image brought are the image's, not the container's.
+    const oldImage = await docker.getImage(info.Image).inspect().catch(() => undefined);
+    const imageLabels = oldImage?.Config?.Labels ?? {};
+    const labels = Object.fromEntries(Object.entries(info.Config.Labels ?? {}).filter(([k, v]) => imageLabels[k] !== v));
+    const imageEnv = new Set(oldImage?.Config?.Env ?? []);
+    const name = info.Name.replace(/^\//, '');
+
+    if (info.State.Running) await old.stop({ t: 60 }).catch(ignoreNotModified);
+    await old.rename({ name: `${name}-replaced-${Date.now()}` });
+    const replacement = await docker.createContainer({
+      name,
+      Image: image,
+      Cmd: info.Config.Cmd ?? undefined,
+      Env: (info.Config.Env ?? []).filter((e) => !imageEnv.has(e)),
+      Labels: labels,
+      WorkingDir: info.Config.WorkingDir || undefined,
+      HostConfig: {
+        NetworkMode: info.HostConfig.NetworkMode,
+        RestartPolicy: info.HostConfig.RestartPolicy,
+        Binds: info.HostConfig.Binds ?? undefined,
+        Mounts: info.Mounts.filter((m) => m.Type === 'volume' || m.Type === 'bind').map((m) => ({
+          Type: m.Type as 'volume' | 'bind',
+          Source: m.Type === 'volume' ? m.Name! : m.Source,
+          Target: m.Destination,
+          ReadOnly: !m.RW,
+        })).filter((m) => !(info.HostConfig.Binds ?? []).some((b) => b.split(':')[1] === m.Target)),
+      },
+    });
+    await replacement.start();
+    await awaitPort(address, 60_000, () => `see docker logs ${name}`);
+    await this.removeReplaced(address);
+    return { changed: true };
+  }
+
+  private async removeReplaced(address: string): Promise<void> {
+    const docker = this.docker(address);
+    const list = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABEL_CLUSTER}=${this.cluster}`, `${LABEL_PORT}=${splitAddress(address).port}`] },
+    });
+    for (const c of list) if (c.Names.some((n) => n.includes('-replaced-'))) await docker.getContainer(c.Id).remove({ force: true });
+  }
+
+  async readDataDir(address: string): Promise<Readable> {
+    const c = await this.container(address);
+    return (await c.getArchive({ path: `${this.config.dataDir}/.` })) as unknown as Readable;
+  }
+
+  async writeDataDir(address: string, tar: Readable): Promise<void> {
+    const c = await this.container(address);
+    if ((await c.inspect()).State.Running) throw new RuntimeError(address, 'is running: stop it before writing its data directory');
+    await c.putArchive(tar, { path: this.config.dataDir });
+  }
+
+  /** Empties the data volume with a short-lived container of the node's own image (it has a shell). */
+  async cleanDataDir(address: string): Promise<void> {
+    const c = await this.container(address);
+    const info = await c.inspect();
+    if (info.State.Running) throw new RuntimeError(address, 'is running: stop it before cleaning its data directory');
+    const data = info.Mounts.find((m) => m.Destination === this.config.dataDir);
+    if (!data) throw new RuntimeError(address, `has no mount at ${this.config.dataDir}`);
+    const docker = this.docker(address);
+    const cleaner = await docker.createContainer({
+      Image: info.Config.Image,
+      Entrypoint: ['/bin/sh', '-c'],
+      Cmd: ['rm -rf /target/* /target/.[!.]* /target/..?* 2>/dev/null; exit 0'],
+      HostConfig: { NetworkMode: 'none', Mounts: [{ Type: data.Type as 'volume' | 'bind', Source: data.Type === 'volume' ? data.Name! : data.Source, Target: '/target' }] },
+    });
+    try {
+      await cleaner.start();
+      const { StatusCode } = (await cleaner.wait()) as { StatusCode: number };
+      if (StatusCode !== 0) throw new RuntimeError(address, `cleaning ${this.config.dataDir} failed with ${StatusCode}`);
+    } finally {
+      await cleaner.remove({ force: true });
+    }
+  }
+}
+
+function ignoreNotModified(err: { statusCode?: number }): void {
+  if (err.statusCode !== 304) throw err;
+}

@@ -1,0 +1,18 @@
+import type { Inventory } from '../config';
+import type { Credentials } from '../activities/redis/connection';
+import { DockerRuntime } from './docker';
+import { ProcessRuntime } from './process';
+import type { NodeRuntime } from './types';
+
+export type { NodeRuntime, NodeStatus } from './types';
+export { RuntimeError } from './types';
+export { DockerRuntime, ProcessRuntime };
+
+/** The runtime that runs a cluster's nodes, as its inventory entry names it. */
+export function createRuntime(inventory: Inventory, cluster: string, credentials: Credentials): NodeRuntime | undefined {
+  const name = inventory.clusters[cluster]?.runtime;
+  if (name === undefined) return undefined;
+  const config = inventory.runtimes[name];
+  if (!config) return undefined;
+  return config.type === 'process' ? new ProcessRuntime(config, credentials) : new DockerRuntime(cluster, config, credentials);
+}

@@ -1,0 +1,27 @@
+import { createConnection } from 'node:net';
+import { splitAddress } from '../cluster/address';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function acceptsConnections(address: string): Promise<boolean> {
+  const { host, port } = splitAddress(address);
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    socket.setTimeout(1000, () => socket.destroy());
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('close', () => resolve(false));
+  });
+}
+
+/** Polls until the node's port accepts TCP connections. */
+export async function awaitPort(address: string, timeoutMs: number, why: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await acceptsConnections(address))) {
+    if (Date.now() > deadline) throw new Error(`${address} does not accept connections after ${timeoutMs} ms; ${why()}`);
+    await sleep(50);
+  }
+}

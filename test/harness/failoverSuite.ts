@@ -1,0 +1,86 @@
+/** The failover drill's tests, the same for every runtime (process and docker). */
+import type { FailoverTestReport } from '../../src/workflows/failoverTest';
+import { runWorkflow, runWorkflowFailure, TestCluster, withRedis } from './cluster';
+import type { TestClusterName } from './env';
+
+export function failoverSuite(name: TestClusterName): void {
+  let cluster: TestCluster;
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start(name);
+  });
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  const drill = (input: Record<string, unknown>) => runWorkflow<FailoverTestReport>('failoverTest', { cluster: name, ...input });
+
+  function expectOrderedTimings(report: FailoverTestReport): void {
+    const t = report.timings;
+    const sequence = [t.failFlagMs ?? 0, t.promotionMs!, t.clusterOkMs!, t.rejoinMs!, t.linkUpMs!];
+    expect(sequence.every((v) => v >= 0)).toBe(true);
+    expect([...sequence].sort((a, b) => a - b)).toEqual(sequence);
+  }
+
+  test('stop: a replica is promoted, no acknowledged canary is lost, the old master rejoins, failback restores the roles', async () => {
+    const report = await drill({ mode: 'stop', canaries: 200 });
+    expect(report.promoted).toEqual(report.replica);
+    expect(report.canaries).toMatchObject({ written: 200, acknowledged: true, lost: 0 });
+    expect(report.failedBack).toBe(true);
+    expect(report.healthyAfter).toBe(true);
+    expect(report.after!.map((s) => [s.slots, s.master.id])).toEqual(report.before.map((s) => [s.slots, s.master.id]));
+    expect(report.timings.failFlagMs).toBeGreaterThan(0);
+    expectOrderedTimings(report);
+    expect(await cluster.runtime.status(report.master.address)).toBe('running');
+  });
+
+  test('kill without failback: the old master ends as a replica of the promoted one', async () => {
+    const before = await cluster.health();
+    const target = before.shards[2]!;
+    const report = await drill({ mode: 'kill', master: target.master.address, failback: false });
+    expect(report.master.id).toBe(target.master.id);
+    expect(report.canaries.lost).toBe(0);
+    expect(report.failedBack).toBe(false);
+    const shard = report.after!.find((s) => s.slots === target.slots)!;
+    expect(shard.master.id).toBe(report.promoted!.id);
+    expect(shard.replicas.map((r) => r.id)).toEqual([target.master.id]);
+    const role = await withRedis(target.master.address, async (r) => String(await r.call('ROLE')));
+    expect(role.startsWith('slave')).toBe(true);
+    expectOrderedTimings(report);
+  });
+
+  test('manual: CLUSTER FAILOVER on the replica, verified, then failback; nothing is stopped', async () => {
+    // Another shard than the drills above: masters refuse to vote twice for one shard's replicas
+    // within 2 x cluster-node-timeout, which would only delay this one.
+    const report = await drill({ mode: 'manual', master: (await cluster.health()).shards[1]!.master.id });
+    expect(report.timings.failFlagMs).toBeUndefined();
+    expect(report.promoted).toEqual(report.replica);
+    expect(report.canaries.lost).toBe(0);
+    expect(report.failedBack).toBe(true);
+    expect(report.after!.map((s) => s.master.id)).toEqual(report.before.map((s) => s.master.id));
+  });
+
+  test('bad input: an unknown master, a master without replicas, an unknown mode', async () => {
+    const unknown = await runWorkflowFailure('failoverTest', { cluster: name, master: '127.0.0.1:1' });
+    expect(unknown.type).toBe('InvalidInput');
+    expect(unknown.message).toContain('master: no master "127.0.0.1:1" owns slots in this cluster; masters: ');
+
+    const mode = await runWorkflowFailure('failoverTest', { cluster: name, mode: 'reboot' });
+    expect(mode.type).toBe('InvalidInput');
+    expect(mode.message).toContain('mode: expected one of "stop", "kill", "manual"');
+
+    const [first, second] = (await cluster.health()).shards;
+    const moved = first!.replicas[0]!;
+    await withRedis(moved.address, (r) => r.call('CLUSTER', 'REPLICATE', second!.master.id));
+    try {
+      await cluster.healthUntil((r) => r.findings.some((f) => f.code === 'MASTER_WITHOUT_REPLICA'));
+      const lonely = await runWorkflowFailure('failoverTest', { cluster: name, master: first!.master.address });
+      expect(lonely.type).toBe('PreflightFailed');
+      expect(lonely.nonRetryable).toBe(true);
+      expect(lonely.message).toBe(`master ${first!.master.address} cannot be failed over safely: it has no replica`);
+    } finally {
+      await withRedis(moved.address, (r) => r.call('CLUSTER', 'REPLICATE', first!.master.id));
+    }
+    expect((await cluster.healthUntil((r) => r.healthy)).healthy).toBe(true);
+  });
+}
