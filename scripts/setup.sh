@@ -70,3 +70,18 @@ else
   fi
   act "temporal CLI built in $(( $(date +%s) - start )) s: $TEMPORAL_BIN"
 fi
+
+# 4. A Docker engine and the Redis node images, for the docker test suite and the docker runtime.
+if [ "${REDISFORGE_SKIP_DOCKER:-}" != 1 ]; then
+  command -v dockerd >/dev/null || apt_install docker.io
+  [ -x /bin/busybox ] || apt_install busybox-static
+  command -v debootstrap >/dev/null || apt_install debootstrap
+  if ! docker info >/dev/null 2>&1; then
+    act "starting dockerd (no bridge, no iptables: containers use host networking)"
+    nohup dockerd --bridge=none --iptables=false --ip6tables=false >"$CACHE/dockerd.log" 2>&1 &
+    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+    docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start; see $CACHE/dockerd.log" >&2; exit 1; }
+  fi
+  bash scripts/build-images.sh
+  say "docker $(docker version --format '{{.Server.Version}}' 2>/dev/null), images: $(docker images --format '{{.Repository}}:{{.Tag}}' 'redisforge/*' | sort | tr '\n' ' ')"
+fi

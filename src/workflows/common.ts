@@ -5,32 +5,18 @@
 import {
   ActivityFailure,
   ApplicationFailure,
-  defineQuery,
   proxyActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { z } from 'zod';
 import type { Activities } from '../activities';
 import { formatIssues } from '../validation';
+import { progressQuery, redisClusterKey, runbookOperationKey, type Progress } from './definitions';
 
-export const redisClusterKey = defineSearchAttributeKey('RedisCluster', SearchAttributeType.KEYWORD);
-export const runbookOperationKey = defineSearchAttributeKey('RunbookOperation', SearchAttributeType.KEYWORD);
-
-export interface Progress {
-  operation: string;
-  cluster?: string;
-  step: string;
-  stepsDone: number;
-  stepsTotal: number;
-  state: 'running' | 'succeeded' | 'failed';
-  detail?: string;
-}
-
-export const progressQuery = defineQuery<Progress>('progress');
+export { progressQuery, type Progress } from './definitions';
 
 const NON_RETRYABLE = ['InvalidInput', 'ClusterAlreadyFormed', 'WaitTimedOut', 'PreflightFailed'];
 

@@ -3,6 +3,7 @@
  * clusters below, all on 127.0.0.1 ports that the demo (7001-7010, 7233, 8233) never uses.
  * Redis bus ports are port + 10000.
  */
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -63,4 +64,9 @@ export interface RunInfo {
   password: string;
   temporalPid: number;
   workerPid: number;
+  dockerAvailable: boolean;
+}
+
+export function runInfo(): RunInfo {
+  return JSON.parse(readFileSync(RUN_INFO_PATH, 'utf8')) as RunInfo;
 }

@@ -1,8 +1,8 @@
-/** The runbook's Failover Test on a cluster of local redis-server processes. */
+/** The runbook's Failover Test and the process runtime, on a cluster of local redis-server processes. */
 import { runWorkflowFailure } from '../harness/cluster';
-import { failoverSuite } from '../harness/failoverSuite';
+import { runtimeSuite } from '../harness/runtimeSuite';
 
-failoverSuite('failover');
+runtimeSuite('failover');
 
 test('stop and kill need a runtime; a cluster without one is told to use manual', async () => {
   const failure = await runWorkflowFailure('failoverTest', { cluster: 'no-runtime', mode: 'kill' });

@@ -1,9 +1,12 @@
-/** The failover drill's tests, the same for every runtime (process and docker). */
+/** The failover drill and the runtime's replace, the same tests for every runtime (process and docker). */
 import type { FailoverTestReport } from '../../src/workflows/failoverTest';
-import { runWorkflow, runWorkflowFailure, TestCluster, withRedis } from './cluster';
+import { Readable } from 'node:stream';
+import { canaryKeys, parseSlotRange } from '../../src/cluster';
+import { password, runWorkflow, runWorkflowFailure, TestCluster, withRedis } from './cluster';
 import type { TestClusterName } from './env';
 
-export function failoverSuite(name: TestClusterName): void {
+/** `more` registers runtime-specific tests that run last on the same cluster. */
+export function runtimeSuite(name: TestClusterName, more?: (cluster: () => TestCluster) => void): void {
   let cluster: TestCluster;
 
   beforeAll(async () => {
@@ -83,4 +86,54 @@ export function failoverSuite(name: TestClusterName): void {
     }
     expect((await cluster.healthUntil((r) => r.healthy)).healthy).toBe(true);
   });
+
+  test('replace moves a replica from 7.0.15 to 8.0.2 keeping its data and node id; again is a no-op', async () => {
+    const shard = (await cluster.health()).shards[0]!;
+    const node = shard.replicas[0]!.address;
+    const keys = canaryKeys([parseSlotRange(shard.slots)], 500, 'replace');
+    await withRedis(shard.master.address, async (r) => {
+      await Promise.all(keys.map((k, i) => r.set(k, String(i))));
+      await r.call('WAIT', '1', '5000');
+    });
+    const before = await withRedis(node, async (r) => ({ id: String(await r.call('CLUSTER', 'MYID')), keys: await r.dbsize() }));
+    expect(before.keys).toBeGreaterThanOrEqual(500);
+    expect(await cluster.runtime.version(node)).toBe('7.0.15');
+
+    expect(await cluster.runtime.replace(node, '8.0.2')).toEqual({ changed: true });
+    const after = await withRedis(node, async (r) => {
+      const info = String(await r.call('INFO', 'server'));
+      return { id: String(await r.call('CLUSTER', 'MYID')), keys: await r.dbsize(), version: /redis_version:(\S+)/.exec(info)![1] };
+    });
+    expect(after).toEqual({ id: before.id, keys: before.keys, version: '8.0.2' });
+    expect(await cluster.runtime.version(node)).toBe('8.0.2');
+    expect(await cluster.runtime.replace(node, '8.0.2')).toEqual({ changed: false });
+    const health = await cluster.healthUntil((r) => r.healthy && r.findings.length === 1);
+    expect(health.findings.map((f) => f.code)).toEqual(['MIXED_VERSIONS']);
+  });
+
+  test('reads, cleans and writes back a data directory; the node keeps its identity', async () => {
+    const node = (await cluster.health()).shards[1]!.replicas[0]!.address;
+    const runtime = cluster.runtime;
+    const id = await withRedis(node, async (r) => String(await r.call('CLUSTER', 'MYID')));
+    const tar = await drain(await runtime.readDataDir(node));
+    expect(tar.toString('latin1')).toContain('nodes.conf');
+    expect(tar.toString('latin1')).toContain('appendonlydir');
+    expect(tar.toString('latin1')).not.toContain(password());
+
+    await runtime.stop(node);
+    await runtime.cleanDataDir(node);
+    expect((await drain(await runtime.readDataDir(node))).toString('latin1')).not.toContain('nodes.conf');
+    await runtime.writeDataDir(node, Readable.from([tar]));
+    await runtime.start(node);
+    expect(await withRedis(node, async (r) => String(await r.call('CLUSTER', 'MYID')))).toBe(id);
+    expect((await cluster.healthUntil((r) => r.healthy)).healthy).toBe(true);
+  });
+
+  more?.(() => cluster);
+}
+
+async function drain(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
 }

@@ -1,0 +1,35 @@
+/**
+ * The docker runtime against a real Docker engine: the failover drill, replace from
+ * redisforge/redis:7.0.15 to 8.0.2 and the data directory, on six containers with host
+ * networking. With CI=true a missing engine fails the run (globalSetup); elsewhere it is skipped.
+ */
+import { DockerRuntime } from '../../src/runtime';
+import { parseInventory } from '../../src/config';
+import { runtimeSuite } from '../harness/runtimeSuite';
+import { runInfo, testInventory } from '../harness/env';
+
+const describeWithDocker = runInfo().dockerAvailable ? describe : describe.skip;
+
+describeWithDocker('docker runtime', () => {
+  runtimeSuite('docker', (cluster) => {
+    test('a replaced container keeps its name, labels, command, mounts and restart policy', async () => {
+      const runtime = cluster().runtime as DockerRuntime;
+      const shard = (await cluster().health()).shards[0]!;
+      const node = shard.replicas[0]!.address;
+      const info = await runtime.docker(node).getContainer(runtime.containerName(node)).inspect();
+      expect(info.Config.Image).toBe('redisforge/redis:8.0.2');
+      expect(info.Config.Labels).toMatchObject({ 'redisforge.cluster': 'docker', 'redisforge.port': node.split(':')[1] });
+      expect(info.Config.Labels['org.opencontainers.image.version']).toBe('8.0.2');
+      expect(info.Config.Cmd).toEqual(['/etc/redisforge/redis.conf']);
+      expect(info.HostConfig.NetworkMode).toBe('host');
+      expect(info.HostConfig.RestartPolicy?.Name).toBe('unless-stopped');
+      expect(info.Mounts.map((m) => m.Destination).sort()).toEqual(['/data', '/etc/redisforge']);
+      const all = await runtime.docker(node).listContainers({ all: true, filters: { label: ['redisforge.cluster=docker'] } });
+      expect(all).toHaveLength(6);
+    });
+  });
+});
+
+test('the docker runtime config is validated like the rest of the inventory', () => {
+  expect(() => parseInventory({ ...testInventory(), runtimes: { x: { type: 'docker', endpoint: 5 } } })).toThrow(/runtimes.x.endpoint/);
+});
