@@ -8,6 +8,6 @@ module.exports = {
   globalSetup: '<rootDir>/test/harness/globalSetup.ts',
   globalTeardown: '<rootDir>/test/harness/globalTeardown.ts',
   testTimeout: 180_000,
-  // Unit tests first: they are fast and say the most when something is broken.
+  // Unit tests first (fast, most telling), test/final last (it inspects every history of the run).
   testSequencer: '<rootDir>/test/harness/sequencer.js',
 };

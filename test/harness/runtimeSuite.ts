@@ -2,7 +2,7 @@
 import type { FailoverTestReport } from '../../src/workflows/failoverTest';
 import { Readable } from 'node:stream';
 import { canaryKeys, parseSlotRange } from '../../src/cluster';
-import { password, runWorkflow, runWorkflowFailure, TestCluster, withRedis } from './cluster';
+import { password, recordHistory, runWorkflow, runWorkflowFailure, TestCluster, withRedis, workflowId } from './cluster';
 import type { TestClusterName } from './env';
 
 /** `more` registers runtime-specific tests that run last on the same cluster. */
@@ -16,7 +16,12 @@ export function runtimeSuite(name: TestClusterName, more?: (cluster: () => TestC
     await cluster?.destroy();
   });
 
-  const drill = (input: Record<string, unknown>) => runWorkflow<FailoverTestReport>('failoverTest', { cluster: name, ...input });
+  const drill = async (input: Record<string, unknown>, history?: string) => {
+    const id = workflowId(`failoverTest-${name}`);
+    const report = await runWorkflow<FailoverTestReport>('failoverTest', { cluster: name, ...input }, id);
+    if (history && name === 'failover') await recordHistory(id, history);
+    return report;
+  };
 
   function expectOrderedTimings(report: FailoverTestReport): void {
     const t = report.timings;
@@ -26,7 +31,7 @@ export function runtimeSuite(name: TestClusterName, more?: (cluster: () => TestC
   }
 
   test('stop: a replica is promoted, no acknowledged canary is lost, the old master rejoins, failback restores the roles', async () => {
-    const report = await drill({ mode: 'stop', canaries: 200 });
+    const report = await drill({ mode: 'stop', canaries: 200 }, 'failoverTest-stop-failback');
     expect(report.promoted).toEqual(report.replica);
     expect(report.canaries).toMatchObject({ written: 200, acknowledged: true, lost: 0 });
     expect(report.failedBack).toBe(true);

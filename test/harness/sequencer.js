@@ -1,6 +1,7 @@
 const Sequencer = require('@jest/test-sequencer').default;
 
-const tier = (path) => (path.includes('/test/unit/') ? 0 : path.includes('/test/workflow/') ? 1 : 2);
+const TIERS = ['/test/unit/', '/test/workflow/', '/test/integration/', '/test/docker/', '/test/chaos/', '/test/final/'];
+const tier = (path) => TIERS.findIndex((t) => path.includes(t));
 
 class TierSequencer extends Sequencer {
   sort(tests) {
