@@ -43,8 +43,7 @@ export class ProcessRuntime implements NodeRuntime {
   private async pid(address: string): Promise<number | undefined> {
     try {
       const pid = Number((await readFile(join(this.nodeDir(address), 'redis.pid'), 'utf8')).trim());
-      if (!Number.isInteger(pid) || pid <= 0) return undefined;
-      process.kill(pid, 0);
+      if (!Number.isInteger(pid) || pid <= 0 || !(await alive(pid))) return undefined;
       // The pid file may outlive its process and the pid be reused by something else.
       const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
       return cmdline.includes('redis') || cmdline.includes('valkey') ? pid : undefined;
@@ -90,12 +89,8 @@ export class ProcessRuntime implements NodeRuntime {
     }
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      try {
-        process.kill(pid, 0);
-      } catch {
-        return;
-      }
-      await sleep(20);
+      if (!(await alive(pid))) return;
+      await sleep(10);
     }
     throw new RuntimeError(address, `pid ${pid} did not exit within ${timeoutMs} ms after ${sig}`);
   }
@@ -159,4 +154,18 @@ export class ProcessRuntime implements NodeRuntime {
     const entries = await readdir(dir).catch(() => [] as string[]);
     await Promise.all(entries.filter((e) => !RUNTIME_FILES.includes(e)).map((e) => rm(join(dir, e), { recursive: true, force: true })));
   }
+}
+
+/**
+ * Whether a process still runs. A daemonized redis-server is reparented to init, which may reap
+ * it late: a zombie has stopped serving, so it counts as exited.
+ */
+async function alive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return !/^\d+ \(.*\) Z/.test(stat);
 }

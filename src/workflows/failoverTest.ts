@@ -16,7 +16,9 @@ export interface FailoverTestReport {
   replica: { id: string; address: string };
   /** The replica that took over (normally `replica`). */
   promoted?: { id: string; address: string };
-  /** Milliseconds from the master's stop (or the CLUSTER FAILOVER request). */
+  /** When the master was stopped (or CLUSTER FAILOVER requested), on the worker's clock. */
+  startedAt?: string;
+  /** Milliseconds from `startedAt`. */
   timings: {
     failFlagMs?: number;
     promotionMs?: number;
@@ -113,6 +115,7 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
       newMaster = promotion.newMaster;
     }
     report.promoted = newMaster;
+    report.startedAt = new Date(start).toISOString();
 
     op.step(STEPS[4]);
     const ok = await wait.awaitClusterStateOk(spec.name, input.mode === 'manual' ? observations.map((o) => o.address) : survivors, timeoutMs).catch(surfaceActivityFailure);
