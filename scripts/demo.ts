@@ -1,7 +1,7 @@
 /**
  * npm run demo: the embedded stack (Temporal dev server with its Web UI, the cluster `local` of
- * six redis-server processes on 127.0.0.1:7001-7006, the worker), then createCluster and
- * clusterHealth as real workflows. `npm run demo -- --keep` leaves it all running until Ctrl-C.
+ * six redis-server processes on 127.0.0.1:7001-7006, the worker), then a tour of the runbook
+ * procedures as real workflows: createCluster, clusterHealth, failoverTest. `npm run demo -- --keep` leaves it all running until Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,10 +13,11 @@ import { createWorker } from '../worker';
 import { parseInventory } from '../src/config';
 import { ProcessRuntime } from '../src/runtime/process';
 import { startDevServer } from '../src/client/devServer';
-import { formatHealthReport, summaryTable, workflowUrl } from '../src/client/format';
+import { formatFailoverReport, formatHealthReport, summaryTable, workflowUrl } from '../src/client/format';
 import { TASK_QUEUE } from '../src/client/connection';
 import type { ClusterHealthResult } from '../src/workflows/clusterHealth';
 import type { CreateClusterResult } from '../src/workflows/createCluster';
+import type { FailoverTestReport } from '../src/workflows/failoverTest';
 
 const STATE = resolve(__dirname, '..', '.state', 'demo');
 const NODES = Array.from({ length: 6 }, (_, i) => `127.0.0.1:${7001 + i}`);
@@ -98,6 +99,11 @@ async function main(): Promise<void> {
       console.log('\nRunning clusterHealth {"cluster":"local"} ...\n');
       const health = await run<ClusterHealthResult>('clusterHealth', { cluster: 'local' }, (r) => (r.healthy ? 'healthy' : `${r.findings.length} findings`));
       console.log(formatHealthReport('local', health));
+
+      console.log('\nRunning failoverTest {"cluster":"local","mode":"kill"} (SIGKILL a master, as a crash would) ...\n');
+      const drill = await run<FailoverTestReport>('failoverTest', { cluster: 'local', mode: 'kill' }, (r) =>
+        `promoted in ${((r.timings.promotionMs ?? 0) / 1000).toFixed(1)} s, ${r.canaries.lost} canaries lost`);
+      console.log(formatFailoverReport(drill));
 
       console.log(`\n${summaryTable(rows)}\n`);
       console.log(`Temporal Web UI: ${server.uiUrl} (filter with: RedisCluster = "local")`);

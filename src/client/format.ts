@@ -1,5 +1,6 @@
 /** Plain-text renderings of workflow results for terminals (the demo and the CLI). */
 import type { HealthReport } from '../cluster';
+import type { FailoverTestReport } from '../workflows/failoverTest';
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -44,4 +45,16 @@ export function summaryTable(rows: { procedure: string; result: string; duration
     ['PROCEDURE', 'RESULT', 'DURATION', 'WEB UI'],
     ...rows.map((r) => [r.procedure, r.result, formatDuration(r.durationMs), r.link ?? '']),
   ]).join('\n');
+}
+
+export function formatFailoverReport(report: FailoverTestReport): string {
+  const t = report.timings;
+  const s = (ms?: number) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(2)} s`);
+  return [
+    `Failover test on ${report.cluster} (mode ${report.mode}): ${report.master.address} -> ${report.promoted?.address ?? '?'}`,
+    `  flagged fail ${s(t.failFlagMs)}, replica promoted ${s(t.promotionMs)}, cluster_state:ok ${s(t.clusterOkMs)}, ` +
+      `old master back as replica ${s(t.rejoinMs)}, link up ${s(t.linkUpMs)}${report.failedBack ? `, failback ${s(t.failbackMs)}` : ''}`,
+    `  canaries: ${report.canaries.written} written and acknowledged by a replica, ${report.canaries.lost} lost`,
+    `  roles ${report.failedBack ? 'restored' : 'left swapped'}; cluster ${report.healthyAfter ? 'healthy' : 'NOT healthy'} afterwards`,
+  ].join('\n');
 }

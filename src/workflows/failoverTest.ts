@@ -3,7 +3,7 @@
  * and check it rejoins as a replica, with canary keys to prove no acknowledged write was lost
  * and timings of every step. Optionally give the old master its role back.
  */
-import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { analyzeHealth, canaryKeys, chooseFailoverTarget, type FailoverTarget, type TopologyShard } from '../cluster';
 import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
 import { failoverTestInput } from './inputs';
@@ -134,8 +134,15 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
     report.timings.rejoinMs = rejoined.replicaAt - start;
     report.timings.linkUpMs = rejoined.linkUpAt - start;
 
+    const expected = { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster };
     if (input.failback) {
       op.step(STEPS[8], `CLUSTER FAILOVER on ${master.address}`);
+      // Every node must see the old master as a working replica first (no fail flag left, one
+      // slot map), or the other masters refuse to vote for it and the failover times out.
+      // Added after the first release: histories from before it replay without this wait.
+      if (patched('failback-awaits-health')) {
+        await wait.awaitClusterHealthy(spec.name, spec.nodes, expected, timeoutMs).catch(surfaceActivityFailure);
+      }
       const back = await wait.failoverTo(spec.name, master.address, timeoutMs).catch(surfaceActivityFailure);
       await wait.awaitReplicaOf(spec.name, newMaster.address, master.id, timeoutMs).catch(surfaceActivityFailure);
       report.timings.failbackMs = back.promotedAt - back.requestedAt;
@@ -143,7 +150,7 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
     }
 
     op.step(STEPS[9]);
-    const after = await wait.awaitClusterHealthy(spec.name, spec.nodes, { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster }, timeoutMs).catch(surfaceActivityFailure);
+    const after = await wait.awaitClusterHealthy(spec.name, spec.nodes, expected, timeoutMs).catch(surfaceActivityFailure);
     report.after = after.shards;
     report.healthyAfter = after.healthy;
     report.timings.totalMs = Date.now() - start;

@@ -31,7 +31,7 @@ export function runtimeSuite(name: TestClusterName, more?: (cluster: () => TestC
   }
 
   test('stop: a replica is promoted, no acknowledged canary is lost, the old master rejoins, failback restores the roles', async () => {
-    const report = await drill({ mode: 'stop', canaries: 200 }, 'failoverTest-stop-failback');
+    const report = await drill({ mode: 'stop', canaries: 200 }, 'failoverTest-stop-failback-v2');
     expect(report.promoted).toEqual(report.replica);
     expect(report.canaries).toMatchObject({ written: 200, acknowledged: true, lost: 0 });
     expect(report.failedBack).toBe(true);
