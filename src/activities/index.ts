@@ -8,6 +8,7 @@ import { createRuntime, type NodeRuntime } from '../runtime';
 import { NodeConnector, resolveCredentials } from './redis/connection';
 import { createClusterFormingActivities } from './redis/cluster';
 import { createFailoverActivities } from './redis/failover';
+import { createMigrateActivities } from './redis/migrate';
 import { createNodeActivities, noRuntime } from './nodes';
 
 /** What a workflow may know of a cluster: no secrets, no file paths. */
@@ -76,6 +77,7 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
     },
     ...createClusterFormingActivities(connectorFor),
     ...createFailoverActivities(connectorFor),
+    ...createMigrateActivities(connectorFor),
     ...createNodeActivities(runtimeFor),
   };
 }

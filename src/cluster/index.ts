@@ -6,3 +6,4 @@ export * from './health';
 export * from './layout';
 export * from './address';
 export * from './failover';
+export * from './rebalance';

@@ -121,3 +121,11 @@ export function keyHashSlot(key: string): number {
   }
   return crc16(bytes) % SLOT_COUNT;
 }
+
+/** The ranges without the given slots. */
+export function removeSlots(ranges: readonly SlotRange[], slots: Iterable<number>): SlotRange[] {
+  const drop = new Set(slots);
+  const kept: number[] = [];
+  for (const r of normalizeRanges(ranges)) for (let s = r.start; s <= r.end; s++) if (!drop.has(s)) kept.push(s);
+  return rangesFromSlots(kept);
+}

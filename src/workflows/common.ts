@@ -14,16 +14,23 @@ import {
 import type { z } from 'zod';
 import type { Activities } from '../activities';
 import { formatIssues } from '../validation';
-import { progressQuery, redisClusterKey, runbookOperationKey, type Progress } from './definitions';
+import { progressQuery, redisClusterKey, runbookOperationKey, type MigrationProgress, type Progress } from './definitions';
 
 export { progressQuery, type Progress } from './definitions';
 
-const NON_RETRYABLE = ['InvalidInput', 'ClusterAlreadyFormed', 'WaitTimedOut', 'PreflightFailed'];
+const NON_RETRYABLE = ['InvalidInput', 'ClusterAlreadyFormed', 'WaitTimedOut', 'PreflightFailed', 'LargeKeys'];
 
 /** Short Redis calls. */
 export const quick = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '500 ms', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Slot migration batches: long, heartbeating every second, retried until they succeed. */
+export const migrating = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '5 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [...NON_RETRYABLE, 'TopologyChanged', 'SlotMigrationFailed'] },
 });
 
 /** Activities that poll until Redis reaches a state; they heartbeat every round. */
@@ -87,6 +94,12 @@ export class Operation {
   step(step: string, detail?: string): void {
     const index = this.steps.indexOf(step);
     this.progress = { ...this.progress, step, stepsDone: Math.max(index, 0), detail };
+    this.render();
+  }
+
+  /** Progress of slot moves, shown by the progress query and in the Web UI. */
+  progressOf(migration: MigrationProgress, detail: string): void {
+    this.progress = { ...this.progress, migration, detail };
     this.render();
   }
 

@@ -2,7 +2,7 @@
  * The names a client shares with the workflows: queries and search attributes. Safe to import
  * from client code (no activity proxies are created here).
  */
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 export const redisClusterKey = defineSearchAttributeKey('RedisCluster', SearchAttributeType.KEYWORD);
@@ -16,6 +16,27 @@ export interface Progress {
   stepsTotal: number;
   state: 'running' | 'succeeded' | 'failed';
   detail?: string;
+  /** For operations that move slots. */
+  migration?: MigrationProgress;
 }
 
 export const progressQuery = defineQuery<Progress>('progress');
+
+/** Progress of a long operation that moves slots (rebalance and what uses it). */
+export interface MigrationProgress {
+  slotsTotal: number;
+  slotsDone: number;
+  keysMoved: number;
+  keysPerSecond: number;
+  etaSeconds?: number;
+  paused: boolean;
+  aborting: boolean;
+  maxKeysPerSecond?: number;
+}
+
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+/** Stops after the slots in flight, leaving no slot open. */
+export const abortSignal = defineSignal<[{ reason?: string }?]>('abort');
+/** Limits the keys moved per second; 0 or null lifts the limit. */
+export const throttleSignal = defineSignal<[{ maxKeysPerSecond: number | null }]>('throttle');

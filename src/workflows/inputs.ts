@@ -61,3 +61,38 @@ export const failoverTestInput = z
   })
   .strict();
 export type FailoverTestInput = z.input<typeof failoverTestInput>;
+
+const nodeRef = z.string().min(1, 'a node id or "host:port"');
+
+export const rebalanceInput = z
+  .object({
+    cluster: clusterName,
+    /** Weight per master (node id or "host:port"); default 1 each, 0 drains a master. */
+    weights: z.record(z.string(), z.number().min(0)).optional(),
+    /** Masters to empty (weight 0). */
+    drain: z.array(nodeRef).optional(),
+    /** Move nothing while every master is within this percentage of its share. @default 2 */
+    thresholdPercent: z.number().min(0).max(100).default(2),
+    /** Give slots to masters that have none. @default true */
+    useEmptyMasters: z.boolean().default(true),
+    /** Slots per migration activity; pause and abort take effect between batches. @default 64 */
+    slotsPerBatch: z.int().min(1).max(4096).default(64),
+    /** Keys per MIGRATE call. @default 1000 */
+    keysPerMigrate: z.int().min(1).max(100_000).default(1000),
+    /** Move slots from different source masters at the same time. @default true */
+    parallel: z.boolean().default(true),
+    /** Initial throttle (keys per second); a `throttle` signal changes it. */
+    maxKeysPerSecond: z.int().min(1).optional(),
+    /** Refuse to move keys larger than this (MEMORY USAGE of sampled keys). @default 64 MiB */
+    maxKeyBytes: z.int().min(1).default(64 * 1024 * 1024),
+    /** Move large keys anyway. @default false */
+    allowLargeKeys: z.boolean().default(false),
+    /** Return the plan without moving anything. @default false */
+    dryRun: z.boolean().default(false),
+    /** Continue as new after this many batches, to bound the history. @default 200 */
+    batchesPerRun: z.int().min(1).max(10_000).default(200),
+    /** Internal: the state carried over by continue-as-new. */
+    resume: z.any().optional(),
+  })
+  .strict();
+export type RebalanceInput = z.input<typeof rebalanceInput>;

@@ -9,10 +9,15 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer } from '../../src/client/devServer';
 import { BUNDLE_PATH, INVENTORY_PATH, ROOT, RUN_INFO_PATH, STATE_DIR, TEMPORAL_ADDRESS, TEMPORAL_PORT, TEMPORAL_UI_PORT, testInventory, type RunInfo } from './env';
 import { dockerAvailable, killLeftoverNodes } from './nodes';
+import { acceptsConnections } from '../../src/runtime/wait';
 import { startWorker } from './worker';
 import { join } from 'node:path';
 
 export default async function globalSetup(): Promise<void> {
+  // Another run in progress owns the ports and the state folder: leave them alone.
+  if (await acceptsConnections(TEMPORAL_ADDRESS)) {
+    throw new Error(`${TEMPORAL_ADDRESS} is in use: another test run (or a stale Temporal server) is running; wait for it or stop it`);
+  }
   await killLeftoverNodes();
   const docker = await dockerAvailable();
   if (!docker.ok && process.env.CI === 'true') {

@@ -17,6 +17,7 @@ import {
   parseSlotRange,
   splitAddress,
   type ClusterNode,
+  type FindingCode,
   type HealthExpectation,
   type HealthReport,
   type NodeObservation,
@@ -195,16 +196,20 @@ export function createClusterFormingActivities(connectorFor: (cluster: string) =
       return { changed };
     },
 
-    /** Waits until the cluster passes every health check, and returns that report. */
-    async awaitClusterHealthy(cluster: string, seeds: string[], expected: HealthExpectation, timeoutMs: number): Promise<HealthReport> {
+    /**
+     * Waits until the cluster passes every health check, or with `only`, until none of those
+     * findings is left; returns that report. With `expected` absent, the observed size is expected.
+     */
+    async awaitClusterHealthy(cluster: string, seeds: string[], expected: HealthExpectation, timeoutMs: number, only?: FindingCode[]): Promise<HealthReport> {
       const connector = connectorFor(cluster);
       return pollUntil(
         async () => {
           const report = analyzeHealth(await observeCluster(connector, seeds), expected);
-          if (report.healthy) return { done: true, value: report };
-          return { done: false, status: report.findings.map((f) => `${f.code}${f.node ? ` ${f.node}` : ''}`).join(', ') };
+          const blocking = only ? report.findings.filter((f) => only.includes(f.code)) : report.healthy ? [] : report.findings.filter((f) => f.severity !== 'info');
+          if (blocking.length === 0) return { done: true, value: report };
+          return { done: false, status: blocking.map((f) => `${f.code}${f.node ? ` ${f.node}` : ''}`).join(', ') };
         },
-        { what: 'the cluster to be healthy on every node', timeoutMs, intervalMs: 200 },
+        { what: only ? `no ${only.join('/')} finding on any node` : 'the cluster to be healthy on every node', timeoutMs, intervalMs: 200 },
       );
     },
   };

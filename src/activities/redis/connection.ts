@@ -65,6 +65,21 @@ export class NodeConnector {
     return redact(text, [this.credentials.password, this.credentials.username]);
   }
 
+  /** AUTH arguments for MIGRATE, so the source can log in to the target. Never logged. */
+  migrateAuth(): string[] {
+    const { username, password } = this.credentials;
+    if (!password) return [];
+    return username ? ['AUTH2', username, password] : ['AUTH', password];
+  }
+
+  /** Connections to several nodes at once for `fn`; all closed afterwards. */
+  async withNodes<T>(addresses: readonly string[], fn: (nodes: Map<string, Redis>) => Promise<T>): Promise<T> {
+    const unique = [...new Set(addresses)];
+    const open = async (i: number, acc: Map<string, Redis>): Promise<T> =>
+      i === unique.length ? fn(acc) : this.withNode(unique[i]!, (r) => open(i + 1, new Map(acc).set(unique[i]!, r)));
+    return open(0, new Map());
+  }
+
   /** Opens a connection to one node, runs `fn`, and always closes it. */
   async withNode<T>(address: string, fn: (redis: Redis) => Promise<T>): Promise<T> {
     const { host, port } = splitAddress(address);

@@ -1,0 +1,173 @@
+/**
+ * Rebalance (used by addNode and removeNode): plan the moves as a pure function of the topology,
+ * then migrate slot batches, one source master at a time or several in parallel. Pause, resume,
+ * throttle and abort arrive as signals and take effect between batches; abort leaves no slot
+ * open. The workflow continues as new every `batchesPerRun` batches to bound its history.
+ */
+import { ApplicationFailure, condition, continueAsNew, setHandler } from '@temporalio/workflow';
+import { analyzeHealth, batchSlots, countSlots, planRebalance, referenceView, removeSlots, type FindingCode, type RebalancePlan, type SlotMove, type TopologyShard } from '../cluster';
+import { abortSignal, pauseSignal, resumeSignal, throttleSignal, type MigrationProgress } from './definitions';
+import { invalidInput, migrating, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { rebalanceInput, type RebalanceInput } from './inputs';
+
+export interface RebalanceState {
+  plan: RebalancePlan;
+  remaining: SlotMove[];
+  slotsDone: number;
+  keysMoved: number;
+  keysReplaced: number;
+  /** Milliseconds spent moving, over every run of this rebalance. */
+  movingMs: number;
+  runs: number;
+  maxKeysPerSecond?: number;
+  aborted?: string;
+}
+
+export interface RebalanceReport {
+  cluster: string;
+  dryRun: boolean;
+  plan: RebalancePlan;
+  slotsMoved: number;
+  keysMoved: number;
+  keysReplaced: number;
+  keysPerSecond: number;
+  runs: number;
+  aborted?: string;
+  after?: TopologyShard[];
+  /** Findings left after the move that are not about slots, e.g. a new master without a replica. */
+  findingsAfter?: string[];
+}
+
+const STEPS = ['Check the cluster is healthy', 'Plan the moves', 'Check for keys too large to move', 'Move slots', 'Check the cluster is healthy again'] as const;
+
+export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
+  const op = new Operation('rebalance', STEPS);
+  return op.run(async () => {
+    const input = parseInput(rebalanceInput, rawInput);
+    op.forCluster(input.cluster);
+    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    const wait = waiting(600);
+    let state = input.resume as RebalanceState | undefined;
+
+    let paused = false;
+    setHandler(pauseSignal, () => void (paused = true));
+    setHandler(resumeSignal, () => void (paused = false));
+    setHandler(abortSignal, (arg) => void (state && (state.aborted = arg?.reason ?? 'aborted by signal')));
+    setHandler(throttleSignal, ({ maxKeysPerSecond }) => void (state && (state.maxKeysPerSecond = maxKeysPerSecond || undefined)));
+
+    if (!state) {
+      op.step(STEPS[0]);
+      const observations = await quick.collectClusterState(spec.name, spec.nodes);
+      const health = analyzeHealth(observations, { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster });
+      const blocking = health.findings.filter((f) => f.severity === 'critical');
+      if (blocking.length > 0) {
+        throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `the cluster is not healthy enough to move slots: ${blocking.map((f) => `${f.code}${f.node ? ` ${f.node}` : ''}: ${f.message}`).join('; ')}` });
+      }
+      op.step(STEPS[1]);
+      const view = referenceView(observations) ?? [];
+      const masters = view.filter((n) => n.role === 'master' && !n.flags.includes('fail')).map((n) => ({ id: n.id, address: n.address, slots: n.slots }));
+      const resolve = (ref: string) => {
+        const m = masters.find((n) => n.id === ref || n.address === ref);
+        if (!m) throw invalidInput([`"${ref}" is not a master of cluster ${spec.name}; masters: ${masters.map((n) => n.address).join(', ')}`]);
+        return m.id;
+      };
+      const weights: Record<string, number> = {};
+      for (const [ref, w] of Object.entries(input.weights ?? {})) weights[resolve(ref)] = w;
+      for (const ref of input.drain ?? []) weights[resolve(ref)] = 0;
+      let plan: RebalancePlan;
+      try {
+        plan = planRebalance(masters, { weights, thresholdPercent: input.thresholdPercent, useEmptyMasters: input.useEmptyMasters });
+      } catch (err) {
+        throw invalidInput([(err as Error).message]);
+      }
+      if (input.dryRun) {
+        op.finish('succeeded', `Dry run: ${plan.slotsToMove} slots would move in ${plan.moves.length} moves.`);
+        return { cluster: spec.name, dryRun: true, plan, slotsMoved: 0, keysMoved: 0, keysReplaced: 0, keysPerSecond: 0, runs: 1 };
+      }
+
+      op.step(STEPS[2]);
+      if (!input.allowLargeKeys) {
+        const samples = await Promise.all(plan.moves.map((m) => {
+          const slots = batchSlots(m.slots, 1).map((b) => b[0]!);
+          const step = Math.max(1, Math.floor(slots.length / 64));
+          return quick.findLargeKeys(spec.name, m.from.address, slots.filter((_, i) => i % step === 0), input.maxKeyBytes);
+        }));
+        const large = samples.flat();
+        if (large.length > 0) {
+          throw ApplicationFailure.create({ type: 'LargeKeys', nonRetryable: true, message: `keys larger than maxKeyBytes (${input.maxKeyBytes}) would block MIGRATE: ${large.slice(0, 5).map((k) => `${k.key} (${k.bytes} bytes, slot ${k.slot})`).join(', ')}; set allowLargeKeys to move them anyway`, details: [{ large }] });
+        }
+      }
+      state = { plan, remaining: plan.moves, slotsDone: 0, keysMoved: 0, keysReplaced: 0, movingMs: 0, runs: 1, maxKeysPerSecond: input.maxKeysPerSecond };
+    } else {
+      state.runs++;
+    }
+
+    const s = state;
+    const progress = (): MigrationProgress => {
+      const rate = s.movingMs > 0 ? Math.round((s.keysMoved * 1000) / s.movingMs) : 0;
+      const slotRate = s.movingMs > 0 ? s.slotsDone / s.movingMs : 0;
+      return {
+        slotsTotal: s.plan.slotsToMove, slotsDone: s.slotsDone, keysMoved: s.keysMoved, keysPerSecond: rate,
+        etaSeconds: slotRate > 0 ? Math.round((s.plan.slotsToMove - s.slotsDone) / slotRate / 1000) : undefined,
+        paused, aborting: !!s.aborted, maxKeysPerSecond: s.maxKeysPerSecond,
+      };
+    };
+    const masters = s.plan.moves.flatMap((m) => [m.from, m.to]);
+    const everyMaster = [...new Set(masters.map((m) => m.address))];
+
+    op.step(STEPS[3]);
+    let batches = 0;
+    while (s.remaining.length > 0 && !s.aborted) {
+      if (paused) {
+        op.progressOf(progress(), 'paused: send the resume signal to go on');
+        await condition(() => !paused || !!s.aborted);
+        if (s.aborted) break;
+      }
+      if (batches >= input.batchesPerRun) {
+        await continueAsNew<typeof rebalance>({ ...(rawInput as RebalanceInput), resume: s });
+      }
+      // One batch per source master at a time; different sources move in parallel.
+      const picked = input.parallel
+        ? s.remaining.filter((m, i) => s.remaining.findIndex((o) => o.from.id === m.from.id) === i)
+        : s.remaining.slice(0, 1);
+      const started = Date.now();
+      const results = await Promise.all(
+        picked.map((move) => {
+          const slots = batchSlots(move.slots, input.slotsPerBatch)[0]!;
+          const others = everyMaster.filter((a) => a !== move.from.address && a !== move.to.address);
+          const rate = s.maxKeysPerSecond ? Math.max(1, Math.floor(s.maxKeysPerSecond / picked.length)) : undefined;
+          return migrating.migrateSlots(spec.name, { from: move.from, to: move.to, slots, others, keysPerMigrate: input.keysPerMigrate, maxKeysPerSecond: rate }).catch(surfaceActivityFailure);
+        }),
+      );
+      s.movingMs += Date.now() - started;
+      for (const r of results) {
+        s.slotsDone += r.slots.length;
+        s.keysMoved += r.keysMoved;
+        s.keysReplaced += r.keysReplaced;
+        s.remaining = s.remaining.map((m) => ({ ...m, slots: removeSlots(m.slots, r.slots) })).filter((m) => countSlots(m.slots) > 0);
+      }
+      batches++;
+      op.progressOf(progress(), `${s.slotsDone} of ${s.plan.slotsToMove} slots moved, ${s.keysMoved} keys`);
+    }
+
+    op.step(STEPS[4]);
+    // Success here is about slots: one slot map, no open slot, every slot served. Other findings
+    // (a new master without a replica yet) are reported, not waited for.
+    const after = await wait
+      .awaitClusterHealthy(spec.name, spec.nodes, { masters: countMasters(s), replicasPerMaster: spec.replicasPerMaster }, 120_000, SLOT_FINDINGS)
+      .catch(surfaceActivityFailure);
+    const report: RebalanceReport = {
+      cluster: spec.name, dryRun: false, plan: s.plan, slotsMoved: s.slotsDone, keysMoved: s.keysMoved, keysReplaced: s.keysReplaced,
+      keysPerSecond: progress().keysPerSecond, runs: s.runs, aborted: s.aborted, after: after.shards,
+      findingsAfter: after.findings.map((f) => `${f.code}${f.node ? ` ${f.node}` : ''}`),
+    };
+    op.finish('succeeded', s.aborted ? `Aborted (${s.aborted}) after ${s.slotsDone} of ${s.plan.slotsToMove} slots; no slot is left open.` : `${s.slotsDone} slots and ${s.keysMoved} keys moved (${report.keysPerSecond} keys/s).`);
+    return report;
+  });
+}
+
+const SLOT_FINDINGS: FindingCode[] = ['OPEN_SLOT', 'SLOT_MAP_DISAGREEMENT', 'SLOTS_UNCOVERED', 'SLOTS_NOT_OK', 'CLUSTER_STATE_FAIL', 'NODE_FAILED'];
+
+function countMasters(s: RebalanceState): number {
+  return Object.values(s.plan.targets).filter((n) => n > 0).length;
+}
