@@ -9,6 +9,7 @@ import { NodeConnector, resolveCredentials } from './redis/connection';
 import { createClusterFormingActivities } from './redis/cluster';
 import { createFailoverActivities } from './redis/failover';
 import { createMigrateActivities } from './redis/migrate';
+import { createMembershipActivities } from './redis/membership';
 import { createNodeActivities, noRuntime } from './nodes';
 
 /** What a workflow may know of a cluster: no secrets, no file paths. */
@@ -78,6 +79,7 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
     ...createClusterFormingActivities(connectorFor),
     ...createFailoverActivities(connectorFor),
     ...createMigrateActivities(connectorFor),
+    ...createMembershipActivities(connectorFor),
     ...createNodeActivities(runtimeFor),
   };
 }

@@ -1,6 +1,7 @@
 /** Activities that act on nodes through the cluster's runtime (processes or containers). */
 import { ApplicationFailure } from '@temporalio/common';
 import type { NodeRuntime } from '../runtime';
+import { acceptsConnections } from '../runtime/wait';
 
 export type StopMode = 'stop' | 'kill';
 
@@ -18,6 +19,13 @@ export function createNodeActivities(runtimeFor: (cluster: string) => NodeRuntim
     async startNode(cluster: string, address: string): Promise<{ startedAt: number }> {
       await runtimeFor(cluster).start(address);
       return { startedAt: Date.now() };
+    },
+
+    /** Creates and starts an empty node where nothing answers yet (a container or a process). */
+    async provisionNode(cluster: string, address: string): Promise<{ provisioned: boolean }> {
+      if (await acceptsConnections(address)) return { provisioned: false };
+      await runtimeFor(cluster).provision(address);
+      return { provisioned: true };
     },
 
     async nodeStatus(cluster: string, address: string): Promise<{ status: 'running' | 'stopped'; version: string }> {

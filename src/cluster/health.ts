@@ -104,7 +104,11 @@ function mapSignature(view: readonly ClusterNode[]): string {
     .join(';');
 }
 
-/** The view most nodes share: the reference the other views are compared with. */
+/**
+ * The view most nodes share (by slot map): the reference the other views are compared with.
+ * Roles come from each reachable node's own word (gossip about a role change lags behind it),
+ * slot ownership from the majority.
+ */
 export function referenceView(observations: readonly NodeObservation[]): ClusterNode[] | undefined {
   const bySignature = new Map<string, { count: number; view: ClusterNode[] }>();
   for (const o of observations) {
@@ -114,7 +118,14 @@ export function referenceView(observations: readonly NodeObservation[]): Cluster
     entry.count++;
     bySignature.set(sig, entry);
   }
-  return [...bySignature.values()].sort((a, b) => b.count - a.count)[0]?.view;
+  const majority = [...bySignature.values()].sort((a, b) => b.count - a.count)[0]?.view;
+  if (!majority) return undefined;
+  const selves = new Map(observations.flatMap((o) => o.view?.filter((n) => n.myself) ?? []).map((n) => [n.id, n] as const));
+  return majority.map((n) => {
+    const self = selves.get(n.id);
+    if (!self || n.myself || (self.role === n.role && self.masterId === n.masterId)) return n;
+    return { ...n, role: self.role, masterId: self.masterId, flags: n.flags.map((f) => (f === 'master' || f === 'slave' ? (self.role === 'master' ? 'master' : 'slave') : f)) };
+  });
 }
 
 export function analyzeHealth(observations: readonly NodeObservation[], expected: HealthExpectation): HealthReport {
@@ -186,7 +197,7 @@ export function analyzeHealth(observations: readonly NodeObservation[], expected
     }
 
     for (const o of reachable) {
-      if (o.view === reference || mapSignature(o.view!) === mapSignature(reference)) continue;
+      if (mapSignature(o.view!) === mapSignature(reference)) continue;
       const mine = slotOwners(o.view!);
       const differing: number[] = [];
       for (let s = 0; s < SLOT_COUNT; s++) if (mine[s] !== owners[s]) differing.push(s);
@@ -222,7 +233,7 @@ export function analyzeHealth(observations: readonly NodeObservation[], expected
       }
     }
 
-    const refInfo = reachable.find((o) => o.view === reference)?.clusterInfo;
+    const refInfo = reachable.find((o) => mapSignature(o.view!) === mapSignature(reference))?.clusterInfo;
     if (refInfo && (refInfo.slotsPfail > 0 || refInfo.slotsFail > 0)) {
       add({ code: 'SLOTS_NOT_OK', severity: 'critical',
         message: `${refInfo.slotsFail} slots are served by failed masters and ${refInfo.slotsPfail} by possibly failing ones`,
@@ -301,3 +312,16 @@ export function shardsOf(view: readonly ClusterNode[]): TopologyShard[] {
     }));
 }
 
+
+/**
+ * Findings that forbid changing the topology (moving slots, adding or removing nodes): the slot
+ * map is unsettled or a node is out of reach. Missing replicas do not block: adding one is a fix.
+ */
+export const TOPOLOGY_BLOCKERS: readonly FindingCode[] = [
+  'NODE_UNREACHABLE', 'AUTH_FAILED', 'CLUSTER_MODE_DISABLED', 'CLUSTER_STATE_FAIL', 'SLOTS_UNCOVERED', 'SLOTS_NOT_OK',
+  'NODE_FAILED', 'NODE_PFAIL', 'OPEN_SLOT', 'SLOT_MAP_DISAGREEMENT',
+];
+
+export function topologyBlockers(report: HealthReport, ignoreNode?: string): Finding[] {
+  return report.findings.filter((f) => TOPOLOGY_BLOCKERS.includes(f.code) && (ignoreNode === undefined || f.node !== ignoreNode));
+}

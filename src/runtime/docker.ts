@@ -145,10 +145,16 @@ export class DockerRuntime implements NodeRuntime {
   }
 
   /**
-   * Creates the node's volumes and container (not started) if it has none, with its redis.conf
-   * written into the config volume. What compose does for its six nodes; tests and addNode use it.
+   * Creates the node's volumes and container if it has none, with its redis.conf written into
+   * the config volume, and starts it. What compose does for its six nodes; addNode uses it.
    */
   async provision(address: string, version = this.config.defaultVersion): Promise<void> {
+    await this.create(address, version);
+    await this.start(address);
+  }
+
+  /** Creates the container and its volumes without starting it; a no-op when it exists. */
+  async create(address: string, version = this.config.defaultVersion): Promise<void> {
     if (await this.find(address)) return;
     const docker = this.docker(address);
     const volumes = this.volumeNames(address);

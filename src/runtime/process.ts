@@ -56,6 +56,15 @@ export class ProcessRuntime implements NodeRuntime {
     return (await this.pid(address)) ? 'running' : 'stopped';
   }
 
+  async provision(address: string, version?: string): Promise<void> {
+    if (version !== undefined && !(await readFile(join(this.nodeDir(address), 'version'), 'utf8').catch(() => ''))) {
+      this.binary(address, version);
+      await mkdir(this.nodeDir(address), { recursive: true });
+      await writeFile(join(this.nodeDir(address), 'version'), `${version}\n`);
+    }
+    await this.start(address);
+  }
+
   async start(address: string): Promise<void> {
     if (await this.pid(address)) return;
     const dir = this.nodeDir(address);

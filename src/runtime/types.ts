@@ -9,6 +9,11 @@ export type NodeStatus = 'running' | 'stopped';
 
 export interface NodeRuntime {
   readonly kind: 'process' | 'docker';
+  /**
+   * Makes a new, empty node exist at `address` (a container, or a process directory) and starts
+   * it; a no-op when the node exists. Used by addNode for an address nothing answers on yet.
+   */
+  provision(address: string, version?: string): Promise<void>;
   /** Starts the node if it is not running; resolves once it accepts connections. */
   start(address: string): Promise<void>;
   /** Stops the node gracefully (SIGTERM: Redis flushes its AOF first). No-op when stopped. */

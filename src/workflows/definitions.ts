@@ -2,7 +2,7 @@
  * The names a client shares with the workflows: queries and search attributes. Safe to import
  * from client code (no activity proxies are created here).
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 export const redisClusterKey = defineSearchAttributeKey('RedisCluster', SearchAttributeType.KEYWORD);
@@ -40,3 +40,12 @@ export const resumeSignal = defineSignal('resume');
 export const abortSignal = defineSignal<[{ reason?: string }?]>('abort');
 /** Limits the keys moved per second; 0 or null lifts the limit. */
 export const throttleSignal = defineSignal<[{ maxKeysPerSecond: number | null }]>('throttle');
+
+export interface Approval {
+  /** Who or what approved, recorded in the history. */
+  by: string;
+  reason?: string;
+}
+
+/** Approves a destructive step a workflow is waiting on; returns what was approved. */
+export const approveUpdate = defineUpdate<string, [Approval]>('approve');

@@ -96,3 +96,34 @@ export const rebalanceInput = z
   })
   .strict();
 export type RebalanceInput = z.input<typeof rebalanceInput>;
+
+export const addNodeInput = z
+  .object({
+    cluster: clusterName,
+    /** The new node's "host:port". With a runtime, an address nothing answers on gets a new node. */
+    address,
+    role: z.enum(['master', 'replica'], { error: 'expected "master" or "replica"' }),
+    /** For a replica: its master's id or "host:port"; default the master with the fewest replicas. */
+    replicaOf: nodeRef.optional(),
+    /** For a master: move a fair share of slots onto it. @default true */
+    rebalance: z.boolean().default(true),
+    /** @default 120 */
+    timeoutSeconds: z.int().min(5).max(3600).default(120),
+  })
+  .strict();
+export type AddNodeInput = z.input<typeof addNodeInput>;
+
+export const removeNodeInput = z
+  .object({
+    cluster: clusterName,
+    /** The node's id or "host:port". */
+    node: nodeRef,
+    /** Pre-approve what needs approval (a dead master that still owns slots). @default false */
+    approve: z.boolean().default(false),
+    /** Stop the node through the runtime once it is out. @default true */
+    stop: z.boolean().default(true),
+    /** @default 120 */
+    timeoutSeconds: z.int().min(5).max(3600).default(120),
+  })
+  .strict();
+export type RemoveNodeInput = z.input<typeof removeNodeInput>;

@@ -5,7 +5,7 @@
  * open. The workflow continues as new every `batchesPerRun` batches to bound its history.
  */
 import { ApplicationFailure, condition, continueAsNew, setHandler } from '@temporalio/workflow';
-import { analyzeHealth, batchSlots, countSlots, planRebalance, referenceView, removeSlots, type FindingCode, type RebalancePlan, type SlotMove, type TopologyShard } from '../cluster';
+import { analyzeHealth, topologyBlockers, batchSlots, countSlots, planRebalance, referenceView, removeSlots, type FindingCode, type RebalancePlan, type SlotMove, type TopologyShard } from '../cluster';
 import { abortSignal, pauseSignal, resumeSignal, throttleSignal, type MigrationProgress } from './definitions';
 import { invalidInput, migrating, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
 import { rebalanceInput, type RebalanceInput } from './inputs';
@@ -59,7 +59,7 @@ export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
       op.step(STEPS[0]);
       const observations = await quick.collectClusterState(spec.name, spec.nodes);
       const health = analyzeHealth(observations, { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster });
-      const blocking = health.findings.filter((f) => f.severity === 'critical');
+      const blocking = topologyBlockers(health);
       if (blocking.length > 0) {
         throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `the cluster is not healthy enough to move slots: ${blocking.map((f) => `${f.code}${f.node ? ` ${f.node}` : ''}: ${f.message}`).join('; ')}` });
       }

@@ -76,8 +76,7 @@ export class TestCluster {
     const runtime = createRuntime(inventory, name, { password: password() })!;
     const cluster = new TestCluster(name, TEST_CLUSTERS[name].nodes, runtime);
     await cluster.remove();
-    if (runtime instanceof DockerRuntime) await Promise.all(cluster.nodes.map((n) => runtime.provision(n)));
-    await Promise.all(cluster.nodes.map((n) => runtime.start(n)));
+    await Promise.all(cluster.nodes.map((n) => runtime.provision(n)));
     if (form) await cluster.form();
     return cluster;
   }

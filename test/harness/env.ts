@@ -37,6 +37,10 @@ export const TEST_CLUSTERS = {
   failover: { nodes: ports(21031), runtime: 'process' },
   /** The worker is killed in the middle of a drill. */
   chaos: { nodes: ports(21041), runtime: 'process' },
+  /** addNode, removeNode and rebalance; 21057-21058 are added by the tests. */
+  scaling: { nodes: ports(21051), runtime: 'process' },
+  /** Rebalance crashes, pause and abort. */
+  reshard: { nodes: ports(21061), runtime: 'process' },
   /** Failover drills and replace on containers. */
   docker: { nodes: ports(22001), runtime: 'docker' },
 } as const;

@@ -1,0 +1,106 @@
+/**
+ * Runbook: Adding a Node. A master: CLUSTER MEET, wait until every node knows it, rebalance a
+ * fair share of slots onto it. A replica: CLUSTER MEET, CLUSTER REPLICATE, wait for its link.
+ */
+import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
+import { analyzeHealth, referenceView, shardsOf, topologyBlockers, type TopologyShard } from '../cluster';
+import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { addNodeInput } from './inputs';
+import type { RebalanceReport } from './rebalance';
+
+export interface AddNodeReport {
+  cluster: string;
+  address: string;
+  id: string;
+  role: 'master' | 'replica';
+  provisioned: boolean;
+  alreadyMember: boolean;
+  masterAddress?: string;
+  rebalance?: Pick<RebalanceReport, 'slotsMoved' | 'keysMoved' | 'keysPerSecond' | 'aborted'>;
+  after: TopologyShard[];
+  /** What the operator should do next, e.g. add the address to the inventory. */
+  notes: string[];
+}
+
+const STEPS = [
+  'Check the cluster is healthy',
+  'Check the new node is empty',
+  'Introduce it (CLUSTER MEET)',
+  'Await every node knowing it',
+  'Give it its role',
+  'Check the cluster',
+] as const;
+
+export async function addNode(rawInput: unknown): Promise<AddNodeReport> {
+  const op = new Operation('addNode', STEPS);
+  return op.run(async () => {
+    const input = parseInput(addNodeInput, rawInput);
+    op.forCluster(input.cluster);
+    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    const wait = waiting(input.timeoutSeconds);
+    const timeoutMs = input.timeoutSeconds * 1000;
+    if (input.replicaOf !== undefined && input.role !== 'replica') throw invalidInput(['replicaOf: only for role "replica"']);
+
+    op.step(STEPS[0]);
+    const observations = await quick.collectClusterState(spec.name, spec.nodes);
+    const view = referenceView(observations) ?? [];
+    const members = observations.filter((o) => !o.error).map((o) => o.address).filter((a) => a !== input.address);
+    const alreadyMember = view.some((n) => n.address === input.address);
+    const health = analyzeHealth(observations.filter((o) => o.address !== input.address), { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster, nodes: members.length });
+    const critical = topologyBlockers(health, input.address);
+    if (critical.length > 0) {
+      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `the cluster is not healthy: ${critical.map((f) => `${f.code}${f.node ? ` ${f.node}` : ''}`).join(', ')}; fix that first (clusterHealth shows how)` });
+    }
+
+    op.step(STEPS[1], input.address);
+    const provisioned = spec.runtime ? (await quick.provisionNode(spec.name, input.address)).provisioned : false;
+    const [probe] = await quick.probeNodes(spec.name, [input.address]);
+    if (probe!.error) throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `${input.address}: cannot be queried (${probe!.error}); start it first${spec.runtime ? '' : ' (the cluster has no runtime to start it)'}` });
+    const outsiders = probe!.knows.filter((a) => !members.includes(a));
+    if (outsiders.length > 0) {
+      throw ApplicationFailure.create({ type: 'NodeNotEmpty', nonRetryable: true, message: `${input.address} belongs to another cluster (knows ${outsiders.join(', ')}); run CLUSTER RESET on it first` });
+    }
+    if (!alreadyMember && (probe!.keys > 0 || probe!.slotCount > 0)) {
+      throw ApplicationFailure.create({ type: 'NodeNotEmpty', nonRetryable: true, message: `${input.address} holds ${probe!.keys} keys and ${probe!.slotCount} slots; a node joins empty (FLUSHALL and CLUSTER RESET it, or pick another)` });
+    }
+
+    op.step(STEPS[2]);
+    await quick.meetNodes(spec.name, [...members, input.address]);
+    op.step(STEPS[3]);
+    await wait.awaitNodesKnown(spec.name, [...members, input.address], timeoutMs).catch(surfaceActivityFailure);
+    // The new node learns the slot map from the masters' pings; moving slots before it agrees
+    // would look like a split cluster.
+    await wait
+      .awaitClusterHealthy(spec.name, [...members, input.address], { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster }, timeoutMs, ['SLOT_MAP_DISAGREEMENT', 'CLUSTER_STATE_FAIL'])
+      .catch(surfaceActivityFailure);
+
+    const report: AddNodeReport = { cluster: spec.name, address: input.address, id: probe!.id!, role: input.role, provisioned, alreadyMember, after: [], notes: [] };
+    if (input.role === 'replica') {
+      const shards = shardsOf(view);
+      const master = input.replicaOf
+        ? shards.find((s) => s.master.id === input.replicaOf || s.master.address === input.replicaOf)?.master
+        : [...shards].sort((a, b) => a.replicas.length - b.replicas.length)[0]?.master;
+      if (!master) throw invalidInput([`replicaOf: "${input.replicaOf}" is not a master that owns slots; masters: ${shards.map((s) => s.master.address).join(', ')}`]);
+      op.step(STEPS[4], `CLUSTER REPLICATE ${master.address}`);
+      await quick.replicateNodes(spec.name, [{ address: input.address, masterAddress: master.address }]);
+      await wait.awaitReplicaOf(spec.name, input.address, master.id, timeoutMs).catch(surfaceActivityFailure);
+      report.masterAddress = master.address;
+    } else if (input.rebalance) {
+      op.step(STEPS[4], 'rebalancing slots onto it (child workflow)');
+      const moved = await executeChild<(i: unknown) => Promise<RebalanceReport>>('rebalance', {
+        args: [{ cluster: spec.name, useEmptyMasters: true }],
+        workflowId: `${workflowInfo().workflowId}-rebalance`,
+      });
+      report.rebalance = { slotsMoved: moved.slotsMoved, keysMoved: moved.keysMoved, keysPerSecond: moved.keysPerSecond, aborted: moved.aborted };
+    }
+
+    op.step(STEPS[5]);
+    const after = analyzeHealth(await quick.collectClusterState(spec.name, [...spec.nodes, input.address]), { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster });
+    report.after = after.shards;
+    if (!spec.nodes.includes(input.address)) report.notes.push(`add "${input.address}" to clusters.${spec.name}.nodes in the worker's inventory`);
+    if (after.shards.length !== spec.masters) report.notes.push(`the cluster now has ${after.shards.length} masters: update clusters.${spec.name}.masters in the inventory`);
+    if (input.role === 'master') report.notes.push(`${input.address} has no replica yet: addNode with role "replica" and replicaOf "${input.address}"`);
+    op.finish('succeeded', `${input.address} joined as ${input.role}${report.masterAddress ? ` of ${report.masterAddress}` : ''}.`);
+    return report;
+  });
+}

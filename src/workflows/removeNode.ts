@@ -1,0 +1,110 @@
+/**
+ * Runbook: Removing a Node. A master with slots is drained first (its slots spread over the
+ * other masters); its replicas are re-pointed, not orphaned; every other node forgets it
+ * within the 60 s ban window; then it is reset and stopped. A dead master that still owns
+ * slots loses their keys: that needs an approval (input approve, or the approve update).
+ */
+import { ApplicationFailure, condition, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
+import { countSlots, formatSlotRanges, referenceView, shardsOf, type TopologyShard } from '../cluster';
+import { approveUpdate, type Approval } from './definitions';
+import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { removeNodeInput } from './inputs';
+import type { RebalanceReport } from './rebalance';
+
+export interface RemoveNodeReport {
+  cluster: string;
+  node: { id: string; address: string; role: 'master' | 'replica' };
+  wasAlive: boolean;
+  slotsDrained: number;
+  keysMoved: number;
+  /** Slots of a dead master given to another master, their keys lost. */
+  slotsTakenOver: number;
+  replicasRepointed: { address: string; masterAddress: string }[];
+  approval?: Approval;
+  stopped: boolean;
+  after: TopologyShard[];
+  notes: string[];
+}
+
+const STEPS = ['Find the node', 'Drain its slots', 'Re-point its replicas', 'Forget it on every other node', 'Reset and stop it', 'Check the cluster'] as const;
+
+export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
+  const op = new Operation('removeNode', STEPS);
+  let approval: Approval | undefined;
+  setHandler(approveUpdate, (a) => {
+    approval = a;
+    return `approved by ${a.by}`;
+  });
+  return op.run(async () => {
+    const input = parseInput(removeNodeInput, rawInput);
+    op.forCluster(input.cluster);
+    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    const timeoutMs = input.timeoutSeconds * 1000;
+
+    op.step(STEPS[0]);
+    const observations = await quick.collectClusterState(spec.name, spec.nodes);
+    const view = referenceView(observations) ?? [];
+    const node = view.find((n) => n.id === input.node || n.address === input.node);
+    if (!node) throw invalidInput([`node: no node "${input.node}" in cluster ${spec.name}; nodes: ${view.map((n) => `${n.address} (${n.id.slice(0, 8)})`).join(', ')}`]);
+    const alive = observations.some((o) => o.address === node.address && !o.error);
+    const others = observations.filter((o) => !o.error && o.address !== node.address).map((o) => o.address);
+    const report: RemoveNodeReport = {
+      cluster: spec.name, node: { id: node.id, address: node.address, role: node.role }, wasAlive: alive, slotsDrained: 0, keysMoved: 0,
+      slotsTakenOver: 0, replicasRepointed: [], stopped: false, after: [], notes: [],
+    };
+    const otherMasters = shardsOf(view).filter((s) => s.master.id !== node.id);
+    if (node.role === 'master' && otherMasters.length < 3) throw invalidInput([`node: removing ${node.address} would leave ${otherMasters.length} masters; a cluster needs at least 3`]);
+
+    if (node.role === 'master' && node.slots.length > 0) {
+      if (alive) {
+        op.step(STEPS[1], `draining ${countSlots(node.slots)} slots (child workflow)`);
+        const drained = await executeChild<(i: unknown) => Promise<RebalanceReport>>('rebalance', {
+          args: [{ cluster: spec.name, drain: [node.id], thresholdPercent: 0 }],
+          workflowId: `${workflowInfo().workflowId}-drain`,
+        });
+        if (drained.aborted) throw ApplicationFailure.create({ type: 'Aborted', nonRetryable: true, message: `draining ${node.address} was aborted (${drained.aborted}); it still owns slots and stays in the cluster` });
+        report.slotsDrained = drained.slotsMoved;
+        report.keysMoved = drained.keysMoved;
+      } else {
+        const slots = formatSlotRanges(node.slots);
+        op.step(STEPS[1], `**approval needed**: ${node.address} is down and still owns slots ${slots}; no replica took them over, so their keys are lost. Send the \`approve\` update to give them to another master.`);
+        if (!input.approve) await condition(() => approval !== undefined);
+        report.approval = approval ?? { by: 'input approve: true' };
+        const target = [...otherMasters].sort((a, b) => a.slotCount - b.slotCount)[0]!.master;
+        report.slotsTakenOver = (await quick.takeOverSlots(spec.name, node.slots, target, others)).slots;
+      }
+    }
+
+    op.step(STEPS[2]);
+    const replicas = view.filter((n) => n.masterId === node.id && !n.flags.includes('fail'));
+    if (replicas.length > 0) {
+      const counts = new Map(otherMasters.map((s) => [s.master.address, s.replicas.length] as const));
+      const plan = replicas.map((r) => {
+        const master = [...counts.entries()].sort((a, b) => a[1] - b[1])[0]![0];
+        counts.set(master, counts.get(master)! + 1);
+        return { address: r.address, masterAddress: master };
+      });
+      await quick.replicateNodes(spec.name, plan);
+      report.replicasRepointed = plan;
+    }
+
+    op.step(STEPS[3]);
+    await waiting(60).forgetNode(spec.name, node.id, others).catch(surfaceActivityFailure);
+
+    op.step(STEPS[4]);
+    if (alive) await quick.resetNode(spec.name, node.address);
+    if (input.stop && spec.runtime) {
+      await quick.stopNode(spec.name, node.address, 'stop');
+      report.stopped = true;
+    }
+
+    op.step(STEPS[5]);
+    const after = await waiting(input.timeoutSeconds)
+      .awaitClusterHealthy(spec.name, others, { masters: otherMasters.length, replicasPerMaster: spec.replicasPerMaster }, timeoutMs, ['OPEN_SLOT', 'SLOT_MAP_DISAGREEMENT', 'SLOTS_UNCOVERED', 'CLUSTER_STATE_FAIL', 'NODE_FAILED'])
+      .catch(surfaceActivityFailure);
+    report.after = after.shards;
+    if (spec.nodes.includes(node.address)) report.notes.push(`remove "${node.address}" from clusters.${spec.name}.nodes in the worker's inventory`);
+    op.finish('succeeded', `${node.address} removed${report.slotsDrained ? ` after draining ${report.slotsDrained} slots` : ''}.`);
+    return report;
+  });
+}
