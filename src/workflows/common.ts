@@ -30,7 +30,9 @@ export const quick = proxyActivities<Activities>({
 export const migrating = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '5 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [...NON_RETRYABLE, 'TopologyChanged', 'SlotMigrationFailed'] },
+  // A batch resumes where it stopped, so retrying is safe; a failure that outlasts ten tries
+  // (several minutes) ends the workflow with its message rather than retrying out of sight.
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE, 'TopologyChanged'] },
 });
 
 /** Activities that poll until Redis reaches a state; they heartbeat every round. */

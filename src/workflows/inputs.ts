@@ -79,7 +79,7 @@ export const rebalanceInput = z
     slotsPerBatch: z.int().min(1).max(4096).default(64),
     /** Keys per MIGRATE call. @default 1000 */
     keysPerMigrate: z.int().min(1).max(100_000).default(1000),
-    /** Move slots from different source masters at the same time. @default true */
+    /** Move slots between different (source, target) pairs at the same time. @default true */
     parallel: z.boolean().default(true),
     /** Initial throttle (keys per second); a `throttle` signal changes it. */
     maxKeysPerSecond: z.int().min(1).optional(),

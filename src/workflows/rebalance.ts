@@ -1,6 +1,6 @@
 /**
  * Rebalance (used by addNode and removeNode): plan the moves as a pure function of the topology,
- * then migrate slot batches, one source master at a time or several in parallel. Pause, resume,
+ * then migrate slot batches, one (source, target) pair at a time or all pairs in parallel. Pause, resume,
  * throttle and abort arrive as signals and take effect between batches; abort leaves no slot
  * open. The workflow continues as new every `batchesPerRun` batches to bound its history.
  */
@@ -126,10 +126,9 @@ export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
       if (batches >= input.batchesPerRun) {
         await continueAsNew<typeof rebalance>({ ...(rawInput as RebalanceInput), resume: s });
       }
-      // One batch per source master at a time; different sources move in parallel.
-      const picked = input.parallel
-        ? s.remaining.filter((m, i) => s.remaining.findIndex((o) => o.from.id === m.from.id) === i)
-        : s.remaining.slice(0, 1);
+      // One batch per (source, target) pair at a time; pairs move in parallel. Redis runs each
+      // node's commands one at a time, so parallel batches only overlap the round trips.
+      const picked = input.parallel ? s.remaining : s.remaining.slice(0, 1);
       const started = Date.now();
       const results = await Promise.all(
         picked.map((move) => {

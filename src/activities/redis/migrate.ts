@@ -60,6 +60,19 @@ async function pipelineOk(redis: Redis, commands: string[][], what: string): Pro
   if (failed) throw new Error(`${what}: ${failed[0]!.message}`);
 }
 
+/**
+ * SETSLOT NODE on a node that may have stopped being a master meanwhile: a master whose last
+ * slot moved away turns itself into a replica of the new owner (cluster-allow-replica-migration),
+ * and a replica takes slot ownership from gossip, so there is nothing left to tell it.
+ */
+async function assignOnMaster(redis: Redis, commands: string[][], what: string): Promise<void> {
+  try {
+    await pipelineOk(redis, commands, what);
+  } catch (err) {
+    if (!/only with masters/.test((err as Error).message) || (await myself(redis)).role === 'master') throw err;
+  }
+}
+
 export function createMigrateActivities(connectorFor: (cluster: string) => NodeConnector) {
   return {
     async migrateSlots(cluster: string, batch: MigrateBatch): Promise<MigrateResult> {
@@ -142,9 +155,9 @@ export function createMigrateActivities(connectorFor: (cluster: string) => NodeC
           // The new owner first, then the old one, then everyone else (the spec's order).
           const assign = (s: number) => ['CLUSTER', 'SETSLOT', String(s), 'NODE', batch.to.id];
           await pipelineOk(target, toFinish.map(assign), `${batch.to.address} SETSLOT NODE`);
-          await pipelineOk(source, toFinish.map(assign), `${batch.from.address} SETSLOT NODE`);
+          await assignOnMaster(source, toFinish.map(assign), `${batch.from.address} SETSLOT NODE`);
           faultPoint('before-others');
-          await Promise.all(batch.others.map((a) => pipelineOk(nodes.get(a)!, toFinish.map(assign), `${a} SETSLOT NODE`)));
+          await Promise.all(batch.others.map((a) => assignOnMaster(nodes.get(a)!, toFinish.map(assign), `${a} SETSLOT NODE`)));
           return result;
         });
       } finally {
