@@ -1,7 +1,7 @@
 /**
  * npm run demo: the embedded stack (Temporal dev server with its Web UI, the cluster `local` of
  * six redis-server processes on 127.0.0.1:7001-7006, the worker), then a tour of the runbook
- * procedures as real workflows: createCluster, clusterHealth, failoverTest. `npm run demo -- --keep` leaves it all running until Ctrl-C.
+ * procedures as real workflows: createCluster, clusterHealth, failoverTest, addNode, removeNode. `npm run demo -- --keep` leaves it all running until Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +18,8 @@ import { TASK_QUEUE } from '../src/client/connection';
 import type { ClusterHealthResult } from '../src/workflows/clusterHealth';
 import type { CreateClusterResult } from '../src/workflows/createCluster';
 import type { FailoverTestReport } from '../src/workflows/failoverTest';
+import type { AddNodeReport } from '../src/workflows/addNode';
+import type { RemoveNodeReport } from '../src/workflows/removeNode';
 
 const STATE = resolve(__dirname, '..', '.state', 'demo');
 const NODES = Array.from({ length: 6 }, (_, i) => `127.0.0.1:${7001 + i}`);
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
   const server = await startDevServer({ port: 7233, uiPort: 8233, dbFile: join(STATE, 'temporal.db'), logFile: join(STATE, 'temporal.log') });
   const runtime = new ProcessRuntime(inventory.runtimes.local as Extract<(typeof inventory.runtimes)[string], { type: 'process' }>, { password });
   const stopAll = async () => {
-    await Promise.all(NODES.map((n) => runtime.stop(n).catch(() => runtime.kill(n))));
+    await Promise.all([...NODES, '127.0.0.1:7007'].map((n) => runtime.stop(n).catch(() => runtime.kill(n))));
     await server.stop();
   };
 
@@ -104,6 +106,15 @@ async function main(): Promise<void> {
       const drill = await run<FailoverTestReport>('failoverTest', { cluster: 'local', mode: 'kill' }, (r) =>
         `promoted in ${((r.timings.promotionMs ?? 0) / 1000).toFixed(1)} s, ${r.canaries.lost} canaries lost`);
       console.log(formatFailoverReport(drill));
+
+      console.log('\nRunning addNode {"cluster":"local","address":"127.0.0.1:7007","role":"master"} (a new process, then a rebalance onto it) ...');
+      const added = await run<AddNodeReport>('addNode', { cluster: 'local', address: '127.0.0.1:7007', role: 'master' }, (r) =>
+        `${r.rebalance?.slotsMoved ?? 0} slots moved to it`);
+      console.log(`  ${added.address} joined as master; ${added.rebalance?.slotsMoved} slots and ${added.rebalance?.keysMoved} keys moved onto it`);
+
+      console.log('\nRunning removeNode {"cluster":"local","node":"127.0.0.1:7007"} (drained, forgotten, stopped) ...');
+      const removed = await run<RemoveNodeReport>('removeNode', { cluster: 'local', node: '127.0.0.1:7007' }, (r) => `${r.slotsDrained} slots drained`);
+      console.log(`  ${removed.node.address} removed: ${removed.slotsDrained} slots drained back onto ${removed.after.length} masters`);
 
       console.log(`\n${summaryTable(rows)}\n`);
       console.log(`Temporal Web UI: ${server.uiUrl} (filter with: RedisCluster = "local")`);

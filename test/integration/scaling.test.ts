@@ -2,7 +2,10 @@
  * The runbook's Scaling section on a real cluster with data: add a master (rebalanced), add a
  * replica, remove the master (drained), remove the replica. Every key and its DUMP survive.
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { canaryKeys } from '../../src/cluster';
+import { ROOT, TEMPORAL_ADDRESS } from '../harness/env';
 import type { AddNodeReport } from '../../src/workflows/addNode';
 import type { RemoveNodeReport } from '../../src/workflows/removeNode';
 import { runWorkflow, runWorkflowFailure, TestCluster, withRedis } from '../harness/cluster';
@@ -45,11 +48,20 @@ test('addNode master: a new process joins and receives a quarter of the slots wi
   expect(after.digest).toBe(before.digest);
 });
 
-test('addNode replica: attached to the given master with its link up', async () => {
-  const report = await runWorkflow<AddNodeReport>('addNode', { cluster: 'scaling', address: NEW_REPLICA, role: 'replica', replicaOf: NEW_MASTER });
-  expect(report.masterAddress).toBe(NEW_MASTER);
+test('./scripts/scale.sh add <ip>:<port> --role replica --replica-of <master-id>: attached, link up', async () => {
+  const masterId = await withRedis(NEW_MASTER, async (r) => String(await r.call('CLUSTER', 'MYID')));
+  const run = scale('add', NEW_REPLICA, '--role', 'replica', '--replica-of', masterId, '--cluster', 'scaling');
+  expect(run.status).toBe(0);
+  expect(run.stdout).toMatch(/^addNode: step \d\/6 /m); // progress lines while it runs
+  expect(JSON.parse(run.stdout.slice(run.stdout.indexOf('{')))).toMatchObject({ address: NEW_REPLICA, role: 'replica', masterAddress: NEW_MASTER });
   const role = await withRedis(NEW_REPLICA, async (r) => (await r.call('ROLE')) as unknown[]);
   expect(role.slice(0, 4)).toEqual(['slave', '127.0.0.1', 21057, 'connected']);
+});
+
+test('scale.sh: bad usage exits 2 with the usage', () => {
+  const run = scale('add', NEW_REPLICA, '--cluster', 'scaling');
+  expect(run.status).toBe(2);
+  expect(run.stderr).toContain('add needs --role master or --role replica');
 });
 
 test('addNode refuses a node that holds keys, naming the fix', async () => {
@@ -84,9 +96,12 @@ test('removeNode master: drained onto the others, its replica re-pointed, forgot
   expect(after.digest).toBe(before.digest);
 });
 
-test('removeNode replica, then the cluster is exactly healthy again with every key', async () => {
-  const report = await runWorkflow<RemoveNodeReport>('removeNode', { cluster: 'scaling', node: NEW_REPLICA });
-  expect(report.node.role).toBe('replica');
+test('./scripts/scale.sh remove <node-id> (the replica), then the cluster is exactly healthy again with every key', async () => {
+  const replicaId = await withRedis(NEW_REPLICA, async (r) => String(await r.call('CLUSTER', 'MYID')));
+  const run = scale('remove', replicaId, '--cluster', 'scaling');
+  expect(run.status).toBe(0);
+  const report = JSON.parse(run.stdout.slice(run.stdout.indexOf('{'))) as RemoveNodeReport;
+  expect(report.node).toMatchObject({ id: replicaId, role: 'replica' });
   expect(report.slotsDrained).toBe(0);
   const health = await cluster.healthUntil((r) => r.healthy);
   expect(health.findings).toEqual([]);
@@ -94,3 +109,7 @@ test('removeNode replica, then the cluster is exactly healthy again with every k
   const after = await digestNow();
   expect(after).toEqual(before);
 });
+
+function scale(...args: string[]) {
+  return spawnSync('bash', [join(ROOT, 'scripts', 'scale.sh'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, TEMPORAL_ADDRESS }, timeout: 120_000 });
+}
