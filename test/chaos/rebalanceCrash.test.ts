@@ -23,7 +23,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await worker?.stop('SIGKILL');
-  await cluster.runtime.kill(EXTRA).catch(() => undefined);
   await cluster?.destroy();
 });
 

@@ -3,7 +3,7 @@
  * workflow through the shared worker, and removed afterwards, processes and directories.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import Redis from 'ioredis';
@@ -81,11 +81,15 @@ export class TestCluster {
     return cluster;
   }
 
-  /** Kills every node and removes its data: directories, or containers and volumes. */
+  /** Kills every node, added ones too, and removes its data: directories, or containers and volumes. */
   private async remove(): Promise<void> {
     const runtime = this.runtime;
     if (runtime instanceof DockerRuntime) await Promise.all(this.nodes.map((n) => runtime.destroy(n)));
-    else await Promise.all(this.nodes.map((n) => runtime.kill(n)));
+    else {
+      // Every node the runtime ever ran for this cluster, added ones included.
+      const dirs = existsSync(join(NODES_DIR, this.name)) ? readdirSync(join(NODES_DIR, this.name)) : [];
+      await Promise.all([...new Set([...this.nodes, ...dirs.map((port) => `127.0.0.1:${port}`)])].map((n) => runtime.kill(n)));
+    }
     rmSync(join(NODES_DIR, this.name), { recursive: true, force: true });
   }
 

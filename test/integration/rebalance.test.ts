@@ -22,7 +22,6 @@ beforeAll(async () => {
   await runWorkflow('addNode', { cluster: 'reshard', address: EXTRA, role: 'master', rebalance: false });
 });
 afterAll(async () => {
-  await cluster.runtime.kill(EXTRA).catch(() => undefined);
   await cluster?.destroy();
 });
 
