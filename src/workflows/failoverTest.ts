@@ -28,6 +28,7 @@ export interface FailoverTestReport {
     failbackMs?: number;
     totalMs?: number;
   };
+  /** Canary keys: written and acknowledged before the stop, read back (then deleted) after. */
   canaries: { written: number; acknowledged: boolean; lost: number; lostKeys: string[] };
   failedBack: boolean;
   before: TopologyShard[];
@@ -122,7 +123,7 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
     report.timings.clusterOkMs = ok.okAt - start;
 
     op.step(STEPS[5]);
-    const verified = await quick.verifyCanaries(spec.name, survivors, keys, value);
+    const verified = await quick.verifyCanaries(spec.name, survivors, keys, value, true);
     report.canaries = { ...report.canaries, lost: verified.lost.length, lostKeys: verified.lost.slice(0, 20) };
 
     if (input.mode !== 'manual') {

@@ -40,6 +40,9 @@ export function runtimeSuite(name: TestClusterName, more?: (cluster: () => TestC
     expect(report.timings.failFlagMs).toBeGreaterThan(0);
     expectOrderedTimings(report);
     expect(await cluster.runtime.status(report.master.address)).toBe('running');
+    // The drill leaves no canary behind.
+    const keys = await Promise.all(report.after!.map((s) => withRedis(s.master.address, (r) => r.dbsize())));
+    expect(keys.reduce((a, b) => a + b, 0)).toBe(0);
   });
 
   test('kill without failback: the old master ends as a replica of the promoted one', async () => {

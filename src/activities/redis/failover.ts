@@ -46,8 +46,11 @@ export function createFailoverActivities(connectorFor: (cluster: string) => Node
       });
     },
 
-    /** Reads every canary from the node that owns its slot now; counts the missing or wrong ones. */
-    async verifyCanaries(cluster: string, seeds: string[], keys: string[], value: string): Promise<{ checked: number; lost: string[] }> {
+    /**
+     * Reads every canary from the node that owns its slot now; counts the missing or wrong ones.
+     * With `remove`, deletes those it read, so the drill leaves no keys behind.
+     */
+    async verifyCanaries(cluster: string, seeds: string[], keys: string[], value: string, remove = false): Promise<{ checked: number; lost: string[] }> {
       const connector = connectorFor(cluster);
       let pending = [...keys];
       const lost: string[] = [];
@@ -72,10 +75,17 @@ export function createFailoverActivities(connectorFor: (cluster: string) => Node
             const pipeline = redis.pipeline();
             for (const key of group) pipeline.get(key);
             const results = (await pipeline.exec()) ?? [];
+            const read: string[] = [];
             results.forEach(([err, got], i) => {
               if (err && /MOVED|ASK|CLUSTERDOWN|TRYAGAIN/.test(err.message)) retry.push(group[i]!);
               else if (err || got !== value) lost.push(group[i]!);
+              else read.push(group[i]!);
             });
+            if (remove && read.length > 0) {
+              const deletion = redis.pipeline();
+              for (const key of read) deletion.del(key);
+              await deletion.exec();
+            }
           });
         }
         pending = retry;
