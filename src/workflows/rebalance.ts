@@ -12,6 +12,8 @@ import { rebalanceInput, type RebalanceInput } from './inputs';
 
 export interface RebalanceState {
   plan: RebalancePlan;
+  /** Every master when the plan was made: each learns each new owner (SETSLOT NODE). */
+  masters: string[];
   remaining: SlotMove[];
   slotsDone: number;
   keysMoved: number;
@@ -97,7 +99,7 @@ export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
           throw ApplicationFailure.create({ type: 'LargeKeys', nonRetryable: true, message: `keys larger than maxKeyBytes (${input.maxKeyBytes}) would block MIGRATE: ${large.slice(0, 5).map((k) => `${k.key} (${k.bytes} bytes, slot ${k.slot})`).join(', ')}; set allowLargeKeys to move them anyway`, details: [{ large }] });
         }
       }
-      state = { plan, remaining: plan.moves, slotsDone: 0, keysMoved: 0, keysReplaced: 0, movingMs: 0, runs: 1, maxKeysPerSecond: input.maxKeysPerSecond };
+      state = { plan, masters: masters.map((m) => m.address), remaining: plan.moves, slotsDone: 0, keysMoved: 0, keysReplaced: 0, movingMs: 0, runs: 1, maxKeysPerSecond: input.maxKeysPerSecond };
     } else {
       state.runs++;
     }
@@ -112,8 +114,6 @@ export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
         paused, aborting: !!s.aborted, maxKeysPerSecond: s.maxKeysPerSecond,
       };
     };
-    const masters = s.plan.moves.flatMap((m) => [m.from, m.to]);
-    const everyMaster = [...new Set(masters.map((m) => m.address))];
 
     op.step(STEPS[3]);
     let batches = 0;
@@ -133,7 +133,7 @@ export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
       const results = await Promise.all(
         picked.map((move) => {
           const slots = batchSlots(move.slots, input.slotsPerBatch)[0]!;
-          const others = everyMaster.filter((a) => a !== move.from.address && a !== move.to.address);
+          const others = s.masters.filter((a) => a !== move.from.address && a !== move.to.address);
           const rate = s.maxKeysPerSecond ? Math.max(1, Math.floor(s.maxKeysPerSecond / picked.length)) : undefined;
           return migrating.migrateSlots(spec.name, { from: move.from, to: move.to, slots, others, keysPerMigrate: input.keysPerMigrate, maxKeysPerSecond: rate }).catch(surfaceActivityFailure);
         }),
