@@ -54,7 +54,11 @@ export function testInventory() {
     clusters[name] = { nodes, masters: 3, replicasPerMaster: 1, runtime: `nodes-${name}`, commandTimeoutMs: 2000 };
     runtimes[`nodes-${name}`] =
       runtime === 'process'
-        ? { type: 'process', baseDir: join(NODES_DIR, name), versions: { '7.0.15': 'redis-server', '8.0.2': REDIS_8_BINARY }, defaultVersion: '7.0.15', nodeTimeoutMs: NODE_TIMEOUT_MS }
+        ? {
+            type: 'process', baseDir: join(NODES_DIR, name), versions: { '7.0.15': 'redis-server', '8.0.2': REDIS_8_BINARY }, defaultVersion: '7.0.15', nodeTimeoutMs: NODE_TIMEOUT_MS,
+            // The chaos tests SIGKILL a node that just received keys: with the default everysec, up to a second of them would be lost.
+            extraConfig: name === 'chaos' ? { appendfsync: 'always' } : {},
+          }
         : { type: 'docker', image: 'redisforge/redis', defaultVersion: '7.0.15', nodeTimeoutMs: NODE_TIMEOUT_MS, extraConfig: { 'repl-diskless-sync-delay': '0' } };
   }
   // The same nodes as `health`, reached with a wrong password.
