@@ -5,6 +5,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  ContinueAsNew,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -115,7 +116,8 @@ export class Operation {
     try {
       return await body();
     } catch (err) {
-      this.finish('failed', (err as Error).message);
+      // Continuing as new is how a long operation goes on, not a failure.
+      if (!(err instanceof ContinueAsNew)) this.finish('failed', (err as Error).message);
       throw err;
     }
   }
