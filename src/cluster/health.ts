@@ -325,3 +325,6 @@ export const TOPOLOGY_BLOCKERS: readonly FindingCode[] = [
 export function topologyBlockers(report: HealthReport, ignoreNode?: string): Finding[] {
   return report.findings.filter((f) => TOPOLOGY_BLOCKERS.includes(f.code) && (ignoreNode === undefined || f.node !== ignoreNode));
 }
+
+/** Findings that mean slots are not settled: what a topology change waits to be gone. */
+export const SLOT_FINDINGS: readonly FindingCode[] = ['OPEN_SLOT', 'SLOT_MAP_DISAGREEMENT', 'SLOTS_UNCOVERED', 'SLOTS_NOT_OK', 'CLUSTER_STATE_FAIL', 'NODE_FAILED'];

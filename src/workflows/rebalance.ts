@@ -5,7 +5,7 @@
  * open. The workflow continues as new every `batchesPerRun` batches to bound its history.
  */
 import { ApplicationFailure, condition, continueAsNew, setHandler } from '@temporalio/workflow';
-import { analyzeHealth, topologyBlockers, batchSlots, countSlots, planRebalance, referenceView, removeSlots, type FindingCode, type RebalancePlan, type SlotMove, type TopologyShard } from '../cluster';
+import { analyzeHealth, topologyBlockers, batchSlots, countSlots, planRebalance, referenceView, removeSlots, SLOT_FINDINGS, type RebalancePlan, type SlotMove, type TopologyShard } from '../cluster';
 import { abortSignal, pauseSignal, resumeSignal, throttleSignal, type MigrationProgress } from './definitions';
 import { invalidInput, migrating, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
 import { rebalanceInput, type RebalanceInput } from './inputs';
@@ -153,7 +153,7 @@ export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
     // Success here is about slots: one slot map, no open slot, every slot served. Other findings
     // (a new master without a replica yet) are reported, not waited for.
     const after = await wait
-      .awaitClusterHealthy(spec.name, spec.nodes, { masters: countMasters(s), replicasPerMaster: spec.replicasPerMaster }, 120_000, SLOT_FINDINGS)
+      .awaitClusterHealthy(spec.name, spec.nodes, { masters: countMasters(s), replicasPerMaster: spec.replicasPerMaster }, 120_000, [...SLOT_FINDINGS])
       .catch(surfaceActivityFailure);
     const report: RebalanceReport = {
       cluster: spec.name, dryRun: false, plan: s.plan, slotsMoved: s.slotsDone, keysMoved: s.keysMoved, keysReplaced: s.keysReplaced,
@@ -164,8 +164,6 @@ export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
     return report;
   });
 }
-
-const SLOT_FINDINGS: FindingCode[] = ['OPEN_SLOT', 'SLOT_MAP_DISAGREEMENT', 'SLOTS_UNCOVERED', 'SLOTS_NOT_OK', 'CLUSTER_STATE_FAIL', 'NODE_FAILED'];
 
 function countMasters(s: RebalanceState): number {
   return Object.values(s.plan.targets).filter((n) => n > 0).length;

@@ -5,7 +5,7 @@
  * slots loses their keys: that needs an approval (input approve, or the approve update).
  */
 import { ApplicationFailure, condition, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
-import { countSlots, formatSlotRanges, referenceView, shardsOf, type TopologyShard } from '../cluster';
+import { countSlots, formatSlotRanges, referenceView, shardsOf, SLOT_FINDINGS, type TopologyShard } from '../cluster';
 import { approveUpdate, type Approval } from './definitions';
 import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
 import { removeNodeInput } from './inputs';
@@ -100,7 +100,7 @@ export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
 
     op.step(STEPS[5]);
     const after = await waiting(input.timeoutSeconds)
-      .awaitClusterHealthy(spec.name, others, { masters: otherMasters.length, replicasPerMaster: spec.replicasPerMaster }, timeoutMs, ['OPEN_SLOT', 'SLOT_MAP_DISAGREEMENT', 'SLOTS_UNCOVERED', 'CLUSTER_STATE_FAIL', 'NODE_FAILED'])
+      .awaitClusterHealthy(spec.name, others, { masters: otherMasters.length, replicasPerMaster: spec.replicasPerMaster }, timeoutMs, [...SLOT_FINDINGS])
       .catch(surfaceActivityFailure);
     report.after = after.shards;
     if (spec.nodes.includes(node.address)) report.notes.push(`remove "${node.address}" from clusters.${spec.name}.nodes in the worker's inventory`);
