@@ -2,7 +2,11 @@
  * The runbook's "CLUSTERDOWN Hash slot not served" as clusterHealth sees it: a master stopped
  * together with its replica. Then both come back and the cluster is healthy again.
  */
-import { findingCodes, TestCluster, withRedis } from '../harness/cluster';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { approveUpdate, progressQuery } from '../../src/workflows/definitions';
+import type { RemoveNodeReport } from '../../src/workflows/removeNode';
+import { findingCodes, runWorkflow, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
+import { TASK_QUEUE } from '../harness/env';
 
 let cluster: TestCluster;
 
@@ -45,4 +49,27 @@ test('a master and its replica stopped: fail flags, unserved slots, cluster_stat
   expect(after.findings).toEqual([]);
   expect(after.shards[1]!.master.id).toBe(shard.master.id);
   expect(await withRedis(cluster.nodes[0]!, (r) => r.call('GET', 'before-outage'))).toBe('1');
+});
+
+test('removeNode of a dead master that still owns slots waits for an approval, then gives its slots to another master', async () => {
+  const dead = '127.0.0.1:21017';
+  await runWorkflow('addNode', { cluster: 'outage', address: dead, role: 'master' });
+  const id = await withRedis(dead, async (r) => String(await r.call('CLUSTER', 'MYID')));
+  await cluster.runtime.kill(dead);
+  await cluster.healthUntil((r) => r.findings.some((f) => f.code === 'NODE_FAILED' && f.nodeId === id));
+
+  const client = await testClient();
+  const handle = await client.workflow.start('removeNode', { taskQueue: TASK_QUEUE, workflowId: workflowId('remove-dead-master'), args: [{ cluster: 'outage', node: dead }] });
+  let detail = '';
+  for (let i = 0; i < 200 && !detail.includes('approval needed'); i++) {
+    detail = (await handle.query(progressQuery)).detail ?? '';
+    await sleep(50);
+  }
+  expect(detail).toContain(`**approval needed**: ${dead} is down and still owns slots`);
+  expect(await handle.executeUpdate(approveUpdate, { args: [{ by: 'jest', reason: 'test' }] })).toBe('approved by jest');
+  const report = (await handle.result()) as RemoveNodeReport;
+  expect(report).toMatchObject({ wasAlive: false, slotsTakenOver: 4096, approval: { by: 'jest', reason: 'test' } });
+  const health = await cluster.healthUntil((r) => r.healthy);
+  expect(health.summary).toMatchObject({ masters: 3, slotsCovered: 16384 });
+  expect(JSON.stringify(health.shards)).not.toContain(id);
 });
