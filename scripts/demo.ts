@@ -5,13 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createWorker } from '../worker';
 import { parseInventory } from '../src/config';
 import { ProcessRuntime } from '../src/runtime/process';
+import { acceptsConnections } from '../src/runtime/wait';
 import { startDevServer } from '../src/client/devServer';
 import { formatFailoverReport, formatHealthReport, summaryTable, workflowUrl } from '../src/client/format';
 import { TASK_QUEUE } from '../src/client/connection';
@@ -24,14 +24,6 @@ import type { RemoveNodeReport } from '../src/workflows/removeNode';
 const STATE = resolve(__dirname, '..', '.state', 'demo');
 const NODES = Array.from({ length: 6 }, (_, i) => `127.0.0.1:${7001 + i}`);
 const keep = process.argv.includes('--keep');
-
-function portInUse(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const s = createConnection({ host: '127.0.0.1', port });
-    s.once('connect', () => (s.destroy(), done(true)));
-    s.once('error', () => done(false));
-  });
-}
 
 /** The demo's Redis password: REDIS_REQUIREPASS if set, else one generated once and kept in .state/demo. */
 function demoPassword(): string {
@@ -48,7 +40,7 @@ async function main(): Promise<void> {
   }
   mkdirSync(STATE, { recursive: true });
   for (const port of [7233, 8233, ...NODES.map((n) => Number(n.split(':')[1]))]) {
-    if (await portInUse(port)) throw new Error(`port ${port} on 127.0.0.1 is in use: stop whatever runs there (a previous demo with --keep?) and try again`);
+    if (await acceptsConnections(`127.0.0.1:${port}`)) throw new Error(`port ${port} on 127.0.0.1 is in use: stop whatever runs there (a previous demo with --keep?) and try again`);
   }
   const password = demoPassword();
   process.env.REDIS_REQUIREPASS = password;

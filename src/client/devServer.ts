@@ -4,10 +4,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { acceptsConnections } from '../runtime/wait';
 
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 export const SEARCH_ATTRIBUTES = { RedisCluster: 'Keyword', RunbookOperation: 'Keyword' } as const;
@@ -44,21 +44,10 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const port = options.port ?? 7233;
   const uiPort = options.uiPort ?? port + 1000;
-  if (await portOpen(port)) throw new Error(`port ${port} is in use: is another Temporal server running? Stop it or choose another port`);
+  if (await acceptsConnections(`127.0.0.1:${port}`)) throw new Error(`port ${port} is in use: is another Temporal server running? Stop it or choose another port`);
   const args = [
     'server', 'start-dev',
     '--ip', '127.0.0.1',
@@ -82,7 +71,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       child.kill('SIGKILL');
       throw new Error(`the Temporal dev server did not answer on 127.0.0.1:${port}`);
     }
-    if (await portOpen(port)) {
+    if (await acceptsConnections(`127.0.0.1:${port}`)) {
       try {
         const conn = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 2000 });
         await conn.healthService.check({});

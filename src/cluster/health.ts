@@ -2,8 +2,8 @@
  * The health verdict of the runbook's "Check Cluster Health", as a pure function of what
  * every node said. Each finding names the node and what an operator should do.
  */
-import { parseClusterNodes, type ClusterNode } from './nodes';
-import { parseClusterInfo, type ClusterInfo, type ReplicationInfo } from './info';
+import type { ClusterNode } from './nodes';
+import type { ClusterInfo, ReplicationInfo } from './info';
 import { countSlots, formatSlotRanges, rangesFromSlots, SLOT_COUNT, uncoveredSlots } from './slots';
 
 /** What one node answered, or why it could not. Produced by the collectClusterState activity. */
@@ -76,14 +76,6 @@ export interface HealthReport {
   };
   shards: TopologyShard[];
   findings: Finding[];
-}
-
-export function parseObservationReplies(
-  address: string,
-  replies: { clusterInfo: string; clusterNodes: string },
-): Pick<NodeObservation, 'address' | 'clusterInfo' | 'view'> {
-  const { raw: _raw, ...clusterInfo } = parseClusterInfo(replies.clusterInfo);
-  return { address, clusterInfo, view: parseClusterNodes(replies.clusterNodes) };
 }
 
 /** The slot map of a view: for every slot the owning master id, or '' when unassigned. */

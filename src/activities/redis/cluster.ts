@@ -30,8 +30,14 @@ import { pollUntil } from '../waiting';
 
 const MAX_DISCOVERED_NODES = 1000;
 
-async function clusterNodes(redis: Redis): Promise<ClusterNode[]> {
+/** A node's CLUSTER NODES view, parsed. */
+export async function clusterNodes(redis: Redis): Promise<ClusterNode[]> {
   return parseClusterNodes(String(await redis.call('CLUSTER', 'NODES')));
+}
+
+/** The node's own entry of its view. */
+export async function myself(redis: Redis): Promise<ClusterNode> {
+  return (await clusterNodes(redis)).find((n) => n.myself)!;
 }
 
 /** Observes one node; failures are part of the observation, not thrown. */
@@ -187,7 +193,7 @@ export function createClusterFormingActivities(connectorFor: (cluster: string) =
       for (const replica of replicas) {
         const masterId = String(await connector.withNode(replica.masterAddress, (r) => r.call('CLUSTER', 'MYID')));
         changed += await connector.withNode(replica.address, async (redis) => {
-          const me = (await clusterNodes(redis)).find((n) => n.myself)!;
+          const me = await myself(redis);
           if (me.masterId === masterId) return 0;
           await redis.call('CLUSTER', 'REPLICATE', masterId);
           return 1;

@@ -3,18 +3,14 @@
  * cluster_state:ok and the old master's return, each timestamped when first observed.
  */
 import type Redis from 'ioredis';
-import { keyHashSlot, parseClusterInfo, parseClusterNodes, parseInfo, parseReplicationInfo, referenceView, type ClusterNode } from '../../cluster';
+import { keyHashSlot, parseClusterInfo, parseInfo, parseReplicationInfo, referenceView } from '../../cluster';
 import type { NodeConnector } from './connection';
-import { observeCluster } from './cluster';
+import { clusterNodes, observeCluster } from './cluster';
 import { pollUntil } from '../waiting';
 
 const POLL_MS = 100;
 /** Redis's CLUSTER_MF_TIMEOUT plus a margin. */
 const MANUAL_FAILOVER_TIMEOUT_MS = 5_500;
-
-async function viewOf(redis: Redis): Promise<ClusterNode[]> {
-  return parseClusterNodes(String(await redis.call('CLUSTER', 'NODES')));
-}
 
 /** Runs `fn` on a node; a node that cannot be reached gives undefined (it may be the one stopped). */
 async function tryNode<T>(connector: NodeConnector, address: string, fn: (r: Redis) => Promise<T>): Promise<T | undefined> {
@@ -104,8 +100,8 @@ export function createFailoverActivities(connectorFor: (cluster: string) => Node
       return pollUntil<PromotionObserved>(
         async () => {
           const [replicaViews, observerViews] = await Promise.all([
-            Promise.all(replicas.map((a) => tryNode(connector, a, viewOf))),
-            Promise.all(observers.map((a) => tryNode(connector, a, viewOf))),
+            Promise.all(replicas.map((a) => tryNode(connector, a, clusterNodes))),
+            Promise.all(observers.map((a) => tryNode(connector, a, clusterNodes))),
           ]);
           const now = Date.now();
           if (failFlaggedAt === undefined && [...replicaViews, ...observerViews].some((v) => v?.find((n) => n.id === oldMaster.id)?.flags.includes('fail'))) {
@@ -139,7 +135,7 @@ export function createFailoverActivities(connectorFor: (cluster: string) => Node
       return pollUntil(
         async () => {
           const state = await tryNode(connector, address, async (r) => {
-            const me = (await viewOf(r)).find((n) => n.myself)!;
+            const me = (await clusterNodes(r)).find((n) => n.myself)!;
             const rep = parseReplicationInfo(parseInfo(String(await r.call('INFO', 'replication'))));
             return { isReplica: me.role === 'replica' && me.masterId === masterId, linkUp: rep.masterLinkUp === true };
           });
@@ -165,7 +161,7 @@ export function createFailoverActivities(connectorFor: (cluster: string) => Node
       let lastAttempt = 0;
       return pollUntil(
         async () => {
-          const me = await tryNode(connector, replica, async (r) => (await viewOf(r)).find((n) => n.myself));
+          const me = await tryNode(connector, replica, async (r) => (await clusterNodes(r)).find((n) => n.myself));
           if (me?.role === 'master') return { done: true, value: { requestedAt, promotedAt: Date.now(), attempts } };
           if (Date.now() - lastAttempt > MANUAL_FAILOVER_TIMEOUT_MS) {
             await connector.withNode(replica, (r) => r.call('CLUSTER', 'FAILOVER'));

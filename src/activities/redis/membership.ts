@@ -1,6 +1,7 @@
 /** Activities that change who belongs to the cluster: forgetting a node, taking over a dead master's slots. */
 import type Redis from 'ioredis';
-import { parseClusterNodes, type SlotRange } from '../../cluster';
+import type { SlotRange } from '../../cluster';
+import { clusterNodes } from './cluster';
 import type { NodeConnector } from './connection';
 import { pollUntil } from '../waiting';
 
@@ -8,7 +9,7 @@ import { pollUntil } from '../waiting';
 const FORGET_BAN_MS = 60_000;
 
 async function knows(redis: Redis, id: string): Promise<boolean> {
-  return parseClusterNodes(String(await redis.call('CLUSTER', 'NODES'))).some((n) => n.id === id && !n.myself);
+  return (await clusterNodes(redis)).some((n) => n.id === id && !n.myself);
 }
 
 export function createMembershipActivities(connectorFor: (cluster: string) => NodeConnector) {
@@ -56,7 +57,7 @@ export function createMembershipActivities(connectorFor: (cluster: string) => No
     /** CLUSTER RESET SOFT, so a removed node stops gossiping about the cluster. */
     async resetNode(cluster: string, address: string): Promise<void> {
       await connectorFor(cluster).withNode(address, async (r) => {
-        if (parseClusterNodes(String(await r.call('CLUSTER', 'NODES'))).length > 1) await r.call('CLUSTER', 'RESET', 'SOFT');
+        if ((await clusterNodes(r)).length > 1) await r.call('CLUSTER', 'RESET', 'SOFT');
       });
     },
   };

@@ -7,7 +7,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type Redis from 'ioredis';
-import { parseClusterNodes, splitAddress, type ClusterNode } from '../../cluster';
+import { splitAddress, type ClusterNode } from '../../cluster';
+import { myself } from './cluster';
 import type { NodeConnector } from './connection';
 
 export interface MigrateBatch {
@@ -46,10 +47,6 @@ function faultPoint(point: string): void {
 }
 
 const owns = (node: ClusterNode | undefined, slot: number) => !!node?.slots.some((r) => slot >= r.start && slot <= r.end);
-
-async function myself(redis: Redis): Promise<ClusterNode> {
-  return parseClusterNodes(String(await redis.call('CLUSTER', 'NODES'))).find((n) => n.myself)!;
-}
 
 async function pipelineOk(redis: Redis, commands: string[][], what: string): Promise<void> {
   if (commands.length === 0) return;
