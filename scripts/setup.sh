@@ -71,6 +71,26 @@ else
   act "temporal CLI built in $(( $(date +%s) - start )) s: $TEMPORAL_BIN"
 fi
 
+# 3b. versitygw, the S3-compatible server the backup store tests run against, pinned and cached
+#     like the Temporal CLI (src/storage/s3Server.ts looks for it there).
+install_versitygw() {
+  local version=1.8.0 bin start
+  bin="$CACHE/versitygw-$version/versitygw"
+  if [ -x "$bin" ]; then
+    say "versitygw $version: $bin"
+    return
+  fi
+  command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
+  act "building versitygw $version with go install (about a minute, once per machine)"
+  start=$(date +%s)
+  if ! GOBIN="$CACHE/versitygw-$version" go install "github.com/versity/versitygw/cmd/versitygw@v$version"; then
+    echo "setup: go install of versitygw failed; see the error above" >&2
+    exit 1
+  fi
+  act "versitygw built in $(( $(date +%s) - start )) s: $bin"
+}
+install_versitygw
+
 # 4. A Docker engine and the Redis node images, for the docker test suite and the docker runtime.
 if [ "${REDISFORGE_SKIP_DOCKER:-}" != 1 ]; then
   command -v dockerd >/dev/null || apt_install docker.io

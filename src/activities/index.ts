@@ -2,9 +2,15 @@
  * All activities, built from the worker's inventory and environment. Workflows see them only
  * as the type `Activities`.
  */
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { parseScratchClusterName, scratchNodes } from '../cluster';
 import type { ClusterConfig, Inventory } from '../config';
-import { createRuntime, type NodeRuntime } from '../runtime';
+import { createRuntime, ProcessRuntime, type NodeRuntime } from '../runtime';
+import { createStore, type BackupStore } from '../storage';
+import { createBackupActivities } from './backups';
 import { NodeConnector, resolveCredentials } from './redis/connection';
 import { createClusterFormingActivities } from './redis/cluster';
 import { createFailoverActivities } from './redis/failover';
@@ -27,7 +33,15 @@ export interface ClusterSpec {
 export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = process.env) {
   const connectors = new Map<string, NodeConnector>();
 
+  /** Where verifyBackup's scratch clusters live: REDISFORGE_SCRATCH_DIR, else the temp dir. */
+  const scratchDir = env.REDISFORGE_SCRATCH_DIR ?? join(tmpdir(), 'redisforge-scratch');
+
   function clusterConfig(name: string): ClusterConfig {
+    const scratch = parseScratchClusterName(name);
+    if (scratch) {
+      const source = clusterConfig(scratch.source);
+      return { ...source, nodes: scratchNodes(scratch), masters: scratch.masters, replicasPerMaster: scratch.replicasPerMaster, tls: undefined, clientEndpoint: undefined };
+    }
     const cluster = inventory.clusters[name];
     if (!cluster) {
       throw ApplicationFailure.create({
@@ -53,11 +67,46 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
   function runtimeFor(name: string): NodeRuntime {
     let runtime = runtimes.get(name);
     if (!runtime) {
-      runtime = createRuntime(inventory, name, resolveCredentials(clusterConfig(name), env));
+      const scratch = parseScratchClusterName(name);
+      runtime = scratch ? scratchRuntime(name, scratch.source, scratch.basePort) : createRuntime(inventory, name, resolveCredentials(clusterConfig(name), env));
       if (!runtime) throw noRuntime(name);
       runtimes.set(name, runtime);
     }
     return runtime;
+  }
+
+  /** A process runtime for a scratch cluster, with the source's binaries when it has a process runtime. */
+  function scratchRuntime(name: string, source: string, basePort: number): NodeRuntime {
+    const sourceRuntime = inventory.runtimes[inventory.clusters[source]?.runtime ?? ''];
+    const versions = sourceRuntime?.type === 'process' ? sourceRuntime.versions : { default: 'redis-server' };
+    const defaultVersion = sourceRuntime?.type === 'process' ? sourceRuntime.defaultVersion : 'default';
+    return new ProcessRuntime(
+      { type: 'process', baseDir: join(scratchDir, `${source}-${basePort}`), versions, defaultVersion, nodeTimeoutMs: 2000, extraConfig: {} },
+      resolveCredentials(clusterConfig(name), env),
+    );
+  }
+
+  const stores = new Map<string, BackupStore>();
+  /** The store named `store`, or the cluster's backupStore when `store` is empty. */
+  function storeNamed(cluster: string, store: string): BackupStore {
+    const scratch = parseScratchClusterName(cluster);
+    const name = store || clusterConfig(scratch?.source ?? cluster).backupStore;
+    const config = name === undefined ? undefined : inventory.stores[name];
+    if (!name || !config) {
+      throw ApplicationFailure.create({
+        type: 'InvalidInput',
+        nonRetryable: true,
+        message: name
+          ? `store: no store "${name}" in the worker's inventory (stores: ${Object.keys(inventory.stores).join(', ') || 'none'})`
+          : `cluster ${cluster} has no backupStore in the worker's inventory: add one under "stores" and name it in clusters.${cluster}.backupStore, or pass "store"`,
+      });
+    }
+    let s = stores.get(name);
+    if (!s) {
+      s = createStore(config, env);
+      stores.set(name, s);
+    }
+    return s;
   }
 
   return {
@@ -73,7 +122,7 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
         replicasPerMaster: c.replicasPerMaster,
         auth: hasUser ? 'acl-user' : hasPassword ? 'password' : 'none',
         tls: Boolean(c.tls),
-        runtime: c.runtime ? inventory.runtimes[c.runtime]?.type : undefined,
+        runtime: parseScratchClusterName(name) ? 'process' : c.runtime ? inventory.runtimes[c.runtime]?.type : undefined,
       };
     },
     ...createClusterFormingActivities(connectorFor),
@@ -81,6 +130,24 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
     ...createMigrateActivities(connectorFor),
     ...createMembershipActivities(connectorFor),
     ...createNodeActivities(runtimeFor),
+    ...createBackupActivities(connectorFor, runtimeFor, storeNamed),
+
+    /** The store a cluster's backups go to (its name in the inventory and where it is). */
+    async describeStore(cluster: string, store: string): Promise<{ name: string; description: string }> {
+      const s = storeNamed(cluster, store);
+      return { name: store || clusterConfig(parseScratchClusterName(cluster)?.source ?? cluster).backupStore!, description: s.description };
+    },
+
+    /** Stops every node of a scratch cluster and removes its directory. */
+    async destroyScratchCluster(name: string): Promise<{ removed: string[] }> {
+      const scratch = parseScratchClusterName(name);
+      if (!scratch) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `${name} is not a scratch cluster name` });
+      const runtime = runtimeFor(name);
+      const nodes = scratchNodes(scratch);
+      for (const address of nodes) await runtime.kill(address);
+      await rm(join(scratchDir, `${scratch.source}-${scratch.basePort}`), { recursive: true, force: true });
+      return { removed: nodes };
+    },
   };
 }
 

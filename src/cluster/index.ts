@@ -7,3 +7,5 @@ export * from './layout';
 export * from './address';
 export * from './failover';
 export * from './rebalance';
+export * from './aof';
+export * from './backup';

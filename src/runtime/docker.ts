@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { pack } from 'tar-stream';
+import { extract, pack, type Pack } from 'tar-stream';
 import type { DockerRuntimeConfig } from '../config';
 import type { Credentials } from '../activities/redis/connection';
 import { splitAddress } from '../cluster/address';
@@ -254,6 +254,21 @@ export class DockerRuntime implements NodeRuntime {
     return (await c.getArchive({ path: `${this.config.dataDir}/.` })) as unknown as Readable;
   }
 
+  /** One getArchive per file (each a tar of one entry), joined into one tar named by the paths. */
+  async readDataFiles(address: string, paths: readonly string[]): Promise<Readable> {
+    const c = await this.container(address);
+    const out = pack();
+    const copy = async () => {
+      for (const path of paths) {
+        const archive = (await c.getArchive({ path: `${this.config.dataDir}/${path}` })) as unknown as Readable;
+        await copyOnlyEntry(archive, out, path);
+      }
+      out.finalize();
+    };
+    copy().catch((err: Error) => out.destroy(new RuntimeError(address, `reading ${paths.join(', ')}: ${err.message}`)));
+    return out;
+  }
+
   async writeDataDir(address: string, tar: Readable): Promise<void> {
     const c = await this.container(address);
     if ((await c.inspect()).State.Running) throw new RuntimeError(address, 'is running: stop it before writing its data directory');
@@ -282,6 +297,28 @@ export class DockerRuntime implements NodeRuntime {
       await cleaner.remove({ force: true });
     }
   }
+}
+
+/** Copies the one file entry of `archive` into `out` under `name`, streaming. */
+function copyOnlyEntry(archive: Readable, out: Pack, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ex = extract();
+    let found = false;
+    ex.on('entry', (header, stream, next) => {
+      if (header.type !== 'file' || found) {
+        stream.resume();
+        stream.on('end', next);
+        return;
+      }
+      found = true;
+      const entry = out.entry({ name, size: header.size, mode: header.mode, mtime: header.mtime }, (err) => (err ? reject(err) : next()));
+      stream.pipe(entry);
+    });
+    ex.on('finish', () => (found ? resolve() : reject(new Error(`${name} is not a file`))));
+    ex.on('error', reject);
+    archive.on('error', reject);
+    archive.pipe(ex);
+  });
 }
 
 function ignoreNotModified(err: { statusCode?: number }): void {

@@ -143,6 +143,17 @@ export class ProcessRuntime implements NodeRuntime {
     return child.stdout;
   }
 
+  async readDataFiles(address: string, paths: readonly string[]): Promise<Readable> {
+    const dir = this.nodeDir(address);
+    const child = spawn('tar', ['-C', dir, '-cf', '-', '--', ...paths], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => {
+      if (code !== 0) child.stdout.destroy(new RuntimeError(address, `tar of ${paths.join(', ')} in ${dir} failed (${code}): ${stderr.trim()}`));
+    });
+    return child.stdout;
+  }
+
   async writeDataDir(address: string, tar: Readable): Promise<void> {
     if (await this.pid(address)) throw new RuntimeError(address, 'is running: stop it before writing its data directory');
     const dir = this.nodeDir(address);

@@ -28,6 +28,11 @@ export interface NodeRuntime {
   replace(address: string, version: string): Promise<{ changed: boolean }>;
   /** The data directory (AOF, nodes.conf) as a tar stream, entries relative to the directory. */
   readDataDir(address: string): Promise<Readable>;
+  /**
+   * Named files of the data directory (paths relative to it, e.g. "appendonlydir/x.rdb") as
+   * one tar stream, entries named by those paths. Fails when one is missing.
+   */
+  readDataFiles(address: string, paths: readonly string[]): Promise<Readable>;
   /** Extracts a tar stream into the data directory of a stopped node. */
   writeDataDir(address: string, tar: Readable): Promise<void>;
   /** Removes every data file of a stopped node (AOF, RDB, nodes.conf). */

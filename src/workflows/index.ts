@@ -4,3 +4,6 @@ export { failoverTest } from './failoverTest';
 export { rebalance } from './rebalance';
 export { addNode } from './addNode';
 export { removeNode } from './removeNode';
+export { backupCluster } from './backupCluster';
+export { restoreCluster } from './restoreCluster';
+export { verifyBackup } from './verifyBackup';

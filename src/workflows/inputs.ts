@@ -127,3 +127,68 @@ export const removeNodeInput = z
   })
   .strict();
 export type RemoveNodeInput = z.input<typeof removeNodeInput>;
+
+const backupId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'expected a backup id as backupCluster returned it, e.g. "20261127T030000Z-1a2b3c"');
+const storeName = z.string().min(1, 'the name of a store in the worker\'s inventory, e.g. "s3"');
+
+const retention = z
+  .object({
+    /** Keep the newest `count` complete backups. */
+    count: z.int().min(1).optional(),
+    /** Keep complete backups younger than `days`. */
+    days: z.number().positive().optional(),
+  })
+  .strict()
+  .refine((r) => r.count !== undefined || r.days !== undefined, 'give count, days or both, e.g. {"count": 14}');
+
+export const backupClusterInput = z
+  .object({
+    cluster: clusterName,
+    /** Read each shard from an in-sync replica (master when none is) or from the master. @default "replica" */
+    source: z.enum(['replica', 'master'], { error: 'expected "replica" or "master"' }).default('replica'),
+    /** Prune older backups afterwards; the newest complete backup always stays. */
+    retain: retention.optional(),
+    /** Default: the cluster's backupStore in the inventory. */
+    store: storeName.optional(),
+    /** @default "none" (tar); "gzip" is smaller and slower, see bench/backup. */
+    compression: z.enum(['none', 'gzip'], { error: 'expected "none" or "gzip"' }).default('none'),
+    /** Default: from the start time, e.g. "20261127T030000Z-1a2b3c". */
+    backupId: backupId.optional(),
+    /** The longest an AOF rewrite may take. @default 600 */
+    timeoutSeconds: z.int().min(5).max(86_400).default(600),
+  })
+  .strict();
+export type BackupClusterInput = z.input<typeof backupClusterInput>;
+
+export const restoreClusterInput = z
+  .object({
+    /** The cluster to restore into (its nodes in the inventory). */
+    cluster: clusterName,
+    backupId,
+    /** The cluster the backup was taken of. @default the same cluster */
+    from: z.string().min(1).optional(),
+    /** Default: the backupStore of `from` in the inventory. */
+    store: storeName.optional(),
+    /** Skip the approval gate: the restore stops every node and replaces its data. @default false */
+    approve: z.boolean().default(false),
+    /** Check the backup and return the plan without touching any node. @default false */
+    dryRun: z.boolean().default(false),
+    /** @default 300 */
+    timeoutSeconds: z.int().min(5).max(86_400).default(300),
+  })
+  .strict();
+export type RestoreClusterInput = z.input<typeof restoreClusterInput>;
+
+export const verifyBackupInput = z
+  .object({
+    cluster: clusterName,
+    /** Default: the newest complete backup. */
+    backupId: backupId.optional(),
+    store: storeName.optional(),
+    /** First port of the scratch cluster on 127.0.0.1 (its bus ports are 10000 higher). @default 40001 */
+    basePort: z.int().min(1024).max(55_000).default(40_001),
+    /** @default 300 */
+    timeoutSeconds: z.int().min(5).max(86_400).default(300),
+  })
+  .strict();
+export type VerifyBackupInput = z.input<typeof verifyBackupInput>;

@@ -19,6 +19,15 @@ export const RUN_INFO_PATH = join(STATE_DIR, 'run.json');
 export const NODES_DIR = join(STATE_DIR, 'nodes');
 export const WRONG_PASSWORD_ENV = 'REDISFORGE_TEST_WRONG_PASSWORD';
 export const NODE_TIMEOUT_MS = 2000;
+/** The S3-compatible server (versitygw) the run starts, its bucket and test-only keys. */
+export const S3_PORT = 19000;
+export const S3_ENDPOINT = `http://127.0.0.1:${S3_PORT}`;
+export const S3_BUCKET = 'redisforge-test';
+export const S3_ACCESS_KEY = 'redisforge-test';
+export const S3_SECRET_KEY = 'redisforge-test-secret';
+/** verifyBackup's scratch clusters (first port 21091 in the tests). */
+export const SCRATCH_DIR = join(STATE_DIR, 'scratch');
+export const SCRATCH_BASE_PORT = 21091;
 export const REDIS_8_BINARY = join(process.env.REDISFORGE_CACHE ?? join(homedir(), '.cache', 'redisforge'), 'redis-8.0.2', 'redis-server');
 
 function ports(first: number, count = 6): string[] {
@@ -41,6 +50,10 @@ export const TEST_CLUSTERS = {
   scaling: { nodes: ports(21051), runtime: 'process' },
   /** Rebalance crashes, pause and abort. */
   reshard: { nodes: ports(21061), runtime: 'process' },
+  /** Backups (with an automatic AOF rewrite due at 1 MB) and restores onto the same nodes. */
+  backup: { nodes: ports(21071), runtime: 'process' },
+  /** Restores of `backup`'s backups onto other addresses; formed by the restore. */
+  restored: { nodes: ports(21081), runtime: 'process' },
   /** Failover drills and replace on containers. */
   docker: { nodes: ports(22001), runtime: 'docker' },
 } as const;
@@ -57,7 +70,7 @@ export function testInventory() {
         ? {
             type: 'process', baseDir: join(NODES_DIR, name), versions: { '7.0.15': 'redis-server', '8.0.2': REDIS_8_BINARY }, defaultVersion: '7.0.15', nodeTimeoutMs: NODE_TIMEOUT_MS,
             // The chaos tests SIGKILL a node that just received keys: with the default everysec, up to a second of them would be lost.
-            extraConfig: name === 'chaos' ? { appendfsync: 'always' } : {},
+            extraConfig: name === 'chaos' ? { appendfsync: 'always' } : name === 'backup' ? { 'auto-aof-rewrite-min-size': '1mb' } : {},
           }
         : { type: 'docker', image: 'redisforge/redis', defaultVersion: '7.0.15', nodeTimeoutMs: NODE_TIMEOUT_MS, extraConfig: { 'repl-diskless-sync-delay': '0' } };
   }
@@ -65,7 +78,13 @@ export function testInventory() {
   clusters['health-wrongpass'] = { nodes: TEST_CLUSTERS.health.nodes, runtime: 'nodes-health', auth: { passwordEnv: WRONG_PASSWORD_ENV }, commandTimeoutMs: 2000 };
   // A cluster without a runtime: drills that stop nodes are refused.
   clusters['no-runtime'] = { nodes: TEST_CLUSTERS.failover.nodes, commandTimeoutMs: 2000 };
-  return { clusters, runtimes, stores: { local: { type: 'fs', path: join(STATE_DIR, 'backups') } } };
+  (clusters.backup as Record<string, unknown>).backupStore = 'local';
+  (clusters.restored as Record<string, unknown>).backupStore = 's3';
+  const stores = {
+    local: { type: 'fs', path: join(STATE_DIR, 'backups') },
+    s3: { type: 's3', bucket: S3_BUCKET, prefix: 'backups', endpoint: S3_ENDPOINT, forcePathStyle: true },
+  };
+  return { clusters, runtimes, stores };
 }
 
 export interface RunInfo {
@@ -73,6 +92,7 @@ export interface RunInfo {
   temporalPid: number;
   workerPid: number;
   dockerAvailable: boolean;
+  s3Available: boolean;
 }
 
 export function runInfo(): RunInfo {

@@ -7,7 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer } from '../../src/client/devServer';
-import { BUNDLE_PATH, INVENTORY_PATH, ROOT, RUN_INFO_PATH, STATE_DIR, TEMPORAL_ADDRESS, TEMPORAL_PORT, TEMPORAL_UI_PORT, testInventory, type RunInfo } from './env';
+import { createBucket, findVersitygw, startS3Server, type S3Server } from '../../src/storage';
+import {
+  BUNDLE_PATH, INVENTORY_PATH, ROOT, RUN_INFO_PATH, S3_ACCESS_KEY, S3_BUCKET, S3_ENDPOINT, S3_PORT, S3_SECRET_KEY, SCRATCH_DIR, STATE_DIR,
+  TEMPORAL_ADDRESS, TEMPORAL_PORT, TEMPORAL_UI_PORT, testInventory, type RunInfo,
+} from './env';
 import { dockerAvailable, killLeftoverNodes } from './nodes';
 import { acceptsConnections } from '../../src/runtime/wait';
 import { startWorker } from './worker';
@@ -19,6 +23,7 @@ export default async function globalSetup(): Promise<void> {
     throw new Error(`${TEMPORAL_ADDRESS} is in use: another test run (or a stale Temporal server) is running; wait for it or stop it`);
   }
   await killLeftoverNodes();
+  await killLeftoverNodes(SCRATCH_DIR);
   const docker = await dockerAvailable();
   if (!docker.ok && process.env.CI === 'true') {
     throw new Error(`CI=true and no Docker engine answers (${docker.why}): the docker suites must run in CI. scripts/setup.sh starts dockerd; see ~/.cache/redisforge/dockerd.log`);
@@ -27,6 +32,7 @@ export default async function globalSetup(): Promise<void> {
   rmSync(STATE_DIR, { recursive: true, force: true });
   mkdirSync(STATE_DIR, { recursive: true });
 
+  const s3 = await startS3();
   const server = await startDevServer({ port: TEMPORAL_PORT, uiPort: TEMPORAL_UI_PORT, logFile: join(STATE_DIR, 'temporal.log') });
   const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(join(ROOT, 'src', 'workflows')), logger: quietLogger });
   writeFileSync(BUNDLE_PATH, code);
@@ -34,13 +40,37 @@ export default async function globalSetup(): Promise<void> {
 
   // A fresh secret per run: the history test searches for it.
   const password = `rf-${randomBytes(12).toString('hex')}`;
-  const worker = await startWorker(password);
-  const info: RunInfo = { password, temporalPid: server.process.pid!, workerPid: worker.child.pid!, dockerAvailable: docker.ok };
+  const worker = await startWorker(password, s3 ? S3_ENV : {});
+  const info: RunInfo = { password, temporalPid: server.process.pid!, workerPid: worker.child.pid!, dockerAvailable: docker.ok, s3Available: s3 !== undefined };
   writeFileSync(RUN_INFO_PATH, JSON.stringify(info));
   process.env.REDIS_REQUIREPASS = password;
   process.env.TEMPORAL_ADDRESS = TEMPORAL_ADDRESS;
   // Keep the handles for globalTeardown (same process under --runInBand and in the parent otherwise).
-  (globalThis as Record<string, unknown>).__redisforge = { server, worker };
+  Object.assign(process.env, S3_ENV);
+  (globalThis as Record<string, unknown>).__redisforge = { server, worker, s3 };
+}
+
+/** Test-only keys of the run's S3 server, for the worker and the tests (the AWS SDK reads them). */
+const S3_ENV = {
+  AWS_ACCESS_KEY_ID: S3_ACCESS_KEY,
+  AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY,
+  REDISFORGE_SCRATCH_DIR: SCRATCH_DIR,
+  // The pinned SDK works on Node 20; its notice about later releases is not a test's business.
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+};
+
+/** versitygw on 127.0.0.1 with the test bucket; missing binary: fail with CI=true, else skip the S3 suites. */
+async function startS3(): Promise<S3Server | undefined> {
+  try {
+    findVersitygw();
+  } catch (err) {
+    if (process.env.CI === 'true') throw new Error(`CI=true and no S3 server: ${(err as Error).message}`);
+    console.warn(`\n${(err as Error).message}: the S3 suites are skipped (they fail with CI=true).`);
+    return undefined;
+  }
+  const s3 = await startS3Server({ port: S3_PORT, dataDir: join(STATE_DIR, 's3'), accessKey: S3_ACCESS_KEY, secretKey: S3_SECRET_KEY, logFile: join(STATE_DIR, 's3.log') });
+  await createBucket(S3_ENDPOINT, S3_BUCKET, { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY });
+  return s3;
 }
 
 const quietLogger = {

@@ -10,6 +10,7 @@ import type Redis from 'ioredis';
 import { splitAddress, type ClusterNode } from '../../cluster';
 import { myself } from './cluster';
 import type { NodeConnector } from './connection';
+import { faultPoint } from '../faults';
 
 export interface MigrateBatch {
   from: { id: string; address: string };
@@ -32,18 +33,6 @@ export interface MigrateResult {
   keysReplaced: number;
   /** Slots that were already partly or wholly moved when this attempt began. */
   slotsResumed: number;
-}
-
-/** Test-only fault injection: REDISFORGE_FAULT=point:nth kills the worker at the nth time it reaches point. */
-const faultCounts = new Map<string, number>();
-function faultPoint(point: string): void {
-  const spec = process.env.REDISFORGE_FAULT;
-  if (!spec) return;
-  const [name, nth] = spec.split(':');
-  if (name !== point) return;
-  const count = (faultCounts.get(point) ?? 0) + 1;
-  faultCounts.set(point, count);
-  if (count === Number(nth ?? 1)) process.kill(process.pid, 'SIGKILL');
 }
 
 const owns = (node: ClusterNode | undefined, slot: number) => !!node?.slots.some((r) => slot >= r.start && slot <= r.end);

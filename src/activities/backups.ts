@@ -1,0 +1,393 @@
+/**
+ * Backup and restore activities. Bytes go node -> store (and store -> node) inside one
+ * activity as a stream: never through Temporal, never whole in memory.
+ */
+import { createHash } from 'node:crypto';
+import { PassThrough, pipeline, Transform, type Readable } from 'node:stream';
+import { createGunzip, createGzip } from 'node:zlib';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { extract, pack } from 'tar-stream';
+import type Redis from 'ioredis';
+import {
+  backupAofFiles,
+  groupBackups,
+  manifestKey,
+  parseAofManifest,
+  parseInfo,
+  planRetention,
+  rdbKeyCount,
+  serializeAofManifest,
+  type AofFile,
+  type BackupManifest,
+  type BackupObject,
+  type Compression,
+  type Retention,
+  type StoredBackup,
+} from '../cluster';
+import type { NodeRuntime } from '../runtime';
+import type { BackupStore } from '../storage';
+import type { NodeConnector } from './redis/connection';
+import { faultPoint } from './faults';
+import { pollUntil } from './waiting';
+
+export interface ShardBackupRequest {
+  cluster: string;
+  /** Name of the store in the inventory. */
+  store: string;
+  address: string;
+  objectKey: string;
+  compression: Compression;
+  /** How long the AOF rewrite may take. */
+  rewriteTimeoutMs: number;
+  /** auto-aof-rewrite-percentage as it was before the backup (from aofSettings), put back at the end. */
+  autoRewrite: string;
+}
+
+export interface ShardBackupResult {
+  address: string;
+  object: BackupObject;
+  keys: number;
+  aof: { base: string; incr: string[] };
+  redisVersion: string;
+  rewriteMs: number;
+  uploadMs: number;
+}
+
+export interface NodeRestoreRequest {
+  cluster: string;
+  store: string;
+  address: string;
+  /** The shard archive this node loads (masters); replicas get none and sync from their master. */
+  object?: BackupObject;
+  compression: Compression;
+  nodesConf: string;
+}
+
+interface BackupHeartbeat {
+  phase: string;
+  bytes?: number;
+}
+
+const HEADER_LIMIT = 1 << 20;
+
+export function createBackupActivities(
+  connectorFor: (cluster: string) => NodeConnector,
+  runtimeFor: (cluster: string) => NodeRuntime,
+  storeNamed: (cluster: string, store: string) => BackupStore,
+) {
+  return {
+    /**
+     * The AOF settings a backup depends on and changes: read before the backup, so the
+     * workflow can put auto-aof-rewrite-percentage back even after a crashed attempt.
+     */
+    async aofSettings(cluster: string, address: string): Promise<{ appendonly: boolean; autoRewrite: string }> {
+      const config = await connectorFor(cluster).withNode(address, (r) => configGet(r, ['appendonly', 'auto-aof-rewrite-percentage']));
+      if (config.appendonly !== 'yes') {
+        throw ApplicationFailure.create({
+          type: 'PreflightFailed',
+          nonRetryable: true,
+          message: `${address} has appendonly off: backups read the AOF; turn it on (CONFIG SET appendonly yes, and in redis.conf)`,
+        });
+      }
+      return { appendonly: true, autoRewrite: config['auto-aof-rewrite-percentage'] ?? '100' };
+    },
+
+    async setAutoRewrite(cluster: string, address: string, percentage: string): Promise<void> {
+      await connectorFor(cluster).withNode(address, (r) => r.config('SET', 'auto-aof-rewrite-percentage', percentage));
+    },
+
+    /**
+     * Backs up one shard from one node: turns off automatic AOF rewrites, runs BGREWRITEAOF
+     * and waits for it, then streams the new base file with the AOF manifest as a tar into
+     * the store. The incr files are stored empty: base alone is the dataset at the rewrite's
+     * fork, a consistent point in time even while writes go on. The auto-rewrite setting is
+     * put back at the end (and by the workflow when an attempt dies).
+     */
+    async backupShard(req: ShardBackupRequest): Promise<ShardBackupResult> {
+      const ctx = Context.current();
+      const store = storeNamed(req.cluster, req.store);
+      const runtime = runtimeFor(req.cluster);
+      const autoRewrite = req.autoRewrite;
+      let beat: BackupHeartbeat = { phase: 'connecting' };
+      const timer = setInterval(() => ctx.heartbeat(beat), 1000);
+      try {
+        return await connectorFor(req.cluster).withNode(req.address, async (redis) => {
+          const config = await configGet(redis, ['appenddirname', 'appendfilename']);
+          beat = { phase: 'rewriting' };
+          await redis.config('SET', 'auto-aof-rewrite-percentage', '0');
+          try {
+            const rewriteStarted = Date.now();
+            await rewriteAof(redis, req.address, req.rewriteTimeoutMs);
+            const rewriteMs = Date.now() - rewriteStarted;
+            const dir = config.appenddirname ?? 'appendonlydir';
+            const manifestName = `${config.appendfilename ?? 'appendonly.aof'}.manifest`;
+            const files = parseAofManifest(await readTarText(await runtime.readDataFiles(req.address, [`${dir}/${manifestName}`])));
+            const { base, incr } = backupAofFiles(files);
+
+            beat = { phase: 'uploading', bytes: 0 };
+            const uploadStarted = Date.now();
+            const source = await runtime.readDataFiles(req.address, [`${dir}/${base.name}`]);
+            const { archive, keys } = shardArchive(source, dir, manifestName, base, incr);
+            const body = pipeline(archive, req.compression === 'gzip' ? createGzip({ level: 1 }) : new PassThrough(), () => undefined);
+            const put = await store.put(req.objectKey, body, {
+              onProgress: (bytes) => {
+                beat = { phase: 'uploading', bytes };
+                faultPoint('mid-upload');
+              },
+            });
+            const headerKeys = await keys;
+            const info = parseInfo(await redis.info('server'));
+            return {
+              address: req.address,
+              object: { key: put.key, size: put.size, sha256: put.sha256 },
+              // A base without the RDB preamble has no key count in its header: DBSIZE is close.
+              keys: headerKeys ?? (await redis.dbsize()),
+              aof: { base: base.name, incr: incr.map((f) => f.name) },
+              redisVersion: info.server?.redis_version ?? 'unknown',
+              rewriteMs,
+              uploadMs: Date.now() - uploadStarted,
+            };
+          } finally {
+            await redis.config('SET', 'auto-aof-rewrite-percentage', autoRewrite).catch(() => undefined);
+          }
+        });
+      } finally {
+        clearInterval(timer);
+      }
+    },
+
+    /** Writes manifest.json, the commit marker, after checking every object it names is stored. */
+    async writeBackupManifest(store: string, manifest: BackupManifest): Promise<{ key: string }> {
+      const s = storeNamed(manifest.cluster, store);
+      for (const shard of manifest.shards) {
+        const head = await s.head(shard.object.key);
+        if (!head || head.size !== shard.object.size) {
+          throw new Error(`shard ${shard.index}: ${shard.object.key} is ${head ? `${head.size} bytes, expected ${shard.object.size}` : 'missing'} in ${s.description}`);
+        }
+      }
+      const key = manifestKey(manifest.cluster, manifest.backupId);
+      await s.putJson(key, manifest);
+      return { key };
+    },
+
+    /** The backups of a cluster in a store, newest first; complete ones have a manifest. */
+    async listBackups(cluster: string, store: string): Promise<StoredBackup[]> {
+      const objects = await storeNamed(cluster, store).list(`${cluster}/`);
+      return groupBackups(cluster, objects.map((o) => ({ key: o.key, size: o.size, lastModified: o.lastModified.toISOString() })));
+    },
+
+    /** The manifest of a complete backup; fails (not retried) when the backup is missing or incomplete. */
+    async readBackupManifest(cluster: string, store: string, backupId: string): Promise<BackupManifest> {
+      const s = storeNamed(cluster, store);
+      const manifest = await s.getJson<BackupManifest>(manifestKey(cluster, backupId));
+      if (manifest) return manifest;
+      const present = groupBackups(cluster, (await s.list(`${cluster}/`)).map((o) => ({ key: o.key, size: o.size, lastModified: o.lastModified.toISOString() })));
+      const partial = present.find((b) => b.backupId === backupId);
+      const complete = present.filter((b) => b.complete).map((b) => b.backupId);
+      throw ApplicationFailure.create({
+        type: 'PreflightFailed',
+        nonRetryable: true,
+        message: partial
+          ? `backupId: backup ${backupId} of cluster ${cluster} is incomplete (no ${manifestKey(cluster, backupId)}): it was interrupted and cannot be restored; complete backups: ${complete.join(', ') || 'none'}`
+          : `backupId: no backup ${backupId} of cluster ${cluster} in ${s.description}; complete backups: ${complete.join(', ') || 'none'}`,
+      });
+    },
+
+    /** Reads every object of a backup and checks its size and sha256 against the manifest. */
+    async verifyBackupObjects(store: string, manifest: BackupManifest): Promise<{ objects: number; bytes: number }> {
+      const ctx = Context.current();
+      const s = storeNamed(manifest.cluster, store);
+      let bytes = 0;
+      const timer = setInterval(() => ctx.heartbeat({ bytes }), 1000);
+      try {
+        for (const shard of manifest.shards) {
+          const hash = createHash('sha256');
+          let size = 0;
+          for await (const chunk of await s.get(shard.object.key)) {
+            hash.update(chunk as Buffer);
+            size += (chunk as Buffer).length;
+            bytes += (chunk as Buffer).length;
+          }
+          const sha256 = hash.digest('hex');
+          if (sha256 !== shard.object.sha256 || size !== shard.object.size) {
+            throw ApplicationFailure.create({
+              type: 'PreflightFailed',
+              nonRetryable: true,
+              message:
+                `backup ${manifest.backupId}: ${shard.object.key} fails its checksum (sha256 ${sha256.slice(0, 16)}..., ${size} bytes; ` +
+                `the manifest says ${shard.object.sha256.slice(0, 16)}..., ${shard.object.size} bytes): the object was changed or damaged in the store; restore another backup`,
+            });
+          }
+        }
+        return { objects: manifest.shards.length, bytes };
+      } finally {
+        clearInterval(timer);
+      }
+    },
+
+    /** Deletes what retention no longer keeps, and multipart uploads abandoned for a day. */
+    async pruneBackups(cluster: string, store: string, retain: Retention, currentBackupId: string): Promise<{ deleted: string[]; abortedUploads: number }> {
+      const s = storeNamed(cluster, store);
+      const backups = groupBackups(cluster, (await s.list(`${cluster}/`)).map((o) => ({ key: o.key, size: o.size, lastModified: o.lastModified.toISOString() })));
+      const complete = await Promise.all(
+        backups.filter((b) => b.complete).map(async (b) => ({ ...b, time: (await s.getJson<BackupManifest>(manifestKey(cluster, b.backupId)))?.startedAt ?? b.time })),
+      );
+      const doomed = planRetention([...complete, ...backups.filter((b) => !b.complete)], retain, Date.now(), currentBackupId);
+      // The manifest goes first: a half-deleted backup must not look complete.
+      for (const b of doomed) {
+        await s.delete(b.keys.filter((k) => k.endsWith('/manifest.json')));
+        await s.delete(b.keys);
+      }
+      const abortedUploads = await s.abortIncomplete(`${cluster}/`, new Date(Date.now() - 24 * 3600_000));
+      return { deleted: doomed.map((b) => b.backupId), abortedUploads };
+    },
+
+    /**
+     * Makes one node ready to start restored: it exists (created when new), is stopped, its data
+     * directory is emptied, then holds the shard's AOF (masters) and its nodes.conf.
+     */
+    async restoreNodeData(req: NodeRestoreRequest): Promise<{ bytes: number }> {
+      const ctx = Context.current();
+      const runtime = runtimeFor(req.cluster);
+      const store = storeNamed(req.cluster, req.store);
+      await runtime.status(req.address).catch(() => runtime.provision(req.address));
+      await runtime.stop(req.address);
+      await runtime.cleanDataDir(req.address);
+      let bytes = 0;
+      const timer = setInterval(() => ctx.heartbeat({ bytes }), 1000);
+      try {
+        if (req.object) {
+          // Counted on the way through: a 'data' listener would let bytes flow before the runtime reads.
+          const counted = new Transform({
+            transform(chunk: Buffer, _encoding, done) {
+              bytes += chunk.length;
+              done(null, chunk);
+            },
+          });
+          const raw = pipeline(await store.get(req.object.key), counted, () => undefined);
+          const tar = req.compression === 'gzip' ? pipeline(raw, createGunzip(), () => undefined) : raw;
+          await runtime.writeDataDir(req.address, tar);
+          faultPoint('mid-restore');
+        }
+        const conf = pack();
+        conf.entry({ name: 'nodes.conf', mode: 0o644 }, req.nodesConf);
+        conf.finalize();
+        await runtime.writeDataDir(req.address, conf);
+        return { bytes };
+      } finally {
+        clearInterval(timer);
+      }
+    },
+
+    /** DBSIZE of each node. */
+    async countKeys(cluster: string, addresses: string[]): Promise<Record<string, number>> {
+      const connector = connectorFor(cluster);
+      const counts: Record<string, number> = {};
+      for (const address of addresses) counts[address] = await connector.withNode(address, (r) => r.dbsize());
+      return counts;
+    },
+  };
+}
+
+async function configGet(redis: Redis, names: string[]): Promise<Record<string, string | undefined>> {
+  const flat = (await redis.config('GET', ...(names as [string]))) as string[];
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
+}
+
+/**
+ * Runs BGREWRITEAOF and waits until a rewrite that started after the request has finished
+ * well. A rewrite already running started too early: wait for it, then ask again.
+ */
+async function rewriteAof(redis: Redis, address: string, timeoutMs: number): Promise<void> {
+  const persistence = async () => parseInfo(await redis.info('persistence')).persistence ?? {};
+  const before = Number((await persistence()).aof_rewrites ?? 0);
+  let requested = false;
+  await pollUntil(
+    async () => {
+      const p = await persistence();
+      if (!requested) {
+        if (p.aof_rewrite_in_progress === '1') return { done: false, status: 'an earlier AOF rewrite is still running' };
+        try {
+          await redis.bgrewriteaof();
+          requested = true;
+        } catch (err) {
+          if (/already in progress/i.test((err as Error).message)) return { done: false, status: 'an earlier AOF rewrite is still running' };
+          throw err;
+        }
+        return { done: false, status: 'BGREWRITEAOF sent' };
+      }
+      if (p.aof_rewrite_in_progress === '1' || p.aof_rewrite_scheduled === '1') return { done: false, status: 'AOF rewrite running' };
+      if (Number(p.aof_rewrites ?? 0) <= before) return { done: false, status: 'AOF rewrite not started yet' };
+      if (p.aof_last_bgrewrite_status !== 'ok') {
+        throw ApplicationFailure.create({ type: 'AofRewriteFailed', message: `AOF rewrite failed on ${address} (aof_last_bgrewrite_status:${p.aof_last_bgrewrite_status}); see its log (disk full?)` });
+      }
+      return { done: true, value: undefined };
+    },
+    { what: `the AOF rewrite on ${address}`, timeoutMs, intervalMs: 50 },
+  );
+}
+
+/** The first file of a tar stream, as text (small files only). */
+async function readTarText(tar: Readable): Promise<string> {
+  let text: string | undefined;
+  const ex = extract();
+  tar.on('error', (err) => ex.destroy(err));
+  tar.pipe(ex);
+  for await (const entry of ex) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of entry) chunks.push(chunk as Buffer);
+    text ??= Buffer.concat(chunks).toString('utf8');
+  }
+  if (text === undefined) throw new Error('the data directory read returned no file');
+  return text;
+}
+
+/**
+ * The shard archive: the AOF manifest (base and incr files, no history), the incr files
+ * empty, and the base file streamed from `source` (a tar holding it). `keys` resolves to the
+ * count in the base's RDB header, or undefined when it has none.
+ */
+function shardArchive(source: Readable, dir: string, manifestName: string, base: AofFile, incr: AofFile[]): { archive: Readable; keys: Promise<number | undefined> } {
+  const archive = pack();
+  const mtime = new Date();
+  archive.entry({ name: `${dir}/${manifestName}`, mode: 0o644, mtime }, serializeAofManifest([base, ...incr]));
+  for (const f of incr) archive.entry({ name: `${dir}/${f.name}`, mode: 0o644, size: 0, mtime }, '');
+  let settle: (keys: number | undefined) => void = () => undefined;
+  const keys = new Promise<number | undefined>((resolve) => (settle = resolve));
+  const fail = (err: Error) => archive.destroy(err);
+  const ex = extract();
+  let found = false;
+  ex.on('entry', (header, stream, next) => {
+    if (header.name !== `${dir}/${base.name}` || found) {
+      stream.resume();
+      stream.on('end', next);
+      return;
+    }
+    found = true;
+    let head = Buffer.alloc(0);
+    let counted = false;
+    stream.on('data', (chunk: Buffer) => {
+      if (counted) return;
+      head = Buffer.concat([head, chunk]);
+      const n = rdbKeyCount(head);
+      if (n !== 'need-more' || head.length >= HEADER_LIMIT) {
+        counted = true;
+        settle(n === 'need-more' ? undefined : n);
+      }
+    });
+    const entry = archive.entry({ name: header.name, size: header.size, mode: 0o644, mtime: header.mtime }, (err) => (err ? fail(err) : next()));
+    stream.pipe(entry);
+  });
+  ex.on('finish', () => {
+    if (!found) return fail(new Error(`the AOF base ${dir}/${base.name} was not in the data directory read (a newer rewrite replaced it?)`));
+    settle(undefined);
+    archive.finalize();
+  });
+  ex.on('error', fail);
+  source.on('error', fail);
+  source.pipe(ex);
+  return { archive, keys };
+}

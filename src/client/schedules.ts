@@ -1,0 +1,125 @@
+/**
+ * The nightly backup as a Temporal Schedule: created or updated in place, listed, paused,
+ * triggered now, deleted. One schedule per cluster, id "backup-<cluster>".
+ */
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
+import type { BackupClusterInput } from '../workflows/inputs';
+import { TASK_QUEUE } from './connection';
+
+export interface BackupScheduleOptions {
+  cluster: string;
+  /** Cron expression, e.g. "0 3 * * *" (03:00 every day). */
+  cron: string;
+  /** IANA time zone of the cron expression. @default "UTC" */
+  timeZone?: string;
+  /** Passed to every backupCluster run, e.g. { retain: { count: 14 } }. */
+  backup?: Omit<BackupClusterInput, 'cluster' | 'backupId'>;
+  /** Runs missed while the server was down are started when it is back within this window. @default "1 hour" */
+  catchupWindow?: string;
+  /** Stop scheduling after a failed backup until someone looks. @default true */
+  pauseOnFailure?: boolean;
+  taskQueue?: string;
+}
+
+export interface ScheduleSummary {
+  scheduleId: string;
+  cluster?: string;
+  cron: string[];
+  timeZone?: string;
+  paused: boolean;
+  note?: string;
+  nextRuns: string[];
+  recentRuns: { workflowId: string; startedAt: string }[];
+}
+
+export function backupScheduleId(cluster: string): string {
+  return `backup-${cluster}`;
+}
+
+function scheduleOptions(o: BackupScheduleOptions): ScheduleOptions {
+  const input: BackupClusterInput = { retain: { count: 14 }, ...o.backup, cluster: o.cluster };
+  return {
+    scheduleId: backupScheduleId(o.cluster),
+    spec: { cronExpressions: [o.cron], timezone: o.timeZone ?? 'UTC' },
+    action: { type: 'startWorkflow', workflowType: 'backupCluster', args: [input], taskQueue: o.taskQueue ?? TASK_QUEUE, workflowId: `backupCluster-${o.cluster}` },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: (o.catchupWindow ?? '1 hour') as Duration, pauseOnFailure: o.pauseOnFailure ?? true },
+    memo: { cluster: o.cluster, cron: o.cron },
+  };
+}
+
+/**
+ * Creates the schedule, or updates it when it exists, keeping its paused state: in place when
+ * the cron expression is the same, else re-created (the memo that shows the cron cannot be
+ * updated in place).
+ */
+export async function upsertBackupSchedule(client: Client, o: BackupScheduleOptions): Promise<{ scheduleId: string; created: boolean }> {
+  validateCron(o.cron);
+  const options = scheduleOptions(o);
+  const handle = client.schedule.getHandle(options.scheduleId);
+  let existing: ScheduleDescription | undefined;
+  try {
+    existing = await handle.describe();
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+  }
+  if (existing && (existing.memo as { cron?: string } | undefined)?.cron === o.cron) {
+    await handle.update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: { ...previous.policies, ...options.policies } }));
+    return { scheduleId: options.scheduleId, created: false };
+  }
+  if (existing) await handle.delete();
+  await client.schedule.create({ ...options, state: { paused: existing?.state.paused ?? false, note: existing?.state.note } });
+  return { scheduleId: options.scheduleId, created: existing === undefined };
+}
+
+/** Five fields (minute hour day-of-month month day-of-week) or a @-macro; else an error saying so. */
+export function validateCron(cron: string): void {
+  const fields = cron.trim().split(/\s+/);
+  if (/^@(yearly|annually|monthly|weekly|daily|midnight|hourly|every .+)$/.test(cron.trim())) return;
+  if (fields.length !== 5 || fields.some((f) => !/^[\d*/,A-Za-z?-]+$/.test(f))) {
+    throw new Error(`cron: "${cron}" is not a 5-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 3 * * *" for 03:00 daily`);
+  }
+}
+
+function summarize(d: ScheduleDescription): ScheduleSummary {
+  return {
+    scheduleId: d.scheduleId,
+    cluster: (d.memo as { cluster?: string } | undefined)?.cluster,
+    cron: (d.memo as { cron?: string } | undefined)?.cron ? [(d.memo as { cron: string }).cron] : [],
+    timeZone: d.spec.timezone,
+    paused: d.state.paused,
+    note: d.state.note,
+    nextRuns: d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()),
+    recentRuns: d.info.recentActions.map((a) => ({ workflowId: 'workflow' in a.action ? a.action.workflow.workflowId : '', startedAt: a.takenAt.toISOString() })),
+  };
+}
+
+export async function describeBackupSchedule(client: Client, cluster: string): Promise<ScheduleSummary> {
+  return summarize(await client.schedule.getHandle(backupScheduleId(cluster)).describe());
+}
+
+/** Every backup schedule (ids starting "backup-"). */
+export async function listBackupSchedules(client: Client): Promise<ScheduleSummary[]> {
+  const out: ScheduleSummary[] = [];
+  for await (const s of client.schedule.list()) {
+    if (s.scheduleId.startsWith('backup-')) out.push(summarize(await client.schedule.getHandle(s.scheduleId).describe()));
+  }
+  return out;
+}
+
+export async function pauseBackupSchedule(client: Client, cluster: string, note = 'paused by redisforge'): Promise<void> {
+  await client.schedule.getHandle(backupScheduleId(cluster)).pause(note);
+}
+
+export async function resumeBackupSchedule(client: Client, cluster: string, note = 'resumed by redisforge'): Promise<void> {
+  await client.schedule.getHandle(backupScheduleId(cluster)).unpause(note);
+}
+
+/** Starts a backup now, outside the calendar; skipped while one is running (overlap SKIP). */
+export async function triggerBackupSchedule(client: Client, cluster: string): Promise<void> {
+  await client.schedule.getHandle(backupScheduleId(cluster)).trigger(ScheduleOverlapPolicy.SKIP);
+}
+
+export async function deleteBackupSchedule(client: Client, cluster: string): Promise<void> {
+  await client.schedule.getHandle(backupScheduleId(cluster)).delete();
+}

@@ -1,0 +1,155 @@
+/**
+ * Runbook: Trigger Manual Backup. Each shard is read from an in-sync replica (its master when
+ * none is): a fresh AOF rewrite, then the base file and the AOF manifest streamed as a tar to
+ * the store. manifest.json, written last, commits the backup; retention prunes old ones.
+ */
+import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { ShardBackupResult } from '../activities/backups';
+import { BACKUP_FORMAT, backupIdAt, formatSlotRanges, planBackupSources, shardObjectKey, type BackupManifest, type ShardSource } from '../cluster';
+import { Operation, parseInput, quick, surfaceActivityFailure } from './common';
+import { backupClusterInput } from './inputs';
+
+export interface BackupReport {
+  cluster: string;
+  backupId: string;
+  store: string;
+  /** Where the manifest is, in the store. */
+  manifestKey: string;
+  keys: number;
+  bytes: number;
+  shards: { index: number; slots: string; source: string; role: 'master' | 'replica'; keys: number; bytes: number; rewriteMs: number; uploadMs: number }[];
+  /** Shards read from another node than the first choice, and why. */
+  fallbacks: string[];
+  pruned: string[];
+  durationMs: number;
+}
+
+const STEPS = ['Choose a node per shard', 'Rewrite and upload each shard', 'Write the manifest', 'Apply retention'] as const;
+
+/** Streams whole shards: long, heartbeating; a retry starts the shard over with the same object key. */
+const uploading = proxyActivities<Activities>({
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ['InvalidInput', 'PreflightFailed', 'WaitTimedOut'] },
+});
+
+export async function backupCluster(rawInput: unknown): Promise<BackupReport> {
+  const op = new Operation('backupCluster', STEPS);
+  return op.run(async () => {
+    const input = parseInput(backupClusterInput, rawInput);
+    op.forCluster(input.cluster);
+    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    const started = Date.now();
+    const info = workflowInfo();
+    const backupId = input.backupId ?? backupIdAt(info.startTime, info.runId.slice(0, 6));
+    const store = await quick.describeStore(spec.name, input.store ?? '').catch(surfaceActivityFailure);
+
+    op.step(STEPS[0]);
+    const plan = planBackupSources(await quick.collectClusterState(spec.name, spec.nodes), input.source);
+    if (plan.problems.length > 0) {
+      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `backup ${backupId} not started: ${plan.problems.join('; ')}` });
+    }
+
+    op.step(STEPS[1], `backup \`${backupId}\` to ${store.description}: ${plan.shards.length} shards in parallel`);
+    const fallbacks: string[] = [];
+    const results = await Promise.all(
+      plan.shards.map((shard) => backupOneShard(shard, { cluster: spec.name, store: store.name, backupId, compression: input.compression, timeoutMs: input.timeoutSeconds * 1000 }, fallbacks)),
+    );
+
+    op.step(STEPS[2]);
+    const manifest: BackupManifest = {
+      format: BACKUP_FORMAT,
+      cluster: spec.name,
+      backupId,
+      workflowId: info.workflowId,
+      startedAt: new Date(started).toISOString(),
+      completedAt: new Date().toISOString(),
+      redisVersion: results[0]!.redisVersion,
+      compression: input.compression,
+      currentEpoch: plan.currentEpoch,
+      nodes: plan.nodes,
+      shards: plan.shards.map((s, i) => ({
+        index: s.index,
+        slots: s.slots,
+        masterId: s.masterId,
+        source: s.candidates.find((c) => c.address === results[i]!.address)!,
+        keys: results[i]!.keys,
+        object: results[i]!.object,
+        aof: results[i]!.aof,
+      })),
+      keys: results.reduce((n, r) => n + r.keys, 0),
+      bytes: results.reduce((n, r) => n + r.object.size, 0),
+    };
+    const { key } = await quick.writeBackupManifest(store.name, manifest);
+
+    op.step(STEPS[3]);
+    const pruned = input.retain ? (await quick.pruneBackups(spec.name, store.name, input.retain, backupId)).deleted : [];
+
+    const report: BackupReport = {
+      cluster: spec.name,
+      backupId,
+      store: store.name,
+      manifestKey: key,
+      keys: manifest.keys,
+      bytes: manifest.bytes,
+      shards: manifest.shards.map((s, i) => ({
+        index: s.index,
+        slots: formatSlotRanges(s.slots),
+        source: s.source.address,
+        role: s.source.role,
+        keys: s.keys,
+        bytes: s.object.size,
+        rewriteMs: results[i]!.rewriteMs,
+        uploadMs: results[i]!.uploadMs,
+      })),
+      fallbacks,
+      pruned,
+      durationMs: Date.now() - started,
+    };
+    op.finish('succeeded', `backup \`${backupId}\`: ${report.keys} keys, ${report.bytes} bytes in ${report.shards.length} shards${pruned.length ? `; pruned ${pruned.join(', ')}` : ''}.`);
+    return report;
+  });
+}
+
+/** Reads a shard from its first candidate, and from the next when that one fails. */
+async function backupOneShard(
+  shard: ShardSource,
+  ctx: { cluster: string; store: string; backupId: string; compression: 'none' | 'gzip'; timeoutMs: number },
+  fallbacks: string[],
+): Promise<ShardBackupResult> {
+  const errors: string[] = [];
+  for (const candidate of shard.candidates) {
+    let autoRewrite: string | undefined;
+    try {
+      autoRewrite = (await quick.aofSettings(ctx.cluster, candidate.address)).autoRewrite;
+      const result = await uploading.backupShard({
+        cluster: ctx.cluster,
+        store: ctx.store,
+        address: candidate.address,
+        objectKey: shardObjectKey(ctx.cluster, ctx.backupId, shard.index, ctx.compression),
+        compression: ctx.compression,
+        rewriteTimeoutMs: ctx.timeoutMs,
+        autoRewrite,
+      });
+      if (errors.length > 0) fallbacks.push(`shard ${shard.index}: read from ${candidate.address} after ${errors.join('; ')}`);
+      return result;
+    } catch (err) {
+      errors.push(`${candidate.address} failed: ${messageOf(err)}`);
+    } finally {
+      // backupShard puts it back itself; this covers an attempt whose worker died.
+      if (autoRewrite !== undefined) await quick.setAutoRewrite(ctx.cluster, candidate.address, autoRewrite).catch(() => undefined);
+    }
+  }
+  throw ApplicationFailure.create({
+    type: 'BackupFailed',
+    nonRetryable: true,
+    message: `shard ${shard.index} (slots ${formatSlotRanges(shard.slots)}) could not be backed up (${errors.join('; ')}); no manifest was written, so backup ${ctx.backupId} is incomplete and will not be offered for restore`,
+  });
+}
+
+function messageOf(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}

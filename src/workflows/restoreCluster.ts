@@ -1,0 +1,142 @@
+/**
+ * Runbook: Restore from Backup. The backup is checked first (manifest, every object's
+ * sha256, enough nodes) and the plan shown; nothing is touched before an approval. Then the
+ * runbook's steps: stop all nodes, clean their data, extract each shard's AOF into the node
+ * that will master its slots, write each node's nodes.conf (same node ids and epochs, new
+ * addresses), start, await cluster ok, and check every shard's key count against the manifest.
+ */
+import { ApplicationFailure, condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { planRestore, restoredNodesConf, SLOT_FINDINGS, type RestoreAssignment } from '../cluster';
+import { approveUpdate, type Approval } from './definitions';
+import { Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { restoreClusterInput } from './inputs';
+
+export interface RestoreReport {
+  cluster: string;
+  from: string;
+  backupId: string;
+  backupTakenAt: string;
+  dryRun: boolean;
+  plan: RestoreAssignment[];
+  /** Old address -> new address. */
+  moved: Record<string, string>;
+  approval?: Approval;
+  /** Per shard: keys in the manifest and on the restored master. */
+  keys: { shard: number; master: string; expected: number; restored: number }[];
+  bytesRead: number;
+  durationMs: number;
+}
+
+const STEPS = ['Check the backup', 'Plan the restore', 'Wait for approval', 'Stop all nodes', "Load each node's data", 'Start the nodes', 'Await cluster ok', 'Verify key counts'] as const;
+
+const transferring = proxyActivities<Activities>({
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput', 'PreflightFailed'] },
+});
+
+export async function restoreCluster(rawInput: unknown): Promise<RestoreReport> {
+  const op = new Operation('restoreCluster', STEPS);
+  let approval: Approval | undefined;
+  setHandler(approveUpdate, (a) => {
+    approval = a;
+    return `approved by ${a.by}`;
+  });
+  return op.run(async () => {
+    const input = parseInput(restoreClusterInput, rawInput);
+    op.forCluster(input.cluster);
+    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    const from = input.from ?? spec.name;
+    const started = Date.now();
+    if (!spec.runtime) {
+      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `cluster ${spec.name} has no runtime in the worker's inventory: a restore stops, fills and starts its nodes; name one in clusters.${spec.name}.runtime` });
+    }
+
+    op.step(STEPS[0], `backup \`${input.backupId}\` of \`${from}\``);
+    const store = await quick.describeStore(from, input.store ?? '').catch(surfaceActivityFailure);
+    const manifest = await quick.readBackupManifest(from, store.name, input.backupId).catch(surfaceActivityFailure);
+    const checked = await transferring.verifyBackupObjects(store.name, manifest).catch(surfaceActivityFailure);
+
+    op.step(STEPS[1]);
+    const plan = planRestore(manifest, spec.nodes);
+    if (plan.problems.length > 0) {
+      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `cannot restore ${input.backupId} into ${spec.name}: ${plan.problems.join('; ')}` });
+    }
+    const report: RestoreReport = {
+      cluster: spec.name,
+      from,
+      backupId: input.backupId,
+      backupTakenAt: manifest.startedAt,
+      dryRun: input.dryRun,
+      plan: plan.assignments,
+      moved: plan.moved,
+      keys: [],
+      bytesRead: checked.bytes,
+      durationMs: 0,
+    };
+    const planTable = [
+      '| node of the backup | restored on | role | slots |',
+      '|---|---|---|---|',
+      ...plan.assignments.map((a) => `| ${a.fromAddress} (${a.fromId.slice(0, 8)}) | ${a.toAddress}${a.toAddress !== a.fromAddress ? ' (moved)' : ''} | ${a.role} | ${a.slots || '-'} |`),
+    ].join('\n');
+    if (input.dryRun) {
+      op.finish('succeeded', `dry run: backup \`${input.backupId}\` (${manifest.keys} keys) checked; the plan:\n\n${planTable}`);
+      report.durationMs = Date.now() - started;
+      return report;
+    }
+
+    op.step(
+      STEPS[2],
+      `**approval needed**: every node of \`${spec.name}\` will be stopped and its data replaced by backup \`${input.backupId}\` (taken ${manifest.startedAt}, ${manifest.keys} keys). Send the \`approve\` update to go on.\n\n${planTable}`,
+    );
+    if (!input.approve) await condition(() => approval !== undefined);
+    report.approval = approval ?? { by: 'input approve: true' };
+
+    op.step(STEPS[3]);
+    await Promise.all(spec.nodes.map((address) => quick.stopNode(spec.name, address, 'stop').catch(() => undefined)));
+
+    op.step(STEPS[4]);
+    const read = await Promise.all(
+      plan.assignments.map((a) =>
+        transferring.restoreNodeData({
+          cluster: spec.name,
+          store: store.name,
+          address: a.toAddress,
+          object: a.shard === undefined ? undefined : manifest.shards.find((s) => s.index === a.shard)!.object,
+          compression: manifest.compression,
+          nodesConf: restoredNodesConf(manifest, plan, a.toAddress),
+        }),
+      ),
+    );
+    report.bytesRead += read.reduce((n, r) => n + r.bytes, 0);
+
+    op.step(STEPS[5]);
+    await Promise.all(plan.assignments.map((a) => quick.startNode(spec.name, a.toAddress)));
+
+    op.step(STEPS[6]);
+    const replicasPerMaster = Math.round((manifest.nodes.length - manifest.shards.length) / manifest.shards.length);
+    const nodes = plan.assignments.map((a) => a.toAddress);
+    await waiting(input.timeoutSeconds)
+      .awaitClusterHealthy(spec.name, nodes, { masters: manifest.shards.length, replicasPerMaster }, input.timeoutSeconds * 1000, [...SLOT_FINDINGS, 'NODE_UNREACHABLE', 'KNOWN_NODES_MISMATCH', 'REPLICA_LINK_DOWN'])
+      .catch(surfaceActivityFailure);
+
+    op.step(STEPS[7]);
+    const masters = plan.assignments.filter((a) => a.shard !== undefined);
+    const counts = await quick.countKeys(spec.name, masters.map((m) => m.toAddress));
+    report.keys = masters.map((m) => ({ shard: m.shard!, master: m.toAddress, expected: manifest.shards.find((s) => s.index === m.shard)!.keys, restored: counts[m.toAddress]! }));
+    const wrong = report.keys.filter((k) => k.expected !== k.restored);
+    if (wrong.length > 0) {
+      throw ApplicationFailure.create({
+        type: 'RestoreMismatch',
+        nonRetryable: true,
+        message: `restored key counts differ from the backup: ${wrong.map((k) => `shard ${k.shard} on ${k.master}: ${k.restored} keys, backup has ${k.expected}`).join('; ')} (keys with a TTL that passed since the backup are dropped on load)`,
+        details: [report],
+      });
+    }
+    report.durationMs = Date.now() - started;
+    const movedCount = Object.keys(plan.moved).length;
+    op.finish('succeeded', `backup \`${input.backupId}\` restored: ${manifest.keys} keys in ${manifest.shards.length} shards${movedCount ? `, ${movedCount} nodes on new addresses` : ''}.`);
+    return report;
+  });
+}

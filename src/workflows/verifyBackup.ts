@@ -1,0 +1,66 @@
+/**
+ * A restore drill: restores a backup into a scratch cluster (process runtime, other ports on
+ * this worker's machine), checks every shard's key count against the manifest, and tears the
+ * scratch cluster down whatever happened. Schedule it after the nightly backup.
+ */
+import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
+import { scratchClusterName, scratchNodes } from '../cluster';
+import { Operation, parseInput, quick, surfaceActivityFailure } from './common';
+import { verifyBackupInput } from './inputs';
+import type { RestoreReport } from './restoreCluster';
+
+export interface VerifyBackupReport {
+  cluster: string;
+  backupId: string;
+  scratchNodes: string[];
+  keys: RestoreReport['keys'];
+  bytesRead: number;
+  restoreMs: number;
+  durationMs: number;
+}
+
+const STEPS = ['Find the backup', 'Restore into a scratch cluster', 'Tear the scratch cluster down'] as const;
+
+export async function verifyBackup(rawInput: unknown): Promise<VerifyBackupReport> {
+  const op = new Operation('verifyBackup', STEPS);
+  return op.run(async () => {
+    const input = parseInput(verifyBackupInput, rawInput);
+    op.forCluster(input.cluster);
+    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    const started = Date.now();
+
+    op.step(STEPS[0]);
+    const store = await quick.describeStore(spec.name, input.store ?? '').catch(surfaceActivityFailure);
+    let backupId = input.backupId;
+    if (!backupId) {
+      backupId = (await quick.listBackups(spec.name, store.name)).find((b) => b.complete)?.backupId;
+      if (!backupId) throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `cluster ${spec.name} has no complete backup in ${store.description}: run backupCluster first` });
+    }
+    const manifest = await quick.readBackupManifest(spec.name, store.name, backupId).catch(surfaceActivityFailure);
+    const shape = { source: spec.name, basePort: input.basePort, masters: manifest.shards.length, replicasPerMaster: Math.round((manifest.nodes.length - manifest.shards.length) / manifest.shards.length) };
+    const scratch = scratchClusterName(shape);
+
+    op.step(STEPS[1], `backup \`${backupId}\` into scratch nodes ${scratchNodes(shape)[0]} and up`);
+    let restored: RestoreReport;
+    try {
+      restored = await executeChild<(i: unknown) => Promise<RestoreReport>>('restoreCluster', {
+        args: [{ cluster: scratch, from: spec.name, store: store.name, backupId, approve: true, timeoutSeconds: input.timeoutSeconds }],
+        workflowId: `${workflowInfo().workflowId}-restore`,
+      });
+    } finally {
+      op.step(STEPS[2]);
+      await quick.destroyScratchCluster(scratch);
+    }
+    const report: VerifyBackupReport = {
+      cluster: spec.name,
+      backupId,
+      scratchNodes: scratchNodes(shape),
+      keys: restored.keys,
+      bytesRead: restored.bytesRead,
+      restoreMs: restored.durationMs,
+      durationMs: Date.now() - started,
+    };
+    op.finish('succeeded', `backup \`${backupId}\` restores: ${manifest.keys} keys in ${manifest.shards.length} shards, every count as in the manifest.`);
+    return report;
+  });
+}

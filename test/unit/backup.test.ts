@@ -1,0 +1,150 @@
+/** The backup model: AOF manifests and RDB headers captured from real Redis 7.0.15 and 8.0.2, retention, restore plans. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  backupAofFiles, groupBackups, parseAofManifest, parseClusterNodes, parseNodesConf, nodesConfNodes, nodesConfVars, planBackupSources,
+  planRestore, planRetention, rdbKeyCount, restoredNodesConf, serializeAofManifest, type BackupManifest, type NodeObservation,
+} from '../../src/cluster';
+
+const fixture = (version: string, name: string) => readFileSync(join(__dirname, '..', 'fixtures', version, name));
+
+describe.each(['redis-7.0', 'redis-8.0'])('%s', (version) => {
+  test('the AOF manifest round-trips, keeping fields a newer Redis adds', () => {
+    const text = fixture(version, 'appendonly.aof.manifest').toString('utf8');
+    const files = parseAofManifest(text);
+    expect(files.map((f) => f.type)).toEqual(['b', 'i']);
+    expect(serializeAofManifest(files)).toBe(text);
+    const { base, incr } = backupAofFiles([...files, { name: 'appendonly.aof.1.base.rdb', seq: 1, type: 'h' }]);
+    expect(base.name).toBe('appendonly.aof.2.base.rdb');
+    expect(incr.map((f) => f.name)).toEqual(['appendonly.aof.2.incr.aof']);
+  });
+
+  test('the key count of an AOF base comes from its RDB header (aux fields and a function library before it)', () => {
+    const rdb = fixture(version, 'aof-base-1235-keys.rdb');
+    expect(rdbKeyCount(rdb)).toBe(1235);
+    expect(rdbKeyCount(rdb.subarray(0, 40))).toBe('need-more');
+    expect(rdbKeyCount(Buffer.from('*2\r\n$6\r\nSELECT\r\n'))).toBeUndefined();
+  });
+});
+
+test('a manifest without a base file cannot be backed up', () => {
+  expect(() => backupAofFiles(parseAofManifest('file appendonly.aof.1.incr.aof seq 1 type i\n'))).toThrow(/no base file/);
+  expect(() => parseAofManifest('file x seq 1\n')).toThrow(/line 1/);
+});
+
+const nodesText = readFileSync(join(__dirname, '..', 'fixtures', 'redis-7.0', 'cluster-nodes-healthy.txt'), 'utf8');
+
+function observations(down: string[] = []): NodeObservation[] {
+  const view = parseClusterNodes(nodesText);
+  return view.map((n) => ({
+    address: n.address,
+    ...(down.includes(n.address)
+      ? { error: { kind: 'unreachable' as const, message: 'ECONNREFUSED' } }
+      : {
+          view: view.map((m) => ({ ...m, myself: m.id === n.id })),
+          replication: { role: n.role, masterLinkUp: n.role === 'replica' ? true : null, masterSyncInProgress: false, connectedReplicas: 0, replicationOffset: 1 },
+          clusterInfo: { state: 'ok' as const, slotsAssigned: 16384, slotsOk: 16384, slotsPfail: 0, slotsFail: 0, knownNodes: 6, size: 3, currentEpoch: 6, myEpoch: 1 },
+        }),
+  }));
+}
+
+describe('backup sources', () => {
+  test('each shard from its replica first, its master second', () => {
+    const plan = planBackupSources(observations(), 'replica');
+    expect(plan.problems).toEqual([]);
+    expect(plan.shards).toHaveLength(3);
+    for (const s of plan.shards) expect(s.candidates.map((c) => c.role)).toEqual(['replica', 'master']);
+    expect(plan.nodes).toHaveLength(6);
+    expect(plan.currentEpoch).toBe(6);
+    expect(planBackupSources(observations(), 'master').shards[0]!.candidates[0]!.role).toBe('master');
+  });
+
+  test('a shard with no node answering is named, with its slots', () => {
+    const view = parseClusterNodes(nodesText);
+    const master = view.find((n) => n.role === 'master')!;
+    const replica = view.find((n) => n.masterId === master.id)!;
+    const plan = planBackupSources(observations([master.address, replica.address]), 'replica');
+    expect(plan.problems).toHaveLength(1);
+    expect(plan.problems[0]).toMatch(new RegExp(`slots ${master.slots[0]!.start}-`));
+    expect(plan.problems[0]).toContain(`${replica.address} does not answer`);
+  });
+});
+
+function manifestOf(): BackupManifest {
+  const plan = planBackupSources(observations(), 'replica');
+  return {
+    format: 1, cluster: 'main', backupId: 'b1', workflowId: 'w', startedAt: '2026-11-27T03:00:00.000Z', completedAt: '2026-11-27T03:00:05.000Z',
+    redisVersion: '7.0.15', compression: 'none', currentEpoch: plan.currentEpoch, nodes: plan.nodes,
+    shards: plan.shards.map((s) => ({ index: s.index, slots: s.slots, masterId: s.masterId, source: s.candidates[0]!, keys: 10, object: { key: `main/b1/shard-${s.index}.tar`, size: 1, sha256: 'x' }, aof: { base: 'b', incr: [] } })),
+    keys: 30, bytes: 3,
+  };
+}
+
+describe('restore plans', () => {
+  test('onto the same nodes nothing moves; each node keeps its id', () => {
+    const manifest = manifestOf();
+    const plan = planRestore(manifest, manifest.nodes.map((n) => n.address));
+    expect(plan.problems).toEqual([]);
+    expect(plan.moved).toEqual({});
+    for (const a of plan.assignments) expect(a.toAddress).toBe(manifest.nodes.find((n) => n.id === a.fromId)!.address);
+  });
+
+  test('onto new addresses every node gets a nodes.conf with the same ids, epochs and slots, itself flagged myself', () => {
+    const manifest = manifestOf();
+    const targets = Array.from({ length: 6 }, (_, i) => `127.0.0.1:${41001 + i}`);
+    const plan = planRestore(manifest, targets);
+    expect(Object.keys(plan.moved)).toHaveLength(6);
+    expect(plan.assignments.filter((a) => a.shard !== undefined).map((a) => a.toAddress)).toEqual(targets.slice(0, 3));
+    for (const target of targets) {
+      const conf = parseNodesConf(restoredNodesConf(manifest, plan, target));
+      const nodes = nodesConfNodes(conf);
+      expect(nodes.map((n) => n.id).sort()).toEqual(manifest.nodes.map((n) => n.id).sort());
+      expect(nodes.filter((n) => n.myself).map((n) => n.address)).toEqual([target]);
+      for (const n of nodes) {
+        const old = manifest.nodes.find((m) => m.id === n.id)!;
+        expect(n.address).toBe(plan.moved[old.address]);
+        expect(n.busPort).toBe(n.port + 10000);
+        expect(n.configEpoch).toBe(old.configEpoch);
+        expect(n.slots).toEqual(old.slots);
+        expect(n.masterId).toBe(old.masterId);
+      }
+      expect(nodesConfVars(conf).currentEpoch).toBe(6);
+    }
+  });
+
+  test('a node count that differs is refused with the fix', () => {
+    expect(planRestore(manifestOf(), ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3']).problems[0]).toMatch(/backup has 6 nodes and cluster lists 3/);
+  });
+});
+
+describe('retention', () => {
+  const day = 86_400_000;
+  const now = Date.parse('2026-11-27T03:00:00Z');
+  const backups = Array.from({ length: 5 }, (_, i) => ({ backupId: `b${i}`, complete: true, time: new Date(now - i * day).toISOString(), keys: [], bytes: 0 }));
+
+  test('keeps the newest count, or those younger than days; never the newest one', () => {
+    expect(planRetention(backups, { count: 2 }, now, 'b0').map((b) => b.backupId)).toEqual(['b2', 'b3', 'b4']);
+    expect(planRetention(backups, { days: 2.5 }, now, 'b0').map((b) => b.backupId)).toEqual(['b3', 'b4']);
+    expect(planRetention(backups, { count: 1, days: 1.5 }, now, 'b0').map((b) => b.backupId)).toEqual(['b2', 'b3', 'b4']);
+    expect(planRetention(backups.slice(3), { days: 1 }, now, 'x').map((b) => b.backupId)).toEqual(['b4']);
+  });
+
+  test('an abandoned incomplete backup goes after a day, the one in progress stays', () => {
+    const partial = [
+      { backupId: 'old', complete: false, time: new Date(now - 2 * day).toISOString(), keys: [], bytes: 0 },
+      { backupId: 'running', complete: false, time: new Date(now - 2 * day).toISOString(), keys: [], bytes: 0 },
+      { backupId: 'fresh', complete: false, time: new Date(now - 1000).toISOString(), keys: [], bytes: 0 },
+    ];
+    expect(planRetention(partial, {}, now, 'running').map((b) => b.backupId)).toEqual(['old']);
+  });
+
+  test('a store listing is grouped by backup; a manifest marks it complete', () => {
+    const grouped = groupBackups('main', [
+      { key: 'main/b1/shard-0.tar', size: 10, lastModified: '2026-11-26T00:00:00Z' },
+      { key: 'main/b1/manifest.json', size: 1, lastModified: '2026-11-26T00:00:01Z' },
+      { key: 'main/b2/shard-0.tar', size: 5, lastModified: '2026-11-27T00:00:00Z' },
+      { key: 'main/stray', size: 5, lastModified: '2026-11-27T00:00:00Z' },
+    ]);
+    expect(grouped.map((b) => [b.backupId, b.complete, b.bytes])).toEqual([['b2', false, 5], ['b1', true, 11]]);
+  });
+});
