@@ -7,6 +7,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, Connection } from '@temporalio/client';
+import { scheduleCommand } from '../../src/client/scheduleCli';
+import { describeBackupSchedule } from '../../src/client/schedules';
 import { manifestKey, type BackupManifest } from '../../src/cluster';
 import { parseInventory } from '../../src/config';
 import { createStore } from '../../src/storage';
@@ -16,7 +19,7 @@ import type { RestoreReport } from '../../src/workflows/restoreCluster';
 import type { VerifyBackupReport } from '../../src/workflows/verifyBackup';
 import { runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import { clusterClient, digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
-import { runInfo, SCRATCH_BASE_PORT, STATE_DIR, TASK_QUEUE, testInventory } from '../harness/env';
+import { runInfo, SCRATCH_BASE_PORT, STATE_DIR, TASK_QUEUE, TEMPORAL_ADDRESS, testInventory } from '../harness/env';
 
 const inventory = parseInventory(testInventory());
 const fsStore = createStore(inventory.stores.local!);
@@ -181,4 +184,44 @@ test('retention keeps the newest complete backups', async () => {
   for (let i = 0; i < 3; i++) ids.push((await runWorkflow<BackupReport>('backupCluster', { cluster: 'backup', retain: { count: 2 } })).backupId);
   const complete = (await fsStore.list('backup/')).filter((o) => o.key.endsWith('/manifest.json')).map((o) => o.key.split('/')[1]);
   expect(complete.sort()).toEqual(ids.slice(1).sort());
+});
+
+test('the nightly Schedule: created, updated in place, triggered now (retention keeps only the newest), paused, deleted', async () => {
+  const client = await testClient();
+  const lines: string[] = [];
+  // The command closes its connection: give it its own.
+  const connect = async () => new Client({ connection: await Connection.connect({ address: TEMPORAL_ADDRESS }) });
+  const cli = (...argv: string[]) => scheduleCommand(argv, connect, (l) => lines.push(l));
+  expect(await cli('backup', '--cluster', 'backup', '--cron', '0 3 * * *', '--tz', 'Europe/Berlin', '--retain-count', '1')).toBe(0);
+  expect(lines[0]).toBe('created schedule backup-backup');
+  expect(await cli('backup', '--cluster', 'backup', '--cron', '0 3 * * *', '--tz', 'Europe/Berlin', '--retain-count', '1')).toBe(0);
+  expect(lines.at(-2)).toBe('updated schedule backup-backup');
+  const described = await describeBackupSchedule(client, 'backup');
+  expect(described).toMatchObject({ scheduleId: 'backup-backup', cluster: 'backup', cron: ['0 3 * * *'], timeZone: 'Europe/Berlin', paused: false });
+  // 03:00 in Berlin is 01:00 or 02:00 UTC.
+  expect([1, 2]).toContain(new Date(described.nextRuns[0]!).getUTCHours());
+  const handle = client.schedule.getHandle('backup-backup');
+  const desc = await handle.describe();
+  expect(desc.policies).toMatchObject({ overlap: 'SKIP', pauseOnFailure: true });
+
+  expect(await cli('trigger', '--cluster', 'backup')).toBe(0);
+  let runs = (await handle.describe()).info.recentActions;
+  for (let i = 0; i < 100 && runs.length === 0; i++) {
+    await sleep(100);
+    runs = (await handle.describe()).info.recentActions;
+  }
+  const action = runs[0]!.action as { workflow: { workflowId: string } };
+  const report = (await client.workflow.getHandle(action.workflow.workflowId).result()) as BackupReport;
+  const complete = (await fsStore.list('backup/')).filter((o) => o.key.endsWith('/manifest.json')).map((o) => o.key.split('/')[1]);
+  expect(complete).toEqual([report.backupId]);
+  expect(report.pruned.length).toBeGreaterThanOrEqual(2);
+
+  expect(await cli('pause', '--cluster', 'backup', '--note', 'maintenance')).toBe(0);
+  expect((await describeBackupSchedule(client, 'backup')).paused).toBe(true);
+  expect(await cli('list')).toBe(0);
+  expect(JSON.parse(lines.at(-1)!)).toEqual([expect.objectContaining({ scheduleId: 'backup-backup', paused: true, note: 'maintenance' })]);
+  expect(await cli('delete', '--cluster', 'backup')).toBe(0);
+  expect(await cli('trigger', '--cluster', 'backup')).toBe(1);
+  expect(await cli('backup', '--cluster', 'backup', '--cron', 'every night')).toBe(2);
+  expect(await cli('pause')).toBe(2);
 });
