@@ -12,7 +12,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -25,6 +25,7 @@ import { ProcessRuntime } from '../src/runtime';
 import { startDevServer } from '../src/client/devServer';
 import type { BackupReport } from '../src/workflows/backupCluster';
 import type { RestoreReport } from '../src/workflows/restoreCluster';
+import { activityTimeline, formatTimeline, watchRss, type RssPeak } from './observe';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '..');
@@ -34,7 +35,7 @@ const FLOOR = join(STORE, 'floor');
 const args = process.argv.slice(2);
 const compressionAt = args.indexOf('--compression');
 const COMPRESSION = compressionAt >= 0 ? args[compressionAt + 1] : 'none';
-const KEYS = Number(args.find((a, i) => i !== compressionAt + 1 && !a.startsWith('--')) ?? 1_000_000);
+const KEYS = Number(args.find((a, i) => !a.startsWith('--') && (compressionAt < 0 || i !== compressionAt + 1)) ?? 1_000_000);
 const SOURCE = Array.from({ length: 6 }, (_, i) => `127.0.0.1:${27001 + i}`);
 const TARGET = Array.from({ length: 6 }, (_, i) => `127.0.0.1:${27011 + i}`);
 const RUNS = 2;
@@ -120,24 +121,6 @@ async function rewriteAof(r: Redis): Promise<void> {
   }
 }
 
-/** Peak VmRSS sampled every 100 ms, and VmHWM since the start (the kernel's exact peak; reset through clear_refs). */
-function watchRss(pid: number): () => { sampledKb: number; hwmKb: number } {
-  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  let resetHwm = true;
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
-  } catch {
-    resetHwm = false;
-  }
-  let sampledKb = field('VmRSS');
-  const timer = setInterval(() => (sampledKb = Math.max(sampledKb, field('VmRSS'))), 100);
-  return () => {
-    clearInterval(timer);
-    sampledKb = Math.max(sampledKb, field('VmRSS'));
-    return { sampledKb, hwmKb: resetHwm ? field('VmHWM') : NaN };
-  };
-}
-
 async function main(): Promise<void> {
   if (COMPRESSION !== 'none' && COMPRESSION !== 'gzip') throw new Error(`--compression: expected none or gzip, got ${COMPRESSION}`);
   if (!Number.isInteger(KEYS) || KEYS < 1) throw new Error(`keys: expected a positive integer, got ${args.join(' ')}`);
@@ -182,8 +165,13 @@ async function main(): Promise<void> {
       worker.stdout!.on('data', (d: Buffer) => d.toString().includes('redisforge worker:') && ok());
     });
     const client = new Client({ connection: await Connection.connect({ address: server.address }) });
-    const workflow = <T>(type: string, input: object) =>
-      client.workflow.execute<(i: object) => Promise<T>>(type, { taskQueue: 'redisforge-ops', workflowId: `bench-${type}-${Date.now()}`, args: [input] });
+    const startKb = watchRss(worker.pid!)().sampledKb;
+    const workflow = async <T>(type: string, input: object) => {
+      const workflowId = `bench-${type}-${Date.now()}`;
+      const t0 = Date.now();
+      const result = await client.workflow.execute<(i: object) => Promise<T>>(type, { taskQueue: 'redisforge-ops', workflowId, args: [input] });
+      return { result, ms: Date.now() - t0, workflowId };
+    };
 
     await Promise.all([...SOURCE, ...TARGET].map((n) => runtime.start(n)));
     await workflow('createCluster', { cluster: 'source' });
@@ -195,7 +183,7 @@ async function main(): Promise<void> {
     const idleKb = watchRss(worker.pid!)().sampledKb;
 
     const floorBackups: { ms: number; rewriteMs: number; tarMs: number; bytes: number }[] = [];
-    const ourBackups: { ms: number; report: BackupReport; rss: ReturnType<ReturnType<typeof watchRss>> }[] = [];
+    const ourBackups: { ms: number; report: BackupReport; rss: RssPeak; workflowId: string }[] = [];
     for (let i = 0; i < RUNS; i++) {
       await settle(shards);
       rmSync(FLOOR, { recursive: true, force: true });
@@ -215,15 +203,15 @@ async function main(): Promise<void> {
 
       await settle(shards);
       const rss = watchRss(worker.pid!);
-      t = Date.now();
-      const report = await workflow<BackupReport>('backupCluster', { cluster: 'source', compression: COMPRESSION });
-      ourBackups.push({ ms: Date.now() - t, report, rss: rss() });
+      const { result: report, ms, workflowId } = await workflow<BackupReport>('backupCluster', { cluster: 'source', compression: COMPRESSION });
+      ourBackups.push({ ms, report, rss: rss(), workflowId });
       if (report.keys !== KEYS) throw new Error(`backupCluster reports ${report.keys} keys, ${KEYS} were loaded`);
     }
 
     const backupId = ourBackups.at(-1)!.report.backupId;
+    const bestOf = <R extends { ms: number }>(runs: R[]) => runs.reduce((a, b) => (b.ms < a.ms ? b : a));
     const floorRestores: number[] = [];
-    const ourRestores: { ms: number; report: RestoreReport; rss: ReturnType<ReturnType<typeof watchRss>> }[] = [];
+    const ourRestores: { ms: number; report: RestoreReport; rss: RssPeak; workflowId: string }[] = [];
     for (let i = 0; i < RUNS; i++) {
       t = Date.now();
       await Promise.all(TARGET.map((n) => runtime.stop(n)));
@@ -242,9 +230,8 @@ async function main(): Promise<void> {
       floorRestores.push(Date.now() - t);
 
       const rss = watchRss(worker.pid!);
-      t = Date.now();
-      const report = await workflow<RestoreReport>('restoreCluster', { cluster: 'target', from: 'source', backupId, approve: true });
-      ourRestores.push({ ms: Date.now() - t, report, rss: rss() });
+      const { result: report, ms, workflowId } = await workflow<RestoreReport>('restoreCluster', { cluster: 'target', from: 'source', backupId, approve: true });
+      ourRestores.push({ ms, report, rss: rss(), workflowId });
       if (report.keys.some((k) => k.restored !== k.expected)) throw new Error(`restoreCluster key counts: ${JSON.stringify(report.keys)}`);
     }
 
@@ -262,15 +249,17 @@ async function main(): Promise<void> {
     row('  of which uploadMs (slowest shard)', ourBackups.map((o) => Math.max(...o.report.shards.map((x) => x.uploadMs))));
     console.log(`  stored: floor ${floorBackups.at(-1)!.bytes} bytes, ours ${ourBackups.at(-1)!.report.bytes} bytes`);
     console.log(`  ratio ours/floor: ${(best(ourBackups.map((o) => o.ms)) / best(floorBackups.map((f) => f.ms))).toFixed(2)}x wall (target <= 2x), ${(best(ourBackups.map((o) => o.report.durationMs)) / best(floorBackups.map((f) => f.ms))).toFixed(2)}x by durationMs`);
+    console.log(`  best run's activities (s from workflow start): ${formatTimeline(await activityTimeline(client, bestOf(ourBackups).workflowId))}`);
     console.log('restore onto six other nodes (run 1, run 2, best)');
     row(`floor: stop, clean, tar ${COMPRESSION === 'gzip' ? 'xzf' : 'xf'} per master, start, until loaded`, floorRestores);
     row('ours: restoreCluster, client wall time', ourRestores.map((o) => o.ms));
     row('ours: report durationMs', ourRestores.map((o) => o.report.durationMs));
     console.log('  the floor writes no nodes.conf, syncs no replica and forms no cluster; restoreCluster also checks every object\'s sha256 first and waits for cluster ok');
     console.log(`  ratio ours/floor: ${(best(ourRestores.map((o) => o.ms)) / best(floorRestores)).toFixed(2)}x wall (target <= 2x), ${(best(ourRestores.map((o) => o.report.durationMs)) / best(floorRestores)).toFixed(2)}x by durationMs`);
-    const rssLine = (label: string, runs: { rss: { sampledKb: number; hwmKb: number } }[]) =>
+    console.log(`  best run's activities (s from workflow start): ${formatTimeline(await activityTimeline(client, bestOf(ourRestores).workflowId))}`);
+    const rssLine = (label: string, runs: { rss: RssPeak }[]) =>
       console.log(`  ${label}: ${runs.map((o) => `${MiB(o.rss.sampledKb)} MiB (VmHWM ${MiB(o.rss.hwmKb)} MiB)`).join(', ')}`);
-    console.log(`worker RSS (target < 250 MB): idle before the runs ${MiB(idleKb)} MiB; peak, sampled every 100 ms:`);
+    console.log(`worker RSS (target < 250 MB): ${MiB(startKb)} MiB once ready, ${MiB(idleKb)} MiB idle before the runs; peak, sampled every 100 ms:`);
     rssLine('during backupCluster', ourBackups);
     rssLine('during restoreCluster', ourRestores);
     succeeded = true;

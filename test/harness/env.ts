@@ -8,10 +8,16 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '..', '..');
-export const STATE_DIR = join(ROOT, '.state', 'test');
-export const TEMPORAL_PORT = 17233;
+/**
+ * REDISFORGE_TEST_INSTANCE=N (N>0) runs a second test run beside the first: its own state
+ * folder and Temporal and S3 ports. Redis ports stay fixed per cluster, so two runs must run
+ * different test files (different clusters). Docker containers are left to instance 0.
+ */
+export const TEST_INSTANCE = Number(process.env.REDISFORGE_TEST_INSTANCE ?? 0);
+export const STATE_DIR = join(ROOT, '.state', TEST_INSTANCE ? `test-${TEST_INSTANCE}` : 'test');
+export const TEMPORAL_PORT = 17233 + TEST_INSTANCE * 10;
 export const TEMPORAL_ADDRESS = `127.0.0.1:${TEMPORAL_PORT}`;
-export const TEMPORAL_UI_PORT = 18233;
+export const TEMPORAL_UI_PORT = 18233 + TEST_INSTANCE * 10;
 export const TASK_QUEUE = 'redisforge-ops';
 export const BUNDLE_PATH = join(STATE_DIR, 'workflow-bundle.js');
 export const INVENTORY_PATH = join(STATE_DIR, 'inventory.json');
@@ -20,7 +26,7 @@ export const NODES_DIR = join(STATE_DIR, 'nodes');
 export const WRONG_PASSWORD_ENV = 'REDISFORGE_TEST_WRONG_PASSWORD';
 export const NODE_TIMEOUT_MS = 2000;
 /** The S3-compatible server (versitygw) the run starts, its bucket and test-only keys. */
-export const S3_PORT = 19000;
+export const S3_PORT = 19000 + TEST_INSTANCE * 10;
 export const S3_ENDPOINT = `http://127.0.0.1:${S3_PORT}`;
 export const S3_BUCKET = 'redisforge-test';
 export const S3_ACCESS_KEY = 'redisforge-test';
@@ -54,8 +60,16 @@ export const TEST_CLUSTERS = {
   backup: { nodes: ports(21071), runtime: 'process' },
   /** Restores of `backup`'s backups onto other addresses; formed by the restore. */
   restored: { nodes: ports(21081), runtime: 'process' },
+  /** repairCluster and routingCheck: nodes stopped and destroyed, slots left open. */
+  repair: { nodes: ports(21101), runtime: 'process' },
+  /** upgradeRedis on local processes, between the 7.0.15 and 8.0.2 binaries. */
+  upgrade: { nodes: ports(21111), runtime: 'process' },
+  /** The one-operation-per-cluster guard. */
+  guard: { nodes: ports(21121), runtime: 'process' },
   /** Failover drills and replace on containers. */
   docker: { nodes: ports(22001), runtime: 'docker' },
+  /** upgradeRedis on containers, 7.0.15 -> 8.0.2. */
+  'docker-upgrade': { nodes: ports(22011), runtime: 'docker' },
 } as const;
 
 export type TestClusterName = keyof typeof TEST_CLUSTERS;

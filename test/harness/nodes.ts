@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { LABEL_CLUSTER } from '../../src/runtime/docker';
-import { NODES_DIR, TEST_CLUSTERS } from './env';
+import { NODES_DIR, TEST_CLUSTERS, TEST_INSTANCE } from './env';
 
 export async function dockerAvailable(): Promise<{ ok: boolean; why?: string }> {
   try {
@@ -26,7 +26,7 @@ async function removeTestContainers(): Promise<void> {
 }
 
 export async function killLeftoverNodes(dir = NODES_DIR): Promise<void> {
-  if ((await dockerAvailable()).ok) await removeTestContainers();
+  if (TEST_INSTANCE === 0 && (await dockerAvailable()).ok) await removeTestContainers();
   let clusters: string[] = [];
   try {
     clusters = readdirSync(dir);
