@@ -29,7 +29,7 @@ export function createWorker(options: RedisForgeWorkerOptions): Promise<Worker> 
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? TASK_QUEUE,
-    activities: createActivities(options.inventory, options.env),
+    activities: createActivities(options.inventory, options.env, { taskQueue: options.taskQueue ?? TASK_QUEUE }),
     ...workflows,
   });
 }

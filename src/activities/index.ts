@@ -10,7 +10,10 @@ import { parseScratchClusterName, scratchNodes } from '../cluster';
 import type { ClusterConfig, Inventory } from '../config';
 import { createRuntime, ProcessRuntime, type NodeRuntime } from '../runtime';
 import { createStore, type BackupStore } from '../storage';
+import type { Client } from '@temporalio/client';
+import { connectClient, TASK_QUEUE } from '../client/connection';
 import { createBackupActivities } from './backups';
+import { createLockActivities } from './locks';
 import { NodeConnector, resolveCredentials } from './redis/connection';
 import { createClusterFormingActivities } from './redis/cluster';
 import { createFailoverActivities } from './redis/failover';
@@ -30,7 +33,16 @@ export interface ClusterSpec {
   runtime?: 'process' | 'docker';
 }
 
-export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = process.env) {
+export interface ActivityContext {
+  /** The worker's task queue: the cluster lock workflows run there too. @default "redisforge-ops" */
+  taskQueue?: string;
+  /** A Temporal client for the lock activities. @default connected like the Temporal CLI, on first use */
+  client?: () => Promise<Client>;
+}
+
+export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = process.env, context: ActivityContext = {}) {
+  let client: Promise<Client> | undefined;
+  const clientFor = context.client ?? (() => (client ??= connectClient()));
   const connectors = new Map<string, NodeConnector>();
 
   /** Where verifyBackup's scratch clusters live: REDISFORGE_SCRATCH_DIR, else the temp dir. */
@@ -131,6 +143,7 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
     ...createMembershipActivities(connectorFor),
     ...createNodeActivities(runtimeFor),
     ...createBackupActivities(connectorFor, runtimeFor, storeNamed),
+    ...createLockActivities(clientFor, () => context.taskQueue ?? TASK_QUEUE),
 
     /** The store a cluster's backups go to (its name in the inventory and where it is). */
     async describeStore(cluster: string, store: string): Promise<{ name: string; description: string }> {

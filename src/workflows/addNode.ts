@@ -37,6 +37,7 @@ export async function addNode(rawInput: unknown): Promise<AddNodeReport> {
     const input = parseInput(addNodeInput, rawInput);
     op.forCluster(input.cluster);
     const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    await op.lock(spec.name);
     const wait = waiting(input.timeoutSeconds);
     const timeoutMs = input.timeoutSeconds * 1000;
     if (input.replicaOf !== undefined && input.role !== 'replica') throw invalidInput(['replicaOf: only for role "replica"']);

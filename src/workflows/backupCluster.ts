@@ -40,6 +40,7 @@ export async function backupCluster(rawInput: unknown): Promise<BackupReport> {
     const input = parseInput(backupClusterInput, rawInput);
     op.forCluster(input.cluster);
     const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    await op.lock(spec.name);
     const started = Date.now();
     const info = workflowInfo();
     const backupId = input.backupId ?? backupIdAt(info.startTime, info.runId.slice(0, 6));

@@ -5,11 +5,14 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   ContinueAsNew,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { z } from 'zod';
@@ -19,7 +22,7 @@ import { progressQuery, redisClusterKey, runbookOperationKey, type MigrationProg
 
 export { progressQuery, type Progress } from './definitions';
 
-const NON_RETRYABLE = ['InvalidInput', 'ClusterAlreadyFormed', 'WaitTimedOut', 'PreflightFailed', 'LargeKeys'];
+const NON_RETRYABLE = ['InvalidInput', 'ClusterAlreadyFormed', 'WaitTimedOut', 'PreflightFailed', 'LargeKeys', 'ClusterBusy'];
 
 /** Short Redis calls. */
 export const quick = proxyActivities<Activities>({
@@ -74,6 +77,8 @@ export function surfaceActivityFailure(err: unknown): never {
 /** Tracks the runbook steps of one operation for the progress query and the Web UI. */
 export class Operation {
   private progress: Progress;
+  /** The cluster this operation holds (see lock()), released when it ends. */
+  private locked?: string;
 
   constructor(
     operation: string,
@@ -92,6 +97,21 @@ export class Operation {
       { key: runbookOperationKey, value: this.progress.operation },
     ]);
     this.render();
+  }
+
+  /**
+   * Takes the cluster for this operation: one mutating operation at a time per cluster. A
+   * second one is refused (ClusterBusy) with the name of the one running; read-only checks
+   * and dry runs do not call this.
+   */
+  async lock(cluster: string): Promise<void> {
+    // Runs recorded before the guard existed replay without it.
+    if (!patched('one-operation-per-cluster')) return;
+    const info = workflowInfo();
+    await quick
+      .acquireClusterLock(cluster, { workflowId: info.workflowId, runId: info.runId, operation: this.progress.operation, parentWorkflowId: info.parent?.workflowId })
+      .catch(surfaceActivityFailure);
+    this.locked = cluster;
   }
 
   step(step: string, detail?: string): void {
@@ -113,12 +133,18 @@ export class Operation {
 
   /** Runs `body`, marking the operation failed in the UI if it throws. */
   async run<T>(body: () => Promise<T>): Promise<T> {
+    let continuing = false;
     try {
       return await body();
     } catch (err) {
-      // Continuing as new is how a long operation goes on, not a failure.
-      if (!(err instanceof ContinueAsNew)) this.finish('failed', (err as Error).message);
+      // Continuing as new is how a long operation goes on, not a failure; it keeps the cluster.
+      continuing = err instanceof ContinueAsNew;
+      if (!continuing) this.finish('failed', (err as Error).message);
       throw err;
+    } finally {
+      const cluster = this.locked;
+      // Released even when the operation was cancelled.
+      if (cluster && !continuing) await CancellationScope.nonCancellable(() => quick.releaseClusterLock(cluster, workflowInfo().workflowId));
     }
   }
 

@@ -53,6 +53,7 @@ export async function createCluster(rawInput: unknown): Promise<CreateClusterRes
       op.finish('succeeded', 'Dry run: nothing was changed.');
       return { cluster: spec.name, dryRun: true, alreadyFormed, layout };
     }
+    await op.lock(spec.name);
 
     const wait = waiting(input.timeoutSeconds);
     const timeoutMs = input.timeoutSeconds * 1000;

@@ -88,6 +88,7 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
       op.finish('succeeded', `Dry run: would fail over ${master.address} to ${replica.address} (${input.mode}).`);
       return report;
     }
+    await op.lock(spec.name);
     const replicasOfMaster = health.shards.find((s) => s.master.id === master.id)!.replicas.map((r) => r.address);
     const survivors = observations.map((o) => o.address).filter((a) => a !== master.address);
 

@@ -7,3 +7,4 @@ export { removeNode } from './removeNode';
 export { backupCluster } from './backupCluster';
 export { restoreCluster } from './restoreCluster';
 export { verifyBackup } from './verifyBackup';
+export { clusterLock } from './clusterLock';

@@ -57,6 +57,8 @@ export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
     setHandler(abortSignal, (arg) => void (state && (state.aborted = arg?.reason ?? 'aborted by signal')));
     setHandler(throttleSignal, ({ maxKeysPerSecond }) => void (state && (state.maxKeysPerSecond = maxKeysPerSecond || undefined)));
 
+    // A continued run holds the cluster under the same workflow id.
+    if (state) await op.lock(spec.name);
     if (!state) {
       op.step(STEPS[0]);
       const observations = await quick.collectClusterState(spec.name, spec.nodes);
@@ -86,6 +88,7 @@ export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
         op.finish('succeeded', `Dry run: ${plan.slotsToMove} slots would move in ${plan.moves.length} moves.`);
         return { cluster: spec.name, dryRun: true, plan, slotsMoved: 0, keysMoved: 0, keysReplaced: 0, keysPerSecond: 0, runs: 1 };
       }
+      await op.lock(spec.name);
 
       op.step(STEPS[2]);
       if (!input.allowLargeKeys) {

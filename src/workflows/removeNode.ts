@@ -39,6 +39,7 @@ export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
     const input = parseInput(removeNodeInput, rawInput);
     op.forCluster(input.cluster);
     const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    await op.lock(spec.name);
     const timeoutMs = input.timeoutSeconds * 1000;
 
     op.step(STEPS[0]);

@@ -86,6 +86,7 @@ export async function restoreCluster(rawInput: unknown): Promise<RestoreReport> 
       return report;
     }
 
+    await op.lock(spec.name);
     op.step(
       STEPS[2],
       `**approval needed**: every node of \`${spec.name}\` will be stopped and its data replaced by backup \`${input.backupId}\` (taken ${manifest.startedAt}, ${manifest.keys} keys). Send the \`approve\` update to go on.\n\n${planTable}`,

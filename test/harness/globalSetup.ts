@@ -18,6 +18,8 @@ import { startWorker } from './worker';
 import { join } from 'node:path';
 
 export default async function globalSetup(): Promise<void> {
+  // The pinned AWS SDK works on Node 20; its notice about later releases is not a test's business.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   // Another run in progress owns the ports and the state folder: leave them alone.
   if (await acceptsConnections(TEMPORAL_ADDRESS)) {
     throw new Error(`${TEMPORAL_ADDRESS} is in use: another test run (or a stale Temporal server) is running; wait for it or stop it`);
@@ -55,7 +57,6 @@ const S3_ENV = {
   AWS_ACCESS_KEY_ID: S3_ACCESS_KEY,
   AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY,
   REDISFORGE_SCRATCH_DIR: SCRATCH_DIR,
-  // The pinned SDK works on Node 20; its notice about later releases is not a test's business.
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 };
 

@@ -1,0 +1,60 @@
+/**
+ * The guard's two activities: ask a cluster's lock workflow for the cluster (starting it when
+ * none runs) and give it back. A holder that closed without releasing (terminated) is stale:
+ * its lock is taken over, so a crash never leaves a cluster locked for good.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import { acquireLockUpdate, lockWorkflowId, releaseLockSignal, type LockHolder, type LockRequest } from '../workflows/clusterLock';
+
+export function createLockActivities(clientFor: () => Promise<Client>, taskQueue: () => string) {
+  async function ask(cluster: string, req: LockRequest) {
+    const client = await clientFor();
+    return client.workflow.executeUpdateWithStart(acquireLockUpdate, {
+      args: [req],
+      startWorkflowOperation: new WithStartWorkflowOperation('clusterLock', {
+        workflowId: lockWorkflowId(cluster),
+        taskQueue: taskQueue(),
+        args: [{ cluster }],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      }),
+    });
+  }
+
+  return {
+    /** Grants the cluster to the calling operation, or fails (not retried) naming the one that holds it. */
+    async acquireClusterLock(cluster: string, req: LockRequest): Promise<LockHolder> {
+      let reply = await ask(cluster, req);
+      if (!reply.granted) {
+        const client = await clientFor();
+        const status = await client.workflow
+          .getHandle(reply.holder.workflowId, reply.holder.runId)
+          .describe()
+          .then((d) => d.status.name)
+          .catch(() => 'NOT_FOUND');
+        if (status !== 'RUNNING') reply = await ask(cluster, { ...req, staleHolder: reply.holder.workflowId });
+      }
+      if (reply.granted) return reply.holder;
+      const h = reply.holder;
+      throw ApplicationFailure.create({
+        type: 'ClusterBusy',
+        nonRetryable: true,
+        message:
+          `cluster ${cluster} is busy: ${h.operation} (workflow ${h.workflowId}) has been running on it since ${h.since}; ` +
+          `one operation at a time per cluster: wait for it to finish, or stop it (an abort signal where it has one, else temporal workflow cancel --workflow-id ${h.workflowId})`,
+        details: [{ holder: h }],
+      });
+    },
+
+    async releaseClusterLock(cluster: string, workflowId: string): Promise<void> {
+      const client = await clientFor();
+      await client.workflow
+        .getHandle(lockWorkflowId(cluster))
+        .signal(releaseLockSignal, { workflowId })
+        .catch((err: Error) => {
+          // Nothing to release when the lock workflow has ended.
+          if (err.name !== 'WorkflowNotFoundError') throw err;
+        });
+    },
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * One mutating operation at a time per cluster, however it was started (CLI, Web UI, SDK,
+ * Schedule). Each cluster has a lock workflow, id "redisforge-lock-<cluster>", started on
+ * demand: an operation asks it (an update, sent by the acquireClusterLock activity) and is
+ * granted the cluster or told who holds it. The operation's children (a removeNode's drain)
+ * share their parent's grant. The lock workflow ends once the holder releases it.
+ */
+import { allHandlersFinished, condition, defineQuery, defineSignal, defineUpdate, setHandler } from '@temporalio/workflow';
+
+export interface LockHolder {
+  workflowId: string;
+  runId: string;
+  operation: string;
+  /** ISO time the grant was made. */
+  since: string;
+}
+
+export interface LockRequest {
+  workflowId: string;
+  runId: string;
+  operation: string;
+  /** A child is granted what its parent holds. */
+  parentWorkflowId?: string;
+  /** Take the lock from this holder: it has closed without releasing (terminated). */
+  staleHolder?: string;
+}
+
+export interface LockReply {
+  granted: boolean;
+  holder: LockHolder;
+}
+
+export const acquireLockUpdate = defineUpdate<LockReply, [LockRequest]>('acquire');
+export const releaseLockSignal = defineSignal<[{ workflowId: string }]>('release');
+export const lockHolderQuery = defineQuery<LockHolder | undefined>('holder');
+
+export function lockWorkflowId(cluster: string): string {
+  return `redisforge-lock-${cluster}`;
+}
+
+export async function clusterLock(input: { cluster: string }): Promise<{ cluster: string; lastHolder?: LockHolder }> {
+  let holder: LockHolder | undefined;
+  let lastHolder: LockHolder | undefined;
+  setHandler(acquireLockUpdate, (req) => {
+    const mine = holder && (holder.workflowId === req.workflowId || holder.workflowId === req.parentWorkflowId);
+    if (mine) return { granted: true, holder: holder! };
+    if (!holder || holder.workflowId === req.staleHolder) {
+      holder = { workflowId: req.workflowId, runId: req.runId, operation: req.operation, since: new Date().toISOString() };
+      lastHolder = holder;
+      return { granted: true, holder };
+    }
+    return { granted: false, holder };
+  });
+  setHandler(releaseLockSignal, ({ workflowId }) => {
+    if (holder?.workflowId === workflowId) holder = undefined;
+  });
+  setHandler(lockHolderQuery, () => holder);
+  // Held from the first grant until released; then done (the next operation starts a new run).
+  await condition(() => holder !== undefined);
+  await condition(() => holder === undefined);
+  await condition(allHandlersFinished);
+  return { cluster: input.cluster, lastHolder };
+}
