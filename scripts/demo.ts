@@ -1,12 +1,15 @@
 /**
  * npm run demo: the embedded stack (Temporal dev server with its Web UI, the cluster `local` of
  * six redis-server processes on 127.0.0.1:7001-7006, the worker), then a tour of the runbook
- * procedures as real workflows: createCluster, clusterHealth, failoverTest, addNode, removeNode. `npm run demo -- --keep` leaves it all running until Ctrl-C.
+ * procedures as real workflows: createCluster, clusterHealth, failoverTest, addNode, removeNode,
+ * backupCluster, restoreCluster onto six other nodes (127.0.0.1:7011-7016) and verifyBackup.
+ * `npm run demo -- --keep` leaves it all running until Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { Cluster } from 'ioredis';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createWorker } from '../worker';
 import { parseInventory } from '../src/config';
@@ -20,9 +23,15 @@ import type { CreateClusterResult } from '../src/workflows/createCluster';
 import type { FailoverTestReport } from '../src/workflows/failoverTest';
 import type { AddNodeReport } from '../src/workflows/addNode';
 import type { RemoveNodeReport } from '../src/workflows/removeNode';
+import type { BackupReport } from '../src/workflows/backupCluster';
+import type { RestoreReport } from '../src/workflows/restoreCluster';
+import type { VerifyBackupReport } from '../src/workflows/verifyBackup';
 
 const STATE = resolve(__dirname, '..', '.state', 'demo');
 const NODES = Array.from({ length: 6 }, (_, i) => `127.0.0.1:${7001 + i}`);
+/** Where the backup is restored: the same shape on other addresses. */
+const RESTORED = Array.from({ length: 6 }, (_, i) => `127.0.0.1:${7011 + i}`);
+const DEMO_KEYS = 10_000;
 const keep = process.argv.includes('--keep');
 
 /** The demo's Redis password: REDIS_REQUIREPASS if set, else one generated once and kept in .state/demo. */
@@ -39,7 +48,7 @@ async function main(): Promise<void> {
     return;
   }
   mkdirSync(STATE, { recursive: true });
-  for (const port of [7233, 8233, ...NODES.map((n) => Number(n.split(':')[1]))]) {
+  for (const port of [7233, 8233, ...[...NODES, ...RESTORED].map((n) => Number(n.split(':')[1]))]) {
     if (await acceptsConnections(`127.0.0.1:${port}`)) throw new Error(`port ${port} on 127.0.0.1 is in use: stop whatever runs there (a previous demo with --keep?) and try again`);
   }
   const password = demoPassword();
@@ -49,8 +58,14 @@ async function main(): Promise<void> {
   const inventoryFile = join(STATE, 'inventory.json');
   const inventory = parseInventory(
     {
-      clusters: { local: { nodes: NODES, masters: 3, replicasPerMaster: 1, runtime: 'local', backupStore: 'local' } },
-      runtimes: { local: { type: 'process', baseDir: join(STATE, 'nodes'), nodeTimeoutMs: 5000 } },
+      clusters: {
+        local: { nodes: NODES, masters: 3, replicasPerMaster: 1, runtime: 'local', backupStore: 'local' },
+        restored: { nodes: RESTORED, masters: 3, replicasPerMaster: 1, runtime: 'restored', backupStore: 'local' },
+      },
+      runtimes: {
+        local: { type: 'process', baseDir: join(STATE, 'nodes'), nodeTimeoutMs: 5000 },
+        restored: { type: 'process', baseDir: join(STATE, 'restored'), nodeTimeoutMs: 5000 },
+      },
       stores: { local: { type: 'fs', path: join(STATE, 'backups') } },
     },
     inventoryFile,
@@ -59,15 +74,18 @@ async function main(): Promise<void> {
 
   console.log('Starting the Temporal dev server on 127.0.0.1:7233 (Web UI http://127.0.0.1:8233) ...');
   const server = await startDevServer({ port: 7233, uiPort: 8233, dbFile: join(STATE, 'temporal.db'), logFile: join(STATE, 'temporal.log') });
-  const runtime = new ProcessRuntime(inventory.runtimes.local as Extract<(typeof inventory.runtimes)[string], { type: 'process' }>, { password });
+  type ProcessConfig = Extract<(typeof inventory.runtimes)[string], { type: 'process' }>;
+  const runtime = new ProcessRuntime(inventory.runtimes.local as ProcessConfig, { password });
+  const restoredRuntime = new ProcessRuntime(inventory.runtimes.restored as ProcessConfig, { password });
   const stopAll = async () => {
     await Promise.all([...NODES, '127.0.0.1:7007'].map((n) => runtime.stop(n).catch(() => runtime.kill(n))));
+    await Promise.all(RESTORED.map((n) => restoredRuntime.stop(n).catch(() => restoredRuntime.kill(n))));
     await server.stop();
   };
 
   try {
     console.log(`Starting six empty redis-server processes on ${NODES[0]} .. ${NODES[5]} (data in ${join(STATE, 'nodes')}) ...`);
-    rmSync(join(STATE, 'nodes'), { recursive: true, force: true });
+    for (const dir of ['nodes', 'restored', 'backups']) rmSync(join(STATE, dir), { recursive: true, force: true });
     await Promise.all(NODES.map((n) => runtime.start(n)));
 
     console.log('Starting the worker on task queue redisforge-ops ...');
@@ -90,6 +108,9 @@ async function main(): Promise<void> {
       for (const m of created.layout.masters) console.log(`  master ${m.address} slots ${m.slots}`);
       for (const r of created.layout.replicas) console.log(`  replica ${r.address} of ${r.masterAddress}`);
 
+      console.log(`\nWriting ${DEMO_KEYS} keys through a cluster client ...`);
+      await writeDemoKeys(NODES[0]!, password);
+
       console.log('\nRunning clusterHealth {"cluster":"local"} ...\n');
       const health = await run<ClusterHealthResult>('clusterHealth', { cluster: 'local' }, (r) => (r.healthy ? 'healthy' : `${r.findings.length} findings`));
       console.log(formatHealthReport('local', health));
@@ -107,6 +128,19 @@ async function main(): Promise<void> {
       console.log('\nRunning removeNode {"cluster":"local","node":"127.0.0.1:7007"} (drained, forgotten, stopped) ...');
       const removed = await run<RemoveNodeReport>('removeNode', { cluster: 'local', node: '127.0.0.1:7007' }, (r) => `${r.slotsDrained} slots drained`);
       console.log(`  ${removed.node.address} removed: ${removed.slotsDrained} slots drained back onto ${removed.after.length} masters`);
+
+      console.log('\nRunning backupCluster {"cluster":"local"} (a fresh AOF rewrite per shard, read from a replica, into .state/demo/backups) ...');
+      const backup = await run<BackupReport>('backupCluster', { cluster: 'local' }, (r) => `${r.backupId}: ${r.keys} keys, ${(r.bytes / 1024).toFixed(0)} KiB`);
+      for (const s of backup.shards) console.log(`  shard ${s.index} (slots ${s.slots}) from ${s.role} ${s.source}: ${s.keys} keys, ${s.bytes} bytes`);
+
+      console.log(`\nRunning restoreCluster {"cluster":"restored","from":"local","backupId":"${backup.backupId}","approve":true} (onto ${RESTORED[0]} .. ${RESTORED[5]}) ...`);
+      const restored = await run<RestoreReport>('restoreCluster', { cluster: 'restored', from: 'local', backupId: backup.backupId, approve: true }, (r) =>
+        `${r.keys.reduce((n, k) => n + k.restored, 0)} keys on ${Object.keys(r.moved).length} new addresses`);
+      for (const a of restored.plan) console.log(`  ${a.fromAddress} -> ${a.toAddress} (${a.role}, node id ${a.fromId.slice(0, 8)} kept)`);
+
+      console.log('\nRunning verifyBackup {"cluster":"local","basePort":7021} (a restore drill into a scratch cluster, then torn down) ...');
+      await run<VerifyBackupReport>('verifyBackup', { cluster: 'local', backupId: backup.backupId, basePort: 7021 }, (r) =>
+        `${r.keys.reduce((n, k) => n + k.restored, 0)} keys restored, as in the manifest`);
 
       console.log(`\n${summaryTable(rows)}\n`);
       console.log(`Temporal Web UI: ${server.uiUrl} (filter with: RedisCluster = "local")`);
@@ -126,6 +160,19 @@ async function main(): Promise<void> {
   } finally {
     console.log('\nStopping the cluster and the Temporal server ...');
     await stopAll();
+  }
+}
+
+/** Keys across all slots, so the backup and the restore have something to show. */
+async function writeDemoKeys(seed: string, password: string): Promise<void> {
+  const [host, port] = seed.split(':');
+  const cluster = new Cluster([{ host: host!, port: Number(port) }], { redisOptions: { password } });
+  try {
+    for (let i = 0; i < DEMO_KEYS; i += 500) {
+      await Promise.all(Array.from({ length: 500 }, (_, j) => cluster.set(`demo:${i + j}`, `value-${i + j}`)));
+    }
+  } finally {
+    cluster.disconnect();
   }
 }
 
