@@ -7,6 +7,10 @@ import { DockerRuntime } from '../../src/runtime';
 import { parseInventory } from '../../src/config';
 import { runtimeSuite } from '../harness/runtimeSuite';
 import { runInfo, testInventory } from '../harness/env';
+import { runWorkflow, withRedis } from '../harness/cluster';
+import { digestDataset, loadDataset } from '../harness/dataset';
+import type { BackupReport } from '../../src/workflows/backupCluster';
+import type { RestoreReport } from '../../src/workflows/restoreCluster';
 
 const describeWithDocker = runInfo().dockerAvailable ? describe : describe.skip;
 
@@ -26,6 +30,20 @@ describeWithDocker('docker runtime', () => {
       expect(info.Mounts.map((m) => m.Destination).sort()).toEqual(['/data', '/etc/redisforge']);
       const all = await runtime.docker(node).listContainers({ all: true, filters: { label: ['redisforge.cluster=docker'] } });
       expect(all).toHaveLength(6);
+    });
+
+    test('backupCluster reads each shard out of its container; restoreCluster puts it back into them', async () => {
+      const c = cluster();
+      await loadDataset(c.nodes[0]!, 2_000, 1, 100);
+      const before = await digestDataset((await c.health()).shards.map((s) => s.master.address));
+      // From the masters: one replica runs 8.0.2 now, whose AOF base a 7.0.15 master could not load.
+      const backup = await runWorkflow<BackupReport>('backupCluster', { cluster: 'docker', store: 'local', source: 'master' });
+      expect(backup.keys).toBe(before.keys);
+      await withRedis(c.nodes[0]!, (r) => r.call('FLUSHALL').catch(() => undefined));
+      const restored = await runWorkflow<RestoreReport>('restoreCluster', { cluster: 'docker', store: 'local', backupId: backup.backupId, approve: true });
+      expect(restored.moved).toEqual({});
+      const health = await c.healthUntil((r) => r.healthy, 60_000);
+      expect(await digestDataset(health.shards.map((s) => s.master.address))).toEqual(before);
     });
   });
 });
