@@ -91,6 +91,10 @@ install_versitygw() {
 }
 install_versitygw
 
+# 3c. Debian's chromium, which the Web UI test drives with playwright-core (no browser download).
+command -v chromium >/dev/null || apt_install chromium
+say "$(chromium --version 2>/dev/null | head -1)"
+
 # 4. A Docker engine and the Redis node images, for the docker test suite and the docker runtime.
 if [ "${REDISFORGE_SKIP_DOCKER:-}" != 1 ]; then
   command -v dockerd >/dev/null || apt_install docker.io
