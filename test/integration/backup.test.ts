@@ -17,7 +17,7 @@ import type { BackupReport } from '../../src/workflows/backupCluster';
 import { approveUpdate, progressQuery } from '../../src/workflows/definitions';
 import type { RestoreReport } from '../../src/workflows/restoreCluster';
 import type { VerifyBackupReport } from '../../src/workflows/verifyBackup';
-import { runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
+import { recordHistory, runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import { clusterClient, digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
 import { runInfo, SCRATCH_BASE_PORT, STATE_DIR, TASK_QUEUE, TEMPORAL_ADDRESS, testInventory } from '../harness/env';
 
@@ -54,7 +54,9 @@ afterAll(async () => {
 test('backupCluster to the directory store and to S3: a manifest per backup, shards read from replicas', async () => {
   for (const store of ['local', 's3'] as const) {
     if (store === 's3' && !runInfo().s3Available) continue;
-    const report = await runWorkflow<BackupReport>('backupCluster', { cluster: 'backup', store, compression: store === 's3' ? 'gzip' : 'none' });
+    const id = workflowId(`backup-${store}`);
+    const report = await runWorkflow<BackupReport>('backupCluster', { cluster: 'backup', store, compression: store === 's3' ? 'gzip' : 'none' }, id);
+    await recordHistory(id, `backupCluster-${store}`);
     backups[store] = report;
     expect(report.keys).toBe(before.keys);
     expect(report.shards).toHaveLength(3);
@@ -109,6 +111,7 @@ test('restoreCluster onto six other nodes (from S3, gzip): dry run, approval, th
   expect(progress.detail).toContain('(moved)');
   expect(await handle.executeUpdate(approveUpdate, { args: [{ by: 'test', reason: 'restore drill' }] })).toBe('approved by test');
   const report = (await handle.result()) as RestoreReport;
+  await recordHistory(handle.workflowId, 'restoreCluster-new-addresses-approved');
   expect(report.approval).toEqual({ by: 'test', reason: 'restore drill' });
 
   expect(await digestDataset(await masters(target))).toEqual(before);
