@@ -1,9 +1,10 @@
 /**
- * Runs last in a full run (alone it has nothing to inspect): the Redis password appears in no
- * workflow history of the whole run, although every cluster the tests used has one; and every
- * run carries the search attributes.
+ * Runs last in a full run (alone it has nothing to inspect): neither the Redis password nor the
+ * S3 secret key appears in any workflow history of the whole run, although every cluster the
+ * tests used has one and backups went to S3; and every run carries the search attributes.
  */
 import { password, testClient } from '../harness/cluster';
+import { S3_SECRET_KEY } from '../harness/env';
 
 /** Every string and every byte payload of a history, decoded, in one text. */
 function historyText(value: unknown): string {
@@ -18,7 +19,7 @@ function historyText(value: unknown): string {
   return parts.join('\n');
 }
 
-test('no history of this run contains the password; all carry RedisCluster and RunbookOperation', async () => {
+test('no history of this run contains the password or the S3 secret key; all carry RedisCluster and RunbookOperation', async () => {
   const client = await testClient();
   const secret = password();
   const types = new Set<string>();
@@ -27,9 +28,10 @@ test('no history of this run contains the password; all carry RedisCluster and R
     const text = historyText(await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory());
     expect(text).toContain('json/plain'); // payload bytes were decoded, so the search means something
     expect(text).not.toContain(secret);
+    expect(text).not.toContain(S3_SECRET_KEY);
     if (wf.searchAttributes.RedisCluster) types.add(`${wf.type}:${String(wf.searchAttributes.RunbookOperation)}`);
     count++;
   }
   expect(count).toBeGreaterThan(5);
-  expect([...types].sort()).toEqual(expect.arrayContaining(['clusterHealth:clusterHealth', 'createCluster:createCluster']));
+  expect([...types].sort()).toEqual(expect.arrayContaining(['backupCluster:backupCluster', 'clusterHealth:clusterHealth', 'createCluster:createCluster', 'restoreCluster:restoreCluster']));
 });
