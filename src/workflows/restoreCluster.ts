@@ -18,6 +18,8 @@ export interface RestoreReport {
   backupId: string;
   backupTakenAt: string;
   dryRun: boolean;
+  /** same-shape: every node of the backup restored (ids kept); new-shape: the slot map rebuilt for another node count. */
+  mode: 'same-shape' | 'new-shape';
   plan: RestoreAssignment[];
   /** Old address -> new address. */
   moved: Record<string, string>;
@@ -69,6 +71,7 @@ export async function restoreCluster(rawInput: unknown): Promise<RestoreReport> 
       backupId: input.backupId,
       backupTakenAt: manifest.startedAt,
       dryRun: input.dryRun,
+      mode: plan.mode,
       plan: plan.assignments,
       moved: plan.moved,
       keys: [],
@@ -78,7 +81,7 @@ export async function restoreCluster(rawInput: unknown): Promise<RestoreReport> 
     const planTable = [
       '| node of the backup | restored on | role | slots |',
       '|---|---|---|---|',
-      ...plan.assignments.map((a) => `| ${a.fromAddress} (${a.fromId.slice(0, 8)}) | ${a.toAddress}${a.toAddress !== a.fromAddress ? ' (moved)' : ''} | ${a.role} | ${a.slots || '-'} |`),
+      ...plan.assignments.map((a) => `| ${a.fromAddress || 'new node'} (${a.fromId.slice(0, 8)}) | ${a.toAddress}${a.fromAddress && a.toAddress !== a.fromAddress ? ' (moved)' : ''} | ${a.role} | ${a.slots || '-'} |`),
     ].join('\n');
     if (input.dryRun) {
       op.finish('succeeded', `dry run: backup \`${input.backupId}\` (${manifest.keys} keys) checked; the plan:\n\n${planTable}`);
@@ -116,10 +119,10 @@ export async function restoreCluster(rawInput: unknown): Promise<RestoreReport> 
     await Promise.all(plan.assignments.map((a) => quick.startNode(spec.name, a.toAddress)));
 
     op.step(STEPS[6]);
-    const replicasPerMaster = Math.round((manifest.nodes.length - manifest.shards.length) / manifest.shards.length);
     const nodes = plan.assignments.map((a) => a.toAddress);
+    const expected = { masters: manifest.shards.length, replicasPerMaster: Math.floor((nodes.length - manifest.shards.length) / manifest.shards.length), nodes: nodes.length };
     await waiting(input.timeoutSeconds)
-      .awaitClusterHealthy(spec.name, nodes, { masters: manifest.shards.length, replicasPerMaster }, input.timeoutSeconds * 1000, [...SLOT_FINDINGS, 'NODE_UNREACHABLE', 'KNOWN_NODES_MISMATCH', 'REPLICA_LINK_DOWN'])
+      .awaitClusterHealthy(spec.name, nodes, expected, input.timeoutSeconds * 1000, [...SLOT_FINDINGS, 'NODE_UNREACHABLE', 'KNOWN_NODES_MISMATCH', 'REPLICA_LINK_DOWN'])
       .catch(surfaceActivityFailure);
 
     op.step(STEPS[7]);

@@ -15,9 +15,10 @@ export const ROOT = resolve(__dirname, '..', '..');
  */
 export const TEST_INSTANCE = Number(process.env.REDISFORGE_TEST_INSTANCE ?? 0);
 export const STATE_DIR = join(ROOT, '.state', TEST_INSTANCE ? `test-${TEST_INSTANCE}` : 'test');
-export const TEMPORAL_PORT = 17233 + TEST_INSTANCE * 10;
+// 100 apart: the dev server also takes port+10 (HTTP) and port+20 (metrics).
+export const TEMPORAL_PORT = 17233 + TEST_INSTANCE * 100;
 export const TEMPORAL_ADDRESS = `127.0.0.1:${TEMPORAL_PORT}`;
-export const TEMPORAL_UI_PORT = 18233 + TEST_INSTANCE * 10;
+export const TEMPORAL_UI_PORT = 18233 + TEST_INSTANCE * 100;
 export const TASK_QUEUE = 'redisforge-ops';
 export const BUNDLE_PATH = join(STATE_DIR, 'workflow-bundle.js');
 export const INVENTORY_PATH = join(STATE_DIR, 'inventory.json');
@@ -26,7 +27,7 @@ export const NODES_DIR = join(STATE_DIR, 'nodes');
 export const WRONG_PASSWORD_ENV = 'REDISFORGE_TEST_WRONG_PASSWORD';
 export const NODE_TIMEOUT_MS = 2000;
 /** The S3-compatible server (versitygw) the run starts, its bucket and test-only keys. */
-export const S3_PORT = 19000 + TEST_INSTANCE * 10;
+export const S3_PORT = 19000 + TEST_INSTANCE * 100;
 export const S3_ENDPOINT = `http://127.0.0.1:${S3_PORT}`;
 export const S3_BUCKET = 'redisforge-test';
 export const S3_ACCESS_KEY = 'redisforge-test';
@@ -64,6 +65,8 @@ export const TEST_CLUSTERS = {
   repair: { nodes: ports(21101), runtime: 'process' },
   /** upgradeRedis on local processes, between the 7.0.15 and 8.0.2 binaries. */
   upgrade: { nodes: ports(21111), runtime: 'process' },
+  /** A restore onto another shape: four nodes for a backup of six. */
+  reshape: { nodes: ports(21131, 4), runtime: 'process' },
   /** The one-operation-per-cluster guard. */
   guard: { nodes: ports(21121), runtime: 'process' },
   /** Failover drills and replace on containers. */
@@ -94,6 +97,8 @@ export function testInventory() {
   clusters['no-runtime'] = { nodes: TEST_CLUSTERS.failover.nodes, commandTimeoutMs: 2000 };
   (clusters.backup as Record<string, unknown>).backupStore = 'local';
   (clusters.restored as Record<string, unknown>).backupStore = 's3';
+  // routingCheck goes through it: the repair tests start a pass-through proxy there.
+  (clusters.repair as Record<string, unknown>).clientEndpoint = '127.0.0.1:21109';
   const stores = {
     local: { type: 'fs', path: join(STATE_DIR, 'backups') },
     s3: { type: 's3', bucket: S3_BUCKET, prefix: 'backups', endpoint: S3_ENDPOINT, forcePathStyle: true },

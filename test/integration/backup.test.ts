@@ -120,6 +120,22 @@ test('restoreCluster onto six other nodes (from S3, gzip): dry run, approval, th
   expect(health.shards.map((s) => s.master.address).sort()).toEqual(target.nodes.slice(0, 3));
 });
 
+test('restoreCluster onto four nodes (another shape): the slot map rebuilt, masters keep their ids, every key as backed up', async () => {
+  const reshape = await TestCluster.start('reshape', { form: false });
+  try {
+    const report = await runWorkflow<RestoreReport>('restoreCluster', { cluster: 'reshape', from: 'backup', store: 'local', backupId: backups.local!.backupId, approve: true });
+    expect(report.mode).toBe('new-shape');
+    const health = await reshape.healthUntil((r) => !r.findings.some((f) => f.severity === 'critical'), 30_000);
+    expect(health.shards.map((s) => s.replicas.length).sort()).toEqual([0, 0, 1]);
+    expect(health.summary.slotsCovered).toBe(16384);
+    expect(await digestDataset(health.shards.map((s) => s.master.address))).toEqual(before);
+    const sourceMasters = (await source.health()).shards.map((s) => s.master.id).sort();
+    expect(health.shards.map((s) => s.master.id).sort()).toEqual(sourceMasters);
+  } finally {
+    await reshape.destroy();
+  }
+});
+
 test('a tampered object fails the checksum preflight with a clear error, and no node is stopped', async () => {
   const report = await runWorkflow<BackupReport>('backupCluster', { cluster: 'backup' });
   const manifest = (await fsStore.getJson<BackupManifest>(manifestKey('backup', report.backupId)))!;

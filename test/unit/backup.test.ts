@@ -112,8 +112,27 @@ describe('restore plans', () => {
     }
   });
 
-  test('a node count that differs is refused with the fix', () => {
-    expect(planRestore(manifestOf(), ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3']).problems[0]).toMatch(/backup has 6 nodes and cluster lists 3/);
+  test('another node count rebuilds the slot map: masters keep their ids and slots, replicas spread, new ones get new ids', () => {
+    const manifest = manifestOf();
+    const targets = (n: number) => Array.from({ length: n }, (_, i) => `127.0.0.1:${42001 + i}`);
+    expect(planRestore(manifest, targets(2)).problems[0]).toMatch(/3 shards and the cluster lists 2 nodes: list at least 3/);
+
+    const three = planRestore(manifest, targets(3));
+    expect(three.mode).toBe('new-shape');
+    expect(three.nodes.map((n) => n.role)).toEqual(['master', 'master', 'master']);
+    expect(three.nodes.map((n) => n.id)).toEqual(manifest.shards.map((s) => s.masterId));
+
+    const nine = planRestore(manifest, targets(9));
+    const masters = nine.nodes.filter((n) => n.role === 'master');
+    expect(masters.flatMap((m) => m.slots).reduce((n, r) => n + r.end - r.start + 1, 0)).toBe(16384);
+    for (const m of masters) expect(nine.nodes.filter((n) => n.masterId === m.id)).toHaveLength(2);
+    const ids = nine.nodes.map((n) => n.id);
+    expect(new Set(ids).size).toBe(9);
+    expect(ids.filter((id) => manifest.nodes.some((n) => n.id === id))).toHaveLength(6);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{40}$/);
+    const conf = nodesConfNodes(parseNodesConf(restoredNodesConf(manifest, nine, targets(9)[8]!)));
+    expect(conf).toHaveLength(9);
+    expect(conf.filter((n) => n.myself).map((n) => n.address)).toEqual([targets(9)[8]]);
   });
 });
 
