@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { ClusterConfig } from '../../config';
 import { splitAddress } from '../../cluster/address';
+import { ApplicationFailure } from '@temporalio/common';
 
 export interface Credentials {
   username?: string;
@@ -107,6 +108,8 @@ export class NodeConnector {
       await redis.connect();
       return await fn(redis);
     } catch (err) {
+      // A failure the activity raised on purpose keeps its type and retry decision.
+      if (err instanceof ApplicationFailure) throw err;
       const e = cause && /Connection is closed/.test((err as Error).message) ? cause : (err as Error);
       const clean = new Error(`${address}: ${this.redact(e.message)}`);
       clean.name = e.name;
