@@ -13,13 +13,18 @@ import { createStore, type BackupStore } from '../storage';
 import type { Client } from '@temporalio/client';
 import { connectClient, TASK_QUEUE } from '../client/connection';
 import { createBackupActivities } from './backups';
+import { createRestoreActivities } from './restores';
 import { createLockActivities } from './locks';
 import { NodeConnector, resolveCredentials } from './redis/connection';
 import { createClusterFormingActivities } from './redis/cluster';
 import { createFailoverActivities } from './redis/failover';
 import { createMigrateActivities } from './redis/migrate';
 import { createMembershipActivities } from './redis/membership';
+import { createRepairActivities } from './redis/repair';
+import { createRoutingActivities } from './redis/routing';
 import { createNodeActivities, noRuntime } from './nodes';
+import { createUpgradeActivities } from './upgrade';
+import { createProxyActivities } from './proxies';
 
 /** What a workflow may know of a cluster: no secrets, no file paths. */
 export interface ClusterSpec {
@@ -143,7 +148,12 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
     ...createMembershipActivities(connectorFor),
     ...createNodeActivities(runtimeFor),
     ...createBackupActivities(connectorFor, runtimeFor, storeNamed),
+    ...createRestoreActivities(connectorFor, runtimeFor, storeNamed),
+    ...createRepairActivities(connectorFor, runtimeFor),
+    ...createRoutingActivities(connectorFor),
     ...createLockActivities(clientFor, () => context.taskQueue ?? TASK_QUEUE),
+    ...createUpgradeActivities(connectorFor, runtimeFor),
+    ...createProxyActivities(inventory),
 
     /** The store a cluster's backups go to (its name in the inventory and where it is). */
     async describeStore(cluster: string, store: string): Promise<{ name: string; description: string }> {

@@ -9,3 +9,7 @@ export * from './failover';
 export * from './rebalance';
 export * from './aof';
 export * from './backup';
+export * from './restorePlan';
+export * from './repair';
+export * from './routing';
+export * from './upgrade';
