@@ -113,11 +113,26 @@ const storeSchema = z.discriminatedUnion('type', [
     .strict(),
 ]);
 
+/** A proxy in front of a cluster (Envoy): a container that upgradeEnvoy replaces. */
+const proxySchema = z
+  .object({
+    /** Key of a `docker` runtime under `runtimes`: the Docker endpoint the container runs on. */
+    runtime: z.string(),
+    /** The container's name, e.g. "redisforge-envoy-1" (compose names it <project>-<service>-1). */
+    container: z.string().min(1, 'the name of the proxy container, e.g. "redisforge-envoy-1"'),
+    /** The client port, "host:port"; readiness is a PING answered there when there is no adminUrl. */
+    address,
+    /** Envoy's admin endpoint, e.g. "http://127.0.0.1:9901"; ready when GET /ready answers 200 LIVE. */
+    adminUrl: z.url().optional(),
+  })
+  .strict();
+
 export const inventorySchema = z
   .object({
     clusters: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'cluster names use letters, digits, - and _'), clusterSchema),
     runtimes: z.record(z.string(), z.discriminatedUnion('type', [processRuntimeSchema, dockerRuntimeSchema])).default({}),
     stores: z.record(z.string(), storeSchema).default({}),
+    proxies: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'proxy names use letters, digits, - and _'), proxySchema).default({}),
   })
   .strict();
 
@@ -127,6 +142,7 @@ export type RuntimeConfig = Inventory['runtimes'][string];
 export type ProcessRuntimeConfig = Extract<RuntimeConfig, { type: 'process' }>;
 export type DockerRuntimeConfig = Extract<RuntimeConfig, { type: 'docker' }>;
 export type StoreConfig = Inventory['stores'][string];
+export type ProxyConfig = Inventory['proxies'][string];
 
 export class InventoryError extends Error {
   constructor(
@@ -161,6 +177,13 @@ function crossReferenceProblems(data: unknown): string[] {
     if (Array.isArray(cluster?.nodes) && new Set(cluster.nodes).size !== cluster.nodes.length) {
       problems.push(`clusters.${name}.nodes: an address is listed twice`);
     }
+  }
+  for (const [name, raw] of Object.entries(asRecord(root?.proxies) ?? {})) {
+    const runtime = asRecord(raw)?.runtime;
+    if (typeof runtime !== 'string') continue;
+    const type = asRecord(asRecord(root?.runtimes)?.[runtime])?.type;
+    if (!runtimes.includes(runtime)) problems.push(`proxies.${name}.runtime: no runtime "${runtime}" under "runtimes" (have: ${runtimes.join(', ') || 'none'})`);
+    else if (type !== 'docker') problems.push(`proxies.${name}.runtime: runtime "${runtime}" is of type ${String(type)}; a proxy runs in a container, so name a runtime of type docker`);
   }
   return problems;
 }

@@ -2,7 +2,8 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 
-export const TASK_QUEUE = 'redisforge-ops';
+/** The task queue the worker polls: REDISFORGE_TASK_QUEUE, the variable the worker reads, else "redisforge-ops". */
+export const TASK_QUEUE = process.env.REDISFORGE_TASK_QUEUE || 'redisforge-ops';
 
 export async function connectClient(overrides: { address?: string; namespace?: string } = {}): Promise<Client> {
   const { connectionOptions, namespace } = loadClientConnectConfig();

@@ -11,6 +11,7 @@ import { extract, pack, type Pack } from 'tar-stream';
 import type { DockerRuntimeConfig } from '../config';
 import type { Credentials } from '../activities/redis/connection';
 import { splitAddress } from '../cluster/address';
+import { ignoreNotModified, recreateContainer } from './containers';
 import { nodeConf } from './redisConf';
 import { RuntimeError, type NodeRuntime, type NodeStatus } from './types';
 import { awaitPort } from './wait';
@@ -190,12 +191,11 @@ export class DockerRuntime implements NodeRuntime {
   }
 
   /**
-   * Recreates the container on another image with the same name, labels, command, mounts and
-   * restart policy; the volumes keep the data and nodes.conf, so the node keeps its id.
+   * Recreates the container on another image, all else kept (recreateContainer); the volumes
+   * keep the data and nodes.conf, so the node keeps its id.
    */
   async replace(address: string, version: string): Promise<{ changed: boolean }> {
     const image = this.imageFor(version);
-    const docker = this.docker(address);
     const old = await this.container(address);
     const info = await old.inspect();
     if (info.Config.Image === image) {
@@ -203,41 +203,19 @@ export class DockerRuntime implements NodeRuntime {
       await this.removeReplaced(address);
       return { changed: false };
     }
-    await docker.getImage(image).inspect().catch(() => {
-      throw new RuntimeError(address, `image ${image} is not on ${this.config.nodeEndpoints[address] ?? this.config.endpoint}: build or load it there first`);
-    });
-    // Labels and env the old image brought are the image's, not the container's.
-    const oldImage = await docker.getImage(info.Image).inspect().catch(() => undefined);
-    const imageLabels = oldImage?.Config?.Labels ?? {};
-    const labels = Object.fromEntries(Object.entries(info.Config.Labels ?? {}).filter(([k, v]) => imageLabels[k] !== v));
-    const imageEnv = new Set(oldImage?.Config?.Env ?? []);
-    const name = info.Name.replace(/^\//, '');
-
-    if (info.State.Running) await old.stop({ t: 60 }).catch(ignoreNotModified);
-    await old.rename({ name: `${name}-replaced-${Date.now()}` });
-    const replacement = await docker.createContainer({
-      name,
-      Image: image,
-      Cmd: info.Config.Cmd ?? undefined,
-      Env: (info.Config.Env ?? []).filter((e) => !imageEnv.has(e)),
-      Labels: labels,
-      WorkingDir: info.Config.WorkingDir || undefined,
-      HostConfig: {
-        NetworkMode: info.HostConfig.NetworkMode,
-        RestartPolicy: info.HostConfig.RestartPolicy,
-        Binds: info.HostConfig.Binds ?? undefined,
-        Mounts: info.Mounts.filter((m) => m.Type === 'volume' || m.Type === 'bind').map((m) => ({
-          Type: m.Type as 'volume' | 'bind',
-          Source: m.Type === 'volume' ? m.Name! : m.Source,
-          Target: m.Destination,
-          ReadOnly: !m.RW,
-        })).filter((m) => !(info.HostConfig.Binds ?? []).some((b) => b.split(':')[1] === m.Target)),
-      },
-    });
-    await replacement.start();
-    await awaitPort(address, 60_000, () => `see docker logs ${name}`);
+    await this.checkVersion(address, version);
+    // The canonical name, also when the container found is one an interrupted replace renamed aside.
+    await recreateContainer(this.docker(address), old, info, image, 60, this.containerName(address));
+    await awaitPort(address, 60_000, () => `see docker logs ${this.containerName(address)}`);
     await this.removeReplaced(address);
     return { changed: true };
+  }
+
+  async checkVersion(address: string, version: string): Promise<void> {
+    const image = this.imageFor(version);
+    await this.docker(address).getImage(image).inspect().catch(() => {
+      throw new RuntimeError(address, `image ${image} is not on ${this.config.nodeEndpoints[address] ?? this.config.endpoint}: build or load it there first`);
+    });
   }
 
   private async removeReplaced(address: string): Promise<void> {
@@ -319,8 +297,4 @@ function copyOnlyEntry(archive: Readable, out: Pack, name: string): Promise<void
     archive.on('error', reject);
     archive.pipe(ex);
   });
-}
-
-function ignoreNotModified(err: { statusCode?: number }): void {
-  if (err.statusCode !== 304) throw err;
 }

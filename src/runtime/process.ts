@@ -131,6 +131,10 @@ export class ProcessRuntime implements NodeRuntime {
     return { changed: true };
   }
 
+  async checkVersion(address: string, version: string): Promise<void> {
+    this.binary(address, version);
+  }
+
   async readDataDir(address: string): Promise<Readable> {
     const dir = this.nodeDir(address);
     const entries = (await readdir(dir)).filter((e) => !RUNTIME_FILES.includes(e));

@@ -26,6 +26,8 @@ export interface NodeRuntime {
   version(address: string): Promise<string>;
   /** Runs the node on another version, keeping its data and node id; a no-op when it already does. */
   replace(address: string, version: string): Promise<{ changed: boolean }>;
+  /** Throws a RuntimeError saying what is missing when the node cannot run `version` (no binary, no image). */
+  checkVersion(address: string, version: string): Promise<void>;
   /** The data directory (AOF, nodes.conf) as a tar stream, entries relative to the directory. */
   readDataDir(address: string): Promise<Readable>;
   /**

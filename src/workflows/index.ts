@@ -8,3 +8,7 @@ export { backupCluster } from './backupCluster';
 export { restoreCluster } from './restoreCluster';
 export { verifyBackup } from './verifyBackup';
 export { clusterLock } from './clusterLock';
+export { upgradeRedis } from './upgradeRedis';
+export { upgradeEnvoy } from './upgradeEnvoy';
+export { repairCluster } from './repairCluster';
+export { routingCheck } from './routingCheck';

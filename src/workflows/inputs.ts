@@ -192,3 +192,74 @@ export const verifyBackupInput = z
   })
   .strict();
 export type VerifyBackupInput = z.input<typeof verifyBackupInput>;
+
+const versionName = z
+  .string({ error: (iss) => (iss.input === undefined ? 'required: the version to run, an image tag (docker runtime) or a name in the process runtime\'s versions map, e.g. "8.0.2"' : 'expected a string, e.g. "8.0.2"') })
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'expected an image tag or a version name, e.g. "8.0.2", not a whole image reference (the image repository is the runtime\'s, in the inventory)');
+
+export const upgradeRedisInput = z
+  .object({
+    cluster: clusterName,
+    version: versionName,
+    /** Shards upgraded at the same time; health is checked between each group. @default 1 */
+    shardsInParallel: z.int().min(1).max(64).default(1),
+    /** Give each shard's old master its role back once it runs the new version. @default false */
+    failback: z.boolean().default(false),
+    /** Accept downtime: a shard without a replica is upgraded by restarting its master in place. @default false */
+    approve: z.boolean().default(false),
+    /** The longest one wait may take (a replica's sync, a failover). @default 300 */
+    timeoutSeconds: z.int().min(5).max(86_400).default(300),
+    /** How long the cluster may take after a group of shards to be as healthy as before, before the upgrade pauses for a decision. @default 30 */
+    healthSettleSeconds: z.int().min(1).max(3600).default(30),
+    /** Return the plan without touching any node. @default false */
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+export type UpgradeRedisInput = z.input<typeof upgradeRedisInput>;
+
+export const upgradeEnvoyInput = z
+  .object({
+    /** The proxy's name under "proxies" in the worker's inventory. */
+    proxy: z
+      .string({ error: (iss) => (iss.input === undefined ? 'required: the inventory name of the proxy, e.g. "envoy"' : 'expected a string, the inventory name of the proxy') })
+      .min(1, 'must not be empty: the inventory name of the proxy, e.g. "envoy"'),
+    image: z
+      .string({ error: (iss) => (iss.input === undefined ? 'required: the image to run, e.g. "redisforge/envoy:v1.32.1"' : 'expected a string, an image reference') })
+      .regex(/^[a-z0-9][a-z0-9._-]*(:\d+)?(\/[a-z0-9][a-z0-9._-]*)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$/, 'expected an image reference, e.g. "redisforge/envoy:v1.32.1"'),
+    /** How long the new container may take to be ready before it is rolled back. @default 60 */
+    timeoutSeconds: z.int().min(5).max(3600).default(60),
+    /** Check the proxy and the image, and return what would be done. @default false */
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+export type UpgradeEnvoyInput = z.input<typeof upgradeEnvoyInput>;
+
+export const repairClusterInput = z
+  .object({
+    cluster: clusterName,
+    /** Start members that are down through the runtime (when their data is still there) and wait for them to rejoin. @default true */
+    restartFailedNodes: z.boolean().default(true),
+    /** Give slots no live master serves to live masters, after an approval: their keys may be gone. @default false */
+    assignUncovered: z.boolean({ error: 'expected true or false: true gives slots nobody serves to live masters (after an approval)' }).default(false),
+    /** Pre-approve assigning uncovered slots (otherwise the `approve` update is awaited). @default false */
+    approve: z.boolean().default(false),
+    /** Return the plan without touching anything. @default false */
+    dryRun: z.boolean().default(false),
+    /** The longest one wait may take (nodes rejoining, every slot served). @default 120 */
+    timeoutSeconds: z.int().min(5, 'at least 5 seconds').max(3600, 'at most 3600 seconds').default(120),
+  })
+  .strict();
+export type RepairClusterInput = z.input<typeof repairClusterInput>;
+
+export const routingCheckInput = z
+  .object({
+    cluster: clusterName,
+    /** Keys written and read in every slot range. @default 3 */
+    keysPerRange: z.int({ error: 'expected a whole number of keys per slot range, e.g. 3' }).min(1, 'at least 1 key per slot range').max(100, 'at most 100 keys per slot range').default(3),
+    /** The address applications use; default the cluster's clientEndpoint in the inventory. */
+    endpoint: address.optional(),
+    /** The node for the direct check; default the master owning slot 0. */
+    node: address.optional(),
+  })
+  .strict();
+export type RoutingCheckInput = z.input<typeof routingCheckInput>;

@@ -1,0 +1,14 @@
+/** Heartbeats for activity steps that do not poll, such as a container being stopped and recreated. */
+import { Context } from '@temporalio/activity';
+
+/** Runs `work`, heartbeating `details` every second, so Temporal notices at once if the worker died meanwhile. */
+export async function heartbeating<T>(details: Record<string, unknown>, work: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  ctx.heartbeat(details);
+  const timer = setInterval(() => ctx.heartbeat(details), 1000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * Activities of repairCluster: what a down node left behind, waiting for restarted nodes to
+ * rejoin, closing an open slot without losing a key, and assigning slots nobody serves. Each
+ * reads the live state first, so running it twice has the effect of running it once.
+ */
+import type { Readable } from 'node:stream';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type Redis from 'ioredis';
+import { extract } from 'tar-stream';
+import {
+  isFailing,
+  nodesConfNodes,
+  parseNodesConf,
+  rangesFromSlots,
+  splitAddress,
+  type ClusterNode,
+  type NodeRef,
+  type OpenSlotFacts,
+  type SlotHolder,
+  type SlotKeyCount,
+  type SlotRange,
+} from '../../cluster';
+import type { NodeRuntime } from '../../runtime';
+import { clusterNodes, myself, observeCluster } from './cluster';
+import type { NodeConnector } from './connection';
+import { pollUntil } from '../waiting';
+
+/** What is left of a member that does not answer: is it running, and is its data still its own. */
+export interface DownNodeState {
+  status: 'running' | 'stopped' | 'unknown';
+  /** intact: its nodes.conf names it; missing: no nodes.conf; other-node: nodes.conf of another node. */
+  data: 'intact' | 'missing' | 'other-node';
+  detail: string;
+}
+
+export interface CloseSlotResult {
+  keysMoved: number;
+  /** Copies on a node that did not serve the slot, of keys the serving side also held: dropped, named here. */
+  staleCopiesDropped: string[];
+}
+
+const inSlot = (ranges: readonly SlotRange[], slot: number) => ranges.some((r) => slot >= r.start && slot <= r.end);
+
+function holderOf(me: ClusterNode, slot: number, keys: number): SlotHolder {
+  return {
+    id: me.id, address: me.address, owns: inSlot(me.slots, slot), keys,
+    migratingTo: me.migrating.find((m) => m.slot === slot)?.peerId, importingFrom: me.importing.find((i) => i.slot === slot)?.peerId,
+  };
+}
+
+async function pipelineOk(redis: Redis, commands: string[][], what: string): Promise<unknown[]> {
+  if (commands.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const c of commands) pipeline.call(c[0]!, ...c.slice(1));
+  const results = (await pipeline.exec()) ?? [];
+  const failed = results.find(([err]) => err);
+  if (failed) throw new Error(`${what}: ${failed[0]!.message}`);
+  return results.map(([, value]) => value);
+}
+
+/** Each command preceded by ASKING, for a node that imports the slot rather than owns it. */
+const asking = (commands: string[][], needed: boolean) => (needed ? commands.flatMap((c) => [['ASKING'], c]) : commands);
+
+/** SETSLOT NODE on a master; a node that turned replica meanwhile learns the owner from gossip. */
+async function setSlotNode(redis: Redis, slot: number, ownerId: string): Promise<void> {
+  try {
+    await redis.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', ownerId);
+  } catch (err) {
+    if (!/only with masters/.test((err as Error).message) || (await myself(redis)).role === 'master') throw err;
+  }
+}
+
+async function nodesConfText(tar: Readable): Promise<string | undefined> {
+  const ex = extract();
+  tar.on('error', (err) => ex.destroy(err));
+  tar.pipe(ex);
+  let text: string | undefined;
+  for await (const entry of ex) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of entry) chunks.push(chunk as Buffer);
+    text ??= Buffer.concat(chunks).toString('utf8');
+  }
+  return text;
+}
+
+function repairFailed(message: string, slot?: number): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'SlotRepairFailed', nonRetryable: true, message, details: [{ slot }] });
+}
+
+export function createRepairActivities(connectorFor: (cluster: string) => NodeConnector, runtimeFor: (cluster: string) => NodeRuntime) {
+  return {
+    /** Whether a down member can come back as itself: starting it without its nodes.conf would make a new, empty node. */
+    async inspectDownNode(cluster: string, address: string, expectedId: string): Promise<DownNodeState> {
+      const runtime = runtimeFor(cluster);
+      const status = await runtime.status(address).catch(() => 'unknown' as const);
+      const text = await runtime.readDataFiles(address, ['nodes.conf']).then(nodesConfText).catch(() => undefined);
+      if (text === undefined) return { status, data: 'missing', detail: 'its data directory has no nodes.conf' };
+      const me = nodesConfNodes(parseNodesConf(text)).find((n) => n.myself);
+      if (me?.id === expectedId) return { status, data: 'intact', detail: 'its nodes.conf names it' };
+      return { status, data: 'other-node', detail: `its nodes.conf belongs to ${me ? `node ${me.id.slice(0, 8)}` : 'no node'}` };
+    },
+
+    /** Waits until each node answers as itself and no reachable node flags it fail or fail?. */
+    async awaitNodesRejoined(cluster: string, seeds: string[], ids: string[], timeoutMs: number): Promise<void> {
+      const connector = connectorFor(cluster);
+      await pollUntil(
+        async () => {
+          const observations = await observeCluster(connector, seeds);
+          const selves = new Set(observations.flatMap((o) => o.view?.filter((n) => n.myself).map((n) => n.id) ?? []));
+          const pending = ids.filter((id) => !selves.has(id) || observations.some((o) => o.view?.some((n) => n.id === id && (n.flags.includes('fail') || n.flags.includes('fail?')))));
+          if (pending.length === 0) return { done: true, value: undefined };
+          return { done: false, status: pending.map((id) => `${id.slice(0, 8)} ${selves.has(id) ? 'still flagged failing' : 'not answering'}`).join(', ') };
+        },
+        { what: 'the restarted nodes to rejoin (answering, flagged failing by no node)', timeoutMs, intervalMs: 250 },
+      );
+    },
+
+    /** Each master's own word on each slot (owner, MIGRATING, IMPORTING) and its key count there. */
+    async inspectOpenSlots(cluster: string, masters: string[], slots: number[]): Promise<OpenSlotFacts[]> {
+      const connector = connectorFor(cluster);
+      const perNode = await Promise.all(
+        masters.map((address) =>
+          connector.withNode(address, async (redis) => {
+            const me = await myself(redis);
+            const counts = await pipelineOk(redis, slots.map((s) => ['CLUSTER', 'COUNTKEYSINSLOT', String(s)]), `${address} COUNTKEYSINSLOT`);
+            return slots.map((slot, i) => holderOf({ ...me, address }, slot, Number(counts[i])));
+          }),
+        ),
+      );
+      return slots.map((slot, i) => ({ slot, holders: perNode.map((holders) => holders[i]!) }));
+    },
+
+    /** Slots that hold keys on each master, among `slots`. */
+    async countKeysInSlots(cluster: string, masters: string[], slots: SlotRange[]): Promise<SlotKeyCount[]> {
+      const all: number[] = [];
+      for (const r of slots) for (let s = r.start; s <= r.end; s++) all.push(s);
+      const connector = connectorFor(cluster);
+      const found = await Promise.all(
+        masters.map((address) =>
+          connector.withNode(address, async (redis) => {
+            const out: SlotKeyCount[] = [];
+            for (let i = 0; i < all.length; i += 2048) {
+              const chunk = all.slice(i, i + 2048);
+              const counts = await pipelineOk(redis, chunk.map((s) => ['CLUSTER', 'COUNTKEYSINSLOT', String(s)]), `${address} COUNTKEYSINSLOT`);
+              chunk.forEach((slot, j) => Number(counts[j]) > 0 && out.push({ slot, address, keys: Number(counts[j]) }));
+            }
+            return out;
+          }),
+        ),
+      );
+      return found.flat();
+    },
+
+    /**
+     * Closes one open slot on `owner` (none: only clears the open states). Keys on any other
+     * master move to the owner with MIGRATE; then SETSLOT NODE on the owner first, then on every
+     * other master, which also clears their MIGRATING/IMPORTING. A key on both sides keeps the
+     * copy clients were reading: the slot owner's (the source's while it still owns the slot).
+     */
+    async closeOpenSlot(cluster: string, step: { slot: number; owner?: NodeRef; masters: string[] }): Promise<CloseSlotResult> {
+      const ctx = Context.current();
+      const connector = connectorFor(cluster);
+      const slot = String(step.slot);
+      const result: CloseSlotResult = { keysMoved: 0, staleCopiesDropped: [] };
+      const beat = setInterval(() => ctx.heartbeat({ slot: step.slot, keysMoved: result.keysMoved }), 1000);
+      const auth = connector.migrateAuth();
+      try {
+        const problem = await connector.withNodes(step.masters, async (nodes): Promise<string | undefined> => {
+          const states = new Map<string, SlotHolder>();
+          for (const [address, redis] of nodes) {
+            const count = Number(await redis.call('CLUSTER', 'COUNTKEYSINSLOT', slot));
+            states.set(address, holderOf({ ...(await myself(redis)), address }, step.slot, count));
+          }
+          if (!step.owner) {
+            for (const [address, h] of states) if (h.migratingTo || h.importingFrom) await nodes.get(address)!.call('CLUSTER', 'SETSLOT', slot, 'STABLE');
+            return undefined;
+          }
+          const owner = nodes.get(step.owner.address);
+          const t = states.get(step.owner.address);
+          if (!owner || t?.id !== step.owner.id) return `${step.owner.address} is no longer node ${step.owner.id}: the topology changed; run repairCluster again`;
+          // Undoing a move: the owner stops sending clients to the target before its keys come back.
+          if (t.migratingTo) await owner.call('CLUSTER', 'SETSLOT', slot, 'STABLE');
+          const sources = [...states.values()].filter((h) => h.id !== t.id && h.keys > 0);
+          // RESTORE-ASKING is accepted only by the owner or a node importing the slot.
+          if (sources.length > 0 && !t.owns && !t.importingFrom) await owner.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', sources[0]!.id);
+          const { host, port } = splitAddress(t.address);
+          for (const src of sources) {
+            const redis = nodes.get(src.address)!;
+            // While its keys leave, the serving source sends clients on to the owner for the moved ones (ASK).
+            if (src.owns && src.migratingTo !== t.id) {
+              await pipelineOk(redis, [...(src.migratingTo ? [['CLUSTER', 'SETSLOT', slot, 'STABLE']] : []), ['CLUSTER', 'SETSLOT', slot, 'MIGRATING', t.id]], `${src.address} SETSLOT MIGRATING`);
+            }
+            // A node runs MIGRATE (and, after ASKING, DEL) for a slot it does not own only while the slot is open there.
+            if (!src.owns && !src.importingFrom && !src.migratingTo) {
+              await redis.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', t.id);
+              src.importingFrom = t.id;
+            }
+            for (let attempt = 1; ; ) {
+              const keys = (await redis.call('CLUSTER', 'GETKEYSINSLOT', slot, '1000')) as string[];
+              if (keys.length === 0) break;
+              try {
+                await redis.call('MIGRATE', host, String(port), '', '0', '60000', ...(src.owns ? ['REPLACE'] : []), ...auth, 'KEYS', ...keys);
+                result.keysMoved += keys.length;
+              } catch (err) {
+                const message = (err as Error).message;
+                if (/BUSYKEY/.test(message) && !src.owns) {
+                  // The copy here is not the one clients read; the target has the key, keep its copy.
+                  const exists = await pipelineOk(owner, asking(keys.map((k) => ['EXISTS', k]), !t.owns), `${t.address} EXISTS`);
+                  const stale = keys.filter((_, i) => Number(exists[t.owns ? i : 2 * i + 1]) === 1);
+                  if (stale.length === 0) throw err;
+                  await pipelineOk(redis, asking(stale.map((k) => ['DEL', k]), true), `${src.address} DEL`);
+                  result.staleCopiesDropped.push(...stale);
+                } else if (/IOERR|timeout/i.test(message) && attempt++ < 5) {
+                  await new Promise((r) => setTimeout(r, 200 * attempt));
+                } else {
+                  return `MIGRATE of slot ${slot} from ${src.address} to ${t.address}: ${message}`;
+                }
+              }
+            }
+          }
+          await owner.call('CLUSTER', 'SETSLOT', slot, 'NODE', t.id);
+          for (const [address, h] of states) {
+            if (h.id === t.id) continue;
+            const redis = nodes.get(address)!;
+            if (h.importingFrom || (h.migratingTo && h.migratingTo !== t.id && h.keys === 0)) await redis.call('CLUSTER', 'SETSLOT', slot, 'STABLE');
+            await setSlotNode(redis, step.slot, t.id);
+          }
+          return undefined;
+        });
+        if (problem) throw repairFailed(connector.redact(problem), step.slot);
+        return result;
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /**
+     * Gives uncovered slots to one master: DELSLOTS where its view still names a failing owner,
+     * ADDSLOTSRANGE, then BUMPEPOCH so its claim outranks the old owner's as gossip spreads it.
+     */
+    async assignUncoveredSlots(cluster: string, assignment: { master: NodeRef; slots: SlotRange[] }): Promise<{ added: number; takenFromFailed: number }> {
+      const { master } = assignment;
+      const outcome = await connectorFor(cluster).withNode(master.address, async (redis) => {
+        const view = await clusterNodes(redis);
+        const me = view.find((n) => n.myself)!;
+        if (me.id !== master.id || me.role !== 'master') return { problem: `${master.address} is no longer master ${master.id}: run repairCluster again` };
+        const owners = view.filter((n) => n.role === 'master' && n.id !== me.id);
+        const add: number[] = [];
+        const del: number[] = [];
+        for (const r of assignment.slots) {
+          for (let s = r.start; s <= r.end; s++) {
+            if (inSlot(me.slots, s)) continue;
+            const owner = owners.find((n) => inSlot(n.slots, s));
+            if (owner && !isFailing(owner)) return { problem: `slot ${s} is served by ${owner.address} again: run repairCluster again` };
+            if (owner) del.push(s);
+            add.push(s);
+          }
+        }
+        const open = [...me.migrating, ...me.importing].filter((o) => inSlot(assignment.slots, o.slot)).map((o) => ['CLUSTER', 'SETSLOT', String(o.slot), 'STABLE']);
+        const ranges = (slots: number[], cmd: string) => rangesFromSlots(slots).map((r) => ['CLUSTER', cmd, String(r.start), String(r.end)]);
+        await pipelineOk(redis, [...open, ...ranges(del, 'DELSLOTSRANGE'), ...ranges(add, 'ADDSLOTSRANGE')], `${master.address} ADDSLOTSRANGE`);
+        if (add.length > 0) await redis.call('CLUSTER', 'BUMPEPOCH');
+        return { added: add.length, takenFromFailed: del.length };
+      });
+      if ('problem' in outcome) throw repairFailed(outcome.problem!);
+      return outcome;
+    },
+  };
+}

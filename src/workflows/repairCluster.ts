@@ -1,0 +1,203 @@
+/**
+ * Runbook: "CLUSTERDOWN Hash slot not served". Find the slots nobody serves, the open slots and
+ * the members that are down; bring failed nodes back up and wait for them to rejoin; close open
+ * slots the way `redis-cli --cluster fix` does, by where their keys are; only then, behind an
+ * approval because their keys may be gone, give the slots still not served to live masters.
+ */
+import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
+import {
+  countSlots,
+  diagnoseCluster,
+  formatSlotRanges,
+  intersectSlots,
+  liveOwnerOf,
+  planOpenSlot,
+  planSlotAssignment,
+  repairSnapshot,
+  type DownNode,
+  type FindingCode,
+  type NodeObservation,
+  type OpenSlotPlan,
+  type RepairDiagnosis,
+  type RepairSnapshot,
+  type SlotAssignment,
+  type SlotRange,
+  uncoveredSlots,
+} from '../cluster';
+import { abortSignal, approveUpdate, type Approval } from './definitions';
+import { migrating, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { repairClusterInput } from './inputs';
+
+export interface RestartPlan {
+  node: DownNode;
+  restart: boolean;
+  why: string;
+}
+
+export interface RepairReport {
+  cluster: string;
+  dryRun: boolean;
+  before: RepairSnapshot;
+  plan: { restart: RestartPlan[]; openSlots: OpenSlotPlan[]; assign: SlotAssignment[] };
+  nodesRestarted: string[];
+  openSlotsClosed: (OpenSlotPlan & { keysMoved: number; staleCopiesDropped: string[] })[];
+  slotsAssigned: SlotAssignment[];
+  approval?: Approval;
+  /** Why uncovered slots were left as they are, when they were. */
+  assignmentDeclined?: string;
+  after?: RepairSnapshot;
+  /** Every slot served and none open (a dry run: before anything was done). */
+  repaired: boolean;
+  notes: string[];
+}
+
+const STEPS = ['Find what is broken', 'Restart failed nodes', 'Close open slots', 'Assign uncovered slots', 'Check every slot is served'] as const;
+
+/** What "the cluster serves again" waits for; failed members that stay down are reported, not awaited. */
+const SERVED: FindingCode[] = ['OPEN_SLOT', 'SLOTS_UNCOVERED', 'SLOTS_NOT_OK', 'SLOT_MAP_DISAGREEMENT', 'CLUSTER_STATE_FAIL'];
+
+export async function repairCluster(rawInput: unknown): Promise<RepairReport> {
+  const op = new Operation('repairCluster', STEPS);
+  let approval: Approval | undefined;
+  let aborted: string | undefined;
+  setHandler(approveUpdate, (a) => {
+    approval = a;
+    return `approved by ${a.by}`;
+  });
+  setHandler(abortSignal, (a) => void (aborted = a?.reason ?? 'aborted by signal'));
+  return op.run(async () => {
+    const input = parseInput(repairClusterInput, rawInput);
+    op.forCluster(input.cluster);
+    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    const expected = { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster };
+    const timeoutMs = input.timeoutSeconds * 1000;
+    let seeds = spec.nodes;
+    const observe = async (): Promise<{ observations: NodeObservation[]; diagnosis: RepairDiagnosis }> => {
+      const observations = await quick.collectClusterState(spec.name, seeds);
+      return { observations, diagnosis: diagnoseCluster(observations) };
+    };
+
+    op.step(STEPS[0]);
+    let { observations, diagnosis } = await observe();
+    if (diagnosis.liveMasters.length === 0) {
+      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `no master of cluster ${spec.name} answers (tried ${seeds.join(', ')}): bring at least one back by hand` });
+    }
+    const report: RepairReport = {
+      cluster: spec.name, dryRun: input.dryRun, before: repairSnapshot(observations, expected), plan: { restart: [], openSlots: [], assign: [] },
+      nodesRestarted: [], openSlotsClosed: [], slotsAssigned: [], repaired: false, notes: [...diagnosis.notes],
+    };
+    report.plan.restart = await planRestarts(diagnosis.down, spec.name, input.restartFailedNodes, spec.runtime !== undefined);
+    report.plan.openSlots = await planOpenSlots(spec.name, diagnosis);
+
+    if (input.dryRun) {
+      // Slots of masters about to be restarted are expected back; the rest would be assigned.
+      const back = report.plan.restart.filter((r) => r.restart).flatMap((r) => r.node.slots);
+      const uncovered = intersectSlots(diagnosis.uncovered, uncoveredSlots(back));
+      report.plan.assign = await planAssignment(spec.name, diagnosis, uncovered);
+      if (!input.assignUncovered && report.plan.assign.length > 0) report.notes.push('assignUncovered is false: these slots would be left unassigned');
+      report.repaired = report.before.slotsUncoveredCount === 0 && report.before.openSlots.length === 0;
+      op.finish('succeeded', `Dry run: ${describePlan(report)}`);
+      return report;
+    }
+    await op.lock(spec.name);
+
+    op.step(STEPS[1]);
+    const toStart = report.plan.restart.filter((r) => r.restart).map((r) => r.node);
+    for (const node of toStart) {
+      op.step(STEPS[1], `starting ${node.address} (${node.role}${node.slots.length ? `, slots ${formatSlotRanges(node.slots)}` : ''})`);
+      await quick.startNode(spec.name, node.address);
+      report.nodesRestarted.push(node.address);
+    }
+    if (toStart.length > 0) {
+      seeds = [...new Set([...seeds, ...toStart.map((n) => n.address)])];
+      op.step(STEPS[1], `waiting for ${toStart.map((n) => n.address).join(', ')} to rejoin`);
+      await waiting(input.timeoutSeconds).awaitNodesRejoined(spec.name, seeds, toStart.map((n) => n.id), timeoutMs).catch(surfaceActivityFailure);
+      ({ observations, diagnosis } = await observe());
+      report.plan.openSlots = await planOpenSlots(spec.name, diagnosis);
+    }
+
+    op.step(STEPS[2], `${report.plan.openSlots.length} open slots`);
+    const masters = diagnosis.liveMasters.map((m) => m.address);
+    for (const plan of report.plan.openSlots) {
+      op.step(STEPS[2], `slot ${plan.slot}: ${plan.action} (${plan.why})`);
+      const closed = await migrating.closeOpenSlot(spec.name, { slot: plan.slot, owner: plan.owner, masters }).catch(surfaceActivityFailure);
+      report.openSlotsClosed.push({ ...plan, ...closed });
+    }
+    if (report.openSlotsClosed.length > 0) ({ observations, diagnosis } = await observe());
+
+    op.step(STEPS[3]);
+    const uncovered = diagnosis.uncovered;
+    if (countSlots(uncovered) > 0 && !input.assignUncovered) {
+      report.assignmentDeclined = 'assignUncovered is false';
+      report.notes.push(`${countSlots(uncovered)} slots (${formatSlotRanges(uncovered)}) are still not served: their master is down and did not come back. Run repairCluster with assignUncovered: true to give them to live masters; their keys are lost unless a node still holds them.`);
+    } else if (countSlots(uncovered) > 0) {
+      report.plan.assign = await planAssignment(spec.name, diagnosis, uncovered);
+      const targets = report.plan.assign.map((a) => `${formatSlotRanges(a.slots)} (${a.slotCount} slots${a.slotsWithKeys ? `, ${a.slotsWithKeys} holding ${a.keys} keys there` : ''}) to ${a.master.address}`).join('; ');
+      op.step(STEPS[3], `**approval needed**: ${countSlots(uncovered)} slots (${formatSlotRanges(uncovered)}) are served by no live master; keys no live node holds in them are lost. Plan: ${targets}. Send the \`approve\` update to assign them, or the \`abort\` signal to leave them unassigned.`);
+      if (!input.approve) await condition(() => approval !== undefined || aborted !== undefined);
+      if (!input.approve && approval === undefined) {
+        report.assignmentDeclined = aborted;
+        report.notes.push(`assigning ${countSlots(uncovered)} uncovered slots was aborted (${aborted}); they stay unassigned`);
+      } else {
+        report.approval = approval ?? { by: 'input approve: true' };
+        // The cluster may have changed while the approval was pending: assign only what is still uncovered.
+        ({ observations, diagnosis } = await observe());
+        const still = intersectSlots(diagnosis.uncovered, uncovered);
+        const assign = countSlots(still) === countSlots(uncovered) ? report.plan.assign : await planAssignment(spec.name, diagnosis, still);
+        for (const a of assign) {
+          op.step(STEPS[3], `assigning ${a.slotCount} slots to ${a.master.address}`);
+          await quick.assignUncoveredSlots(spec.name, { master: a.master, slots: a.slots }).catch(surfaceActivityFailure);
+          report.slotsAssigned.push(a);
+        }
+      }
+    }
+
+    op.step(STEPS[4]);
+    if (report.assignmentDeclined === undefined) {
+      await waiting(input.timeoutSeconds).awaitClusterHealthy(spec.name, seeds, expected, timeoutMs, SERVED).catch(surfaceActivityFailure);
+    }
+    report.after = repairSnapshot(await quick.collectClusterState(spec.name, seeds), expected);
+    report.repaired = report.after.slotsUncoveredCount === 0 && report.after.openSlots.length === 0;
+    const lost = report.plan.restart.filter((r) => !r.restart);
+    for (const r of lost) report.notes.push(`${r.node.address} (${r.node.id.slice(0, 8)}) was not restarted: ${r.why}`);
+    if (report.slotsAssigned.length > 0) report.notes.push('the assigned slots make the masters uneven: run rebalance; replace lost nodes with removeNode (their old ids) and addNode');
+    op.finish('succeeded', `${report.repaired ? 'Every slot is served.' : '**Not repaired**: slots are still not served.'} ${describePlan(report)}`);
+    return report;
+  });
+}
+
+/** Which down members to start: only through a runtime, and only those whose data is still their own. */
+async function planRestarts(down: DownNode[], cluster: string, enabled: boolean, hasRuntime: boolean): Promise<RestartPlan[]> {
+  if (!enabled) return down.map((node) => ({ node, restart: false, why: 'restartFailedNodes is false' }));
+  if (!hasRuntime) return down.map((node) => ({ node, restart: false, why: `cluster ${cluster} has no runtime in the inventory: start it by hand` }));
+  return Promise.all(
+    down.map(async (node): Promise<RestartPlan> => {
+      const state = await quick.inspectDownNode(cluster, node.address, node.id);
+      if (state.data !== 'intact') {
+        return { node, restart: false, why: `it is lost (${state.detail}); starting it would make a new, empty node. Replace it: removeNode ${node.id}, then addNode` };
+      }
+      if (state.status === 'running') return { node, restart: false, why: 'it runs but does not answer (hung, or still loading its data): check its log' };
+      return { node, restart: true, why: `stopped, ${state.detail}` };
+    }),
+  );
+}
+
+async function planOpenSlots(cluster: string, diagnosis: RepairDiagnosis): Promise<OpenSlotPlan[]> {
+  if (diagnosis.openSlots.length === 0) return [];
+  const facts = await quick.inspectOpenSlots(cluster, diagnosis.liveMasters.map((m) => m.address), diagnosis.openSlots);
+  return facts.map((f) => planOpenSlot(f, liveOwnerOf(diagnosis, f.slot)));
+}
+
+async function planAssignment(cluster: string, diagnosis: RepairDiagnosis, uncovered: SlotRange[]): Promise<SlotAssignment[]> {
+  if (countSlots(uncovered) === 0) return [];
+  const counts = await quick.countKeysInSlots(cluster, diagnosis.liveMasters.map((m) => m.address), uncovered);
+  return planSlotAssignment(uncovered, counts, diagnosis.liveMasters);
+}
+
+function describePlan(r: RepairReport): string {
+  const restarts = r.dryRun ? r.plan.restart.filter((p) => p.restart).map((p) => p.node.address) : r.nodesRestarted;
+  const closed = r.dryRun ? r.plan.openSlots.length : r.openSlotsClosed.length;
+  const assigned = (r.dryRun ? r.plan.assign : r.slotsAssigned).reduce((n, a) => n + a.slotCount, 0);
+  const would = r.dryRun ? 'would be ' : '';
+  return `${restarts.length} nodes ${would}restarted${restarts.length ? ` (${restarts.join(', ')})` : ''}, ${closed} open slots ${would}closed, ${assigned} slots ${would}assigned.`;
+}

@@ -1,0 +1,73 @@
+/**
+ * The main upgradeRedis scenario, the same for every runtime: a 3x1 cluster with data, a client
+ * writing acknowledged writes the whole time, and afterwards every node on the new version,
+ * every acknowledged write there, the data unchanged and clusterHealth clean.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { WorkflowHandle } from '@temporalio/client';
+import { progressQuery, type Progress } from '../../src/workflows/definitions';
+import type { UpgradeRedisReport } from '../../src/workflows/upgradeRedis';
+import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
+import { withRedis, type TestCluster } from '../harness/cluster';
+import { digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
+import { AckedWriter, describeWrites, type ShardWriteReport } from './ackedWriter';
+
+export interface UpgradeOutcome {
+  report: UpgradeRedisReport;
+  writes: ShardWriteReport[];
+  before: ClusterHealthResult;
+}
+
+/** Loads a small data set and returns its digest, to compare after the upgrade. */
+export async function loadUpgradeData(cluster: TestCluster): Promise<DatasetDigest> {
+  await loadDataset(cluster.nodes[0]!, 5_000, 2, 500);
+  return digestDataset((await cluster.health()).shards.map((s) => s.master.address));
+}
+
+/** Runs `upgrade` (it starts the workflow and returns its result) while the writer writes. */
+export async function upgradeWhileWriting(cluster: TestCluster, upgrade: () => Promise<UpgradeRedisReport>): Promise<UpgradeOutcome & { writer: AckedWriter }> {
+  const before = await cluster.health();
+  const writer = AckedWriter.start(cluster.nodes[0]!, before.shards.map((s) => s.slots), `acked-${cluster.name}`);
+  let writes: ShardWriteReport[] = [];
+  let report: UpgradeRedisReport;
+  try {
+    report = await upgrade();
+  } finally {
+    writes = await writer.stop();
+    console.log(`${cluster.name}: the writer during the upgrade\n${describeWrites(writes)}`);
+  }
+  return { report, writes, before, writer };
+}
+
+/** What must hold after a completed upgrade to `version`; returns the final health report. */
+export async function expectUpgraded(cluster: TestCluster, outcome: UpgradeOutcome & { writer: AckedWriter }, version: string, data: DatasetDigest): Promise<ClusterHealthResult> {
+  const { report, writes, writer } = outcome;
+  try {
+    expect(report.aborted).toBeUndefined();
+    expect(report.nodes.map((n) => [n.address, n.version, n.redisVersion])).toEqual(cluster.nodes.map((a) => [a, version, version]));
+    // Every node says so itself.
+    for (const address of cluster.nodes) {
+      expect(await withRedis(address, async (r) => /redis_version:(\S+)/.exec(String(await r.call('INFO', 'server')))?.[1])).toBe(version);
+    }
+    expect(writes.every((w) => w.acknowledged > 0)).toBe(true);
+    expect(await writer.missingAcknowledged()).toEqual([]);
+    const health = await cluster.healthUntil((r) => r.findings.length === 0);
+    expect(health.findings).toEqual([]);
+    expect(health.summary.versions).toEqual([version]);
+    await writer.removeKeys();
+    expect(await digestDataset(health.shards.map((s) => s.master.address))).toEqual(data);
+    return health;
+  } finally {
+    writer.disconnect();
+  }
+}
+
+/** Polls the progress query until `accept` holds; returns the last progress. */
+export async function progressUntil(handle: WorkflowHandle, accept: (p: Progress) => boolean, tries = 1200): Promise<Progress> {
+  let progress = await handle.query(progressQuery);
+  for (let i = 0; i < tries && !accept(progress); i++) {
+    await sleep(100);
+    progress = await handle.query(progressQuery);
+  }
+  return progress;
+}
