@@ -1,0 +1,114 @@
+/**
+ * The nightly backup Schedule (src/client/schedules.ts): `schedule backup|list|pause|resume|trigger|delete`.
+ * Every command but list acts on one cluster's schedule, so the cluster must be named
+ * (--cluster or $REDISFORGE_CLUSTER): pausing or deleting "main" by default would be a surprise.
+ */
+import { Option, type Command } from 'commander';
+import {
+  backupScheduleId, deleteBackupSchedule, describeBackupSchedule, listBackupSchedules, pauseBackupSchedule, resumeBackupSchedule, triggerBackupSchedule,
+  upsertBackupSchedule, validateCron, type ScheduleSummary,
+} from '../schedules';
+import { InvalidInputError, validateInput } from '../sdk';
+import type { BackupClusterInput } from '../../workflows/inputs';
+import { EXIT, usageError } from './errors';
+import { decimalNumber, wholeNumber } from './procedures';
+import type { Session } from './session';
+import type { Register } from './start';
+
+function namedCluster(session: Session): string {
+  if (!session.clusterNamed) throw usageError('--cluster is required (the inventory name of the cluster, or set REDISFORGE_CLUSTER)');
+  return session.cluster;
+}
+
+function describeSchedule(s: ScheduleSummary): string {
+  return [
+    `  cron ${s.cron.join(', ') || '?'} (${s.timeZone ?? 'UTC'}), ${s.paused ? `PAUSED${s.note ? `: ${s.note}` : ''}` : 'active'}`,
+    `  next runs: ${s.nextRuns.join(', ') || '-'}`,
+    `  recent runs: ${s.recentRuns.map((r) => r.workflowId).join(', ') || '-'}`,
+  ].join('\n');
+}
+
+interface BackupFlags {
+  cron: string;
+  tz?: string;
+  retainCount?: number;
+  retainDays?: number;
+  store?: string;
+  compression?: 'none' | 'gzip';
+  source?: 'replica' | 'master';
+  catchup?: string;
+  pauseOnFailure: boolean;
+}
+
+async function upsert(session: Session, opts: BackupFlags): Promise<number> {
+  const cluster = namedCluster(session);
+  try {
+    validateCron(opts.cron);
+  } catch (err) {
+    throw usageError(`--cron: ${(err as Error).message.replace(/^cron: /, '')}`);
+  }
+  const retain = opts.retainCount !== undefined || opts.retainDays !== undefined ? { retain: { count: opts.retainCount, days: opts.retainDays } } : {};
+  const backup: Omit<BackupClusterInput, 'cluster'> = { ...retain, ...(opts.store ? { store: opts.store } : {}), ...(opts.compression ? { compression: opts.compression } : {}), ...(opts.source ? { source: opts.source } : {}) };
+  try {
+    validateInput('backupCluster', { cluster, ...backup });
+  } catch (err) {
+    if (err instanceof InvalidInputError) throw usageError(`invalid backup: ${err.problems.join('; ')}`);
+    throw err;
+  }
+  const client = await session.client();
+  const { created, scheduleId } = await upsertBackupSchedule(client, { cluster, cron: opts.cron, timeZone: opts.tz, catchupWindow: opts.catchup, pauseOnFailure: opts.pauseOnFailure, backup });
+  const summary = await describeBackupSchedule(client, cluster);
+  if (session.json) {
+    session.emit({ created, ...summary });
+  } else {
+    session.info(`${created ? 'created' : 'updated'} schedule ${scheduleId}`);
+    session.info(describeSchedule(summary));
+  }
+  return EXIT.ok;
+}
+
+export function addScheduleCommands(program: Command, register: Register): void {
+  const schedule = program.command('schedule').description('The nightly backup Schedule of a cluster (id backup-<cluster>): backup, list, pause, resume, trigger, delete');
+
+  register(
+    schedule
+      .command('backup')
+      .description('Create or update the backup schedule of --cluster (keeps its paused state)')
+      .requiredOption('--cron <expr>', 'when, 5 fields: "0 3 * * *" is 03:00 every day')
+      .option('--tz <zone>', 'IANA time zone of the cron expression (default UTC)')
+      .addOption(new Option('--retain-count <n>', 'keep the newest n complete backups (default 14)').argParser(wholeNumber))
+      .addOption(new Option('--retain-days <days>', 'keep complete backups younger than this').argParser(decimalNumber))
+      .option('--store <name>', "a store in the worker's inventory (default: the cluster's backupStore)")
+      .addOption(new Option('--compression <kind>', 'none or gzip').choices(['none', 'gzip']))
+      .addOption(new Option('--source <role>', 'replica or master').choices(['replica', 'master']))
+      .option('--catchup <duration>', 'runs missed while Temporal was down start if it is back within this (default "1 hour")')
+      .option('--no-pause-on-failure', 'keep scheduling after a failed backup'),
+    (session, cmd) => upsert(session, cmd.opts<BackupFlags>()),
+  );
+
+  register(schedule.command('list').description('Every backup schedule'), async (session) => {
+    const all = await listBackupSchedules(await session.client());
+    if (session.json) session.emit(all);
+    else session.info(all.length ? all.map((s) => `${s.scheduleId}${s.cluster ? ` (cluster ${s.cluster})` : ''}\n${describeSchedule(s)}`).join('\n') : 'no backup schedules: create one with "redisforge schedule backup --cluster <name> --cron \'0 3 * * *\'"');
+    return EXIT.ok;
+  });
+
+  const actions: [string, string, (session: Session, cluster: string, note?: string) => Promise<void>, (id: string) => string][] = [
+    ['pause', 'Pause it (no runs until resumed)', async (s, c, note) => pauseBackupSchedule(await s.client(), c, note), (id) => `paused ${id}`],
+    ['resume', 'Resume it', async (s, c) => resumeBackupSchedule(await s.client(), c), (id) => `resumed ${id}`],
+    ['trigger', 'Start a backup now (skipped while one runs)', async (s, c) => triggerBackupSchedule(await s.client(), c), (id) => `triggered ${id}: a backupCluster run starts now (redisforge list --operation backup)`],
+    ['delete', 'Delete it', async (s, c) => deleteBackupSchedule(await s.client(), c), (id) => `deleted ${id}`],
+  ];
+  for (const [name, description, act, message] of actions) {
+    const command = schedule.command(name).description(`${description}; needs --cluster`);
+    if (name === 'pause') command.option('--note <text>', 'why, shown with the schedule');
+    register(command, async (session, cmd) => {
+      const cluster = namedCluster(session);
+      await act(session, cluster, cmd.opts<{ note?: string }>().note);
+      const scheduleId = backupScheduleId(cluster);
+      if (session.json) session.emit({ scheduleId, ok: true, message: message(scheduleId) });
+      else session.info(message(scheduleId));
+      return EXIT.ok;
+    });
+  }
+}

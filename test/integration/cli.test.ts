@@ -1,0 +1,112 @@
+/**
+ * The redisforge CLI and the SDK example against the test run's Temporal server and worker, on
+ * the `health` cluster: health as JSON, list, status, workflow-side bad input, and an approval
+ * through the CLI (a restore of the cluster's own backup, waiting at its approval step, watched
+ * on a non-terminal). The cluster is healthy again at the end.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TestCluster } from '../harness/cluster';
+import { TEMPORAL_ADDRESS } from '../harness/env';
+import { redisforge, ROOT, spawnRedisforge, type CliRun } from '../cli/redisforge';
+
+const env = { TEMPORAL_ADDRESS };
+const cli = (...args: string[]) => redisforge(args, env);
+const json = <T = Record<string, unknown>>(run: CliRun): T => JSON.parse(run.stdout) as T;
+
+let cluster: TestCluster;
+let healthId: string;
+
+beforeAll(async () => {
+  cluster = await TestCluster.start('health');
+});
+afterAll(async () => {
+  await cluster?.destroy();
+});
+
+test('health --json: one JSON document on stdout, healthy, exit 0; a workflow id <type>-<cluster>-<time>', async () => {
+  const run = await cli('health', '--cluster', 'health', '--json');
+  expect(run.code).toBe(0);
+  const out = json<{ workflowId: string; type: string; status: string; result: { healthy: boolean; summary: { masters: number } } }>(run);
+  expect(out).toMatchObject({ type: 'clusterHealth', status: 'succeeded', result: { healthy: true, summary: { masters: 3 } } });
+  expect(out.workflowId).toMatch(/^clusterHealth-health-\d{8}T\d{9}Z$/);
+  healthId = out.workflowId;
+});
+
+test('a bad input the workflow finds (an unknown cluster) exits 2 with its message', async () => {
+  const run = await cli('health', '--cluster', 'no-such-cluster');
+  expect(run.code).toBe(2);
+  expect(run.stderr).toMatch(/failed \(InvalidInput\): cluster: unknown cluster "no-such-cluster"; the worker's inventory has: .*health/);
+});
+
+test('list --cluster health --json has the health run; status shows it completed with its report', async () => {
+  let runs: { workflowId: string; operation: string; cluster: string; status: string }[] = [];
+  // Visibility is eventually consistent: the run shows up within moments.
+  for (let i = 0; i < 50 && !runs.some((r) => r.workflowId === healthId); i++) {
+    if (i > 0) await sleep(200);
+    const run = await cli('list', '--cluster', 'health', '--json');
+    expect(run.code).toBe(0);
+    runs = json(run);
+  }
+  expect(runs.find((r) => r.workflowId === healthId)).toMatchObject({ operation: 'clusterHealth', cluster: 'health', status: 'COMPLETED' });
+  expect(runs.every((r) => r.cluster === 'health')).toBe(true);
+
+  const status = await cli('status', healthId);
+  expect(status.code).toBe(0);
+  expect(status.stdout).toContain('clusterHealth on cluster health');
+  expect(status.stdout).toMatch(/status: {2}COMPLETED/);
+  expect(status.stdout).toContain('Cluster health: HEALTHY');
+
+  const pause = await cli('pause', healthId);
+  expect(pause.code).toBe(1);
+  expect(pause.stderr).toMatch(/is completed: there is nothing to pause/);
+});
+
+test('restore waits for approval: watch prints progress lines, approve unblocks it, the cluster ends healthy', async () => {
+  const backup = await cli('backup', '--cluster', 'health', '--store', 'local', '--json');
+  expect(backup.code).toBe(0);
+  const { backupId } = json<{ result: { backupId: string } }>(backup).result;
+
+  // A long procedure: started, its id printed, not followed.
+  const restore = await cli('restore', backupId, '--cluster', 'health', '--store', 'local', '--json');
+  expect(restore.code).toBe(0);
+  const { workflowId, status } = json<{ workflowId: string; status: string }>(restore);
+  expect(status).toBe('started');
+
+  const watch = spawnRedisforge(['watch', workflowId], env);
+  for (let i = 0; i < 600 && !/approval/.test(watch.output()); i++) await sleep(100);
+  expect(watch.output()).toMatch(/restoreCluster health: step 3\/8 Wait for approval - approval needed: every node of health will be stopped/);
+  expect(watch.output()).toContain(`-> waiting for approval: redisforge approve ${workflowId}`);
+
+  const waiting = await cli('status', workflowId);
+  expect(waiting.stdout).toMatch(/status: {2}RUNNING/);
+  expect(waiting.stdout).toContain('Wait for approval');
+
+  const approve = await cli('approve', workflowId, '--by', 'cli-test', '--reason', 'restore drill');
+  expect(approve.stderr).toBe('');
+  expect(approve.code).toBe(0);
+  expect(approve.stdout).toContain(`${workflowId}: approved by cli-test`);
+
+  const watched = await watch.exited;
+  expect(watched.code).toBe(0);
+  // Plain lines, one per step, no terminal control characters.
+  expect(watched.stdout).not.toContain('\x1b');
+  expect(watched.stdout).toMatch(/restoreCluster health: step 1\/8 Check the backup|restoreCluster health: step 3\/8/);
+  expect(watched.stdout).toMatch(new RegExp(`Backup ${backupId} \\(of health, taken .*\\) restored into health in .*, approved by cli-test`));
+
+  const done = json<{ status: string; result: { approval: { by: string; reason: string } } }>(await cli('status', workflowId, '--json'));
+  expect(done).toMatchObject({ status: 'COMPLETED', result: { approval: { by: 'cli-test', reason: 'restore drill' } } });
+  expect((await cluster.healthUntil((r) => r.healthy, 60_000)).healthy).toBe(true);
+});
+
+test('the SDK example runs: health of the cluster named on its command line, a dry-run rebalance with progress and result', async () => {
+  const run = await new Promise<CliRun>((resolve) =>
+    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'examples', 'sdk-example.ts'), 'health'], { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS } }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+    ),
+  );
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  expect(run.stdout).toMatch(/^cluster health: healthy, 3 masters, 16384\/16384 slots served\nstarted rebalance-health-\d{8}T\d{9}Z\n( {2}progress: step \d\/5 .*\n)* {2}progress: step 5\/5 succeeded \(succeeded\)\ndry run: 0 slots would move in 0 moves\n$/);
+});
