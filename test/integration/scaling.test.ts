@@ -51,7 +51,7 @@ test('./scripts/scale.sh add <ip>:<port> --role replica --replica-of <master-id>
   const run = scale('add', NEW_REPLICA, '--role', 'replica', '--replica-of', masterId, '--cluster', 'scaling', '--json');
   expect(run.status).toBe(0);
   expect(run.stderr).toMatch(/^addNode scaling: step \d\/6 /m); // progress lines while it runs (stderr with --json)
-  expect(JSON.parse(run.stdout)).toMatchObject({ address: NEW_REPLICA, role: 'replica', masterAddress: NEW_MASTER });
+  expect(JSON.parse(run.stdout)).toMatchObject({ type: 'addNode', status: 'succeeded', result: { address: NEW_REPLICA, role: 'replica', masterAddress: NEW_MASTER } });
   const role = await withRedis(NEW_REPLICA, async (r) => (await r.call('ROLE')) as unknown[]);
   expect(role.slice(0, 4)).toEqual(['slave', '127.0.0.1', 21057, 'connected']);
 });
@@ -98,7 +98,7 @@ test('./scripts/scale.sh remove <node-id> (the replica), then the cluster is exa
   const replicaId = await withRedis(NEW_REPLICA, async (r) => String(await r.call('CLUSTER', 'MYID')));
   const run = scale('remove', replicaId, '--cluster', 'scaling', '--json');
   expect(run.status).toBe(0);
-  const report = JSON.parse(run.stdout) as RemoveNodeReport;
+  const report = (JSON.parse(run.stdout) as { result: RemoveNodeReport }).result;
   expect(report.node).toMatchObject({ id: replicaId, role: 'replica' });
   expect(report.slotsDrained).toBe(0);
   const health = await cluster.healthUntil((r) => r.healthy);
