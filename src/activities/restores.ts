@@ -63,7 +63,8 @@ export function createRestoreActivities(
       let bytes = 0;
       const timer = setInterval(() => ctx.heartbeat({ bytes }), 1000);
       try {
-        for (const shard of manifest.shards) {
+        // All shards at once: the store and sha256 keep the one thread busy while others read.
+        await Promise.all(manifest.shards.map(async (shard) => {
           const hash = createHash('sha256');
           let size = 0;
           for await (const chunk of await s.get(shard.object.key)) {
@@ -81,7 +82,7 @@ export function createRestoreActivities(
                 `the manifest says ${shard.object.sha256.slice(0, 16)}..., ${shard.object.size} bytes): the object was changed or damaged in the store; restore another backup`,
             });
           }
-        }
+        }));
         return { objects: manifest.shards.length, bytes };
       } finally {
         clearInterval(timer);

@@ -97,8 +97,19 @@ export class ProcessRuntime implements NodeRuntime {
       return;
     }
     const deadline = Date.now() + timeoutMs;
+    let sent = Date.now();
     while (Date.now() < deadline) {
       if (!(await alive(pid))) return;
+      // Redis refuses a SIGTERM while it writes its first AOF after a full sync ("Writing
+      // initial AOF, can't exit") and does not retry by itself: ask again every second.
+      if (sig === 'SIGTERM' && Date.now() - sent >= 1000) {
+        sent = Date.now();
+        try {
+          process.kill(pid, sig);
+        } catch {
+          return;
+        }
+      }
       await sleep(10);
     }
     throw new RuntimeError(address, `pid ${pid} did not exit within ${timeoutMs} ms after ${sig}`);

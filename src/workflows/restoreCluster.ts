@@ -27,10 +27,12 @@ export interface RestoreReport {
   /** Per shard: keys in the manifest and on the restored master. */
   keys: { shard: number; master: string; expected: number; restored: number }[];
   bytesRead: number;
+  /** From the start until every master served its slots (cluster_state:ok everywhere). */
+  servingMs?: number;
   durationMs: number;
 }
 
-const STEPS = ['Check the backup', 'Plan the restore', 'Wait for approval', 'Stop all nodes', "Load each node's data", 'Start the nodes', 'Await cluster ok', 'Verify key counts'] as const;
+const STEPS = ['Check the backup', 'Plan the restore', 'Wait for approval', 'Stop all nodes', "Load each node's data", 'Start the nodes', 'Await cluster ok', 'Verify key counts', 'Await replicas in sync'] as const;
 
 const transferring = proxyActivities<Activities>({
   startToCloseTimeout: '6 hours',
@@ -121,9 +123,9 @@ export async function restoreCluster(rawInput: unknown): Promise<RestoreReport> 
     op.step(STEPS[6]);
     const nodes = plan.assignments.map((a) => a.toAddress);
     const expected = { masters: manifest.shards.length, replicasPerMaster: Math.floor((nodes.length - manifest.shards.length) / manifest.shards.length), nodes: nodes.length };
-    await waiting(input.timeoutSeconds)
-      .awaitClusterHealthy(spec.name, nodes, expected, input.timeoutSeconds * 1000, [...SLOT_FINDINGS, 'NODE_UNREACHABLE', 'KNOWN_NODES_MISMATCH', 'REPLICA_LINK_DOWN'])
-      .catch(surfaceActivityFailure);
+    const wait = waiting(input.timeoutSeconds);
+    await wait.awaitClusterHealthy(spec.name, nodes, expected, input.timeoutSeconds * 1000, [...SLOT_FINDINGS, 'NODE_UNREACHABLE', 'KNOWN_NODES_MISMATCH']).catch(surfaceActivityFailure);
+    report.servingMs = Date.now() - started;
 
     op.step(STEPS[7]);
     const masters = plan.assignments.filter((a) => a.shard !== undefined);
@@ -138,6 +140,10 @@ export async function restoreCluster(rawInput: unknown): Promise<RestoreReport> 
         details: [report],
       });
     }
+
+    // Replicas got no data: each does a full sync from its master, which serves meanwhile.
+    op.step(STEPS[8]);
+    await wait.awaitClusterHealthy(spec.name, nodes, expected, input.timeoutSeconds * 1000, ['REPLICA_LINK_DOWN']).catch(surfaceActivityFailure);
     report.durationMs = Date.now() - started;
     const movedCount = Object.keys(plan.moved).length;
     op.finish('succeeded', `backup \`${input.backupId}\` restored: ${manifest.keys} keys in ${manifest.shards.length} shards${movedCount ? `, ${movedCount} nodes on new addresses` : ''}.`);

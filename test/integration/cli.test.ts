@@ -76,7 +76,7 @@ test('restore waits for approval: watch prints progress lines, approve unblocks 
 
   const watch = spawnRedisforge(['watch', workflowId], env);
   for (let i = 0; i < 600 && !/approval/.test(watch.output()); i++) await sleep(100);
-  expect(watch.output()).toMatch(/restoreCluster health: step 3\/8 Wait for approval - approval needed: every node of health will be stopped/);
+  expect(watch.output()).toMatch(/restoreCluster health: step 3\/9 Wait for approval - approval needed: every node of health will be stopped/);
   expect(watch.output()).toContain(`-> waiting for approval: redisforge approve ${workflowId}`);
 
   const waiting = await cli('status', workflowId);
@@ -92,7 +92,7 @@ test('restore waits for approval: watch prints progress lines, approve unblocks 
   expect(watched.code).toBe(0);
   // Plain lines, one per step, no terminal control characters.
   expect(watched.stdout).not.toContain('\x1b');
-  expect(watched.stdout).toMatch(/restoreCluster health: step 1\/8 Check the backup|restoreCluster health: step 3\/8/);
+  expect(watched.stdout).toMatch(/restoreCluster health: step 1\/9 Check the backup|restoreCluster health: step 3\/9/);
   expect(watched.stdout).toMatch(new RegExp(`Backup ${backupId} \\(of health, taken .*\\) restored into health in .*, approved by cli-test`));
 
   const done = json<{ status: string; result: { approval: { by: string; reason: string } } }>(await cli('status', workflowId, '--json'));

@@ -71,7 +71,7 @@ test('filtered by RedisCluster, a restore waiting for approval shows its plan an
   expect(await page.innerText('body')).toContain('Current Details');
   const details = (await rendered.locator('body').allInnerTexts()).join('\n');
   expect(details).toMatch(/restoreCluster\s+on cluster\s+guard: running/);
-  expect(details).toContain('Step 3 of 8: Wait for approval');
+  expect(details).toContain('Step 3 of 9: Wait for approval');
   expect(details).toContain(`Send the approve update to go on`);
   // The static summary the SDK and CLI set at start, rendered in its own frame.
   const frames = await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')));
@@ -84,6 +84,6 @@ test('filtered by RedisCluster, a restore waiting for approval shows its plan an
   await page.getByRole('link', { name: id }).first().click();
   await page.waitForURL(new RegExp(`/workflows/${id}/`));
   await page.getByText('Completed').first().waitFor();
-  expect(await page.innerText('body')).toContain('"approval"');
+  expect(await page.innerText('body')).toContain(`"backupId": "${backupId}"`);
   await page.screenshot({ path: join(ARTIFACTS, 'webui-finished.png'), fullPage: true });
 });
