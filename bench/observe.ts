@@ -1,9 +1,13 @@
 /**
- * What a bench sees of the worker it runs as a child process: its memory while an operation
- * runs, and where a workflow run spent its time (its activities, from the recorded history).
+ * What a bench sees while an operation runs: the memory of the worker it runs as a child
+ * process, where a workflow run spent its time (its activities, from the recorded history),
+ * and when the nodes themselves reached the states the workflow waits for.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
+import Redis from 'ioredis';
+import { parseInfo } from '../src/cluster';
 
 export interface RssPeak {
   /** Highest VmRSS seen, sampled every 100 ms. */
@@ -84,4 +88,70 @@ export async function activityTimeline(client: Client, workflowId: string): Prom
 export function formatTimeline(rows: ActivitySpans[]): string {
   const s = (ms: number) => (ms / 1000).toFixed(2);
   return rows.map((r) => `${r.activity}${r.count > 1 ? ` x${r.count}` : ''} ${s(r.fromMs)}-${s(r.toMs)}`).join(', ');
+}
+
+export interface RestartingNode {
+  address: string;
+  /** A master counts as loaded once its new process answers with loading:0. */
+  role: 'master' | 'replica';
+}
+
+/** ms from the watch's start until every node reached each state, or undefined. */
+export interface RestartEvents {
+  mastersLoaded?: number;
+  replicasLinked?: number;
+  clusterOk?: number;
+}
+
+/**
+ * Polls nodes every 100 ms while they are stopped and started again. Only a new process counts
+ * (its run_id differs from the one answering when the watch began), so a node's state before the
+ * restart is never mistaken for the result. The returned function stops the watch.
+ */
+export async function watchRestart(nodes: RestartingNode[], password: string): Promise<() => Promise<RestartEvents>> {
+  const conns = nodes.map((n) => {
+    const [host, port] = n.address.split(':');
+    // Fail fast while the node is down and reconnect quickly: the times are what matters.
+    const redis = new Redis({ host, port: Number(port), password, enableReadyCheck: false, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+    redis.on('error', () => undefined);
+    return redis;
+  });
+  // Every node answers now: the run ids to tell the restarted processes by.
+  await Promise.all(conns.map((r) => r.status === 'ready' || new Promise((ok) => r.once('ready', ok))));
+  const before = await Promise.all(conns.map(async (r) => parseInfo(await r.info('server')).server?.run_id));
+  const started = Date.now();
+  const firsts = nodes.map(() => ({ loaded: NaN, linked: NaN, ok: NaN }));
+  let watching = true;
+  const rounds = (async () => {
+    while (watching) {
+      await Promise.all(
+        conns.map(async (r, i) => {
+          const node = nodes[i]!;
+          const first = firsts[i]!;
+          const at = Date.now() - started;
+          try {
+            const info = parseInfo(await r.info());
+            if (info.server?.run_id === before[i]) return;
+            if (node.role === 'master' && Number.isNaN(first.loaded) && info.persistence?.loading === '0') first.loaded = at;
+            if (node.role === 'replica' && Number.isNaN(first.linked) && info.replication?.master_link_status === 'up') first.linked = at;
+            if (Number.isNaN(first.ok) && /cluster_state:ok/.test((await r.cluster('INFO')) as string)) first.ok = at;
+          } catch {
+            // down, starting or loading: not there yet
+          }
+        }),
+      );
+      await sleep(100);
+    }
+  })();
+  const last = (times: number[]) => (times.some((t) => Number.isNaN(t)) ? undefined : Math.max(...times));
+  return async () => {
+    watching = false;
+    await rounds;
+    for (const r of conns) r.disconnect();
+    return {
+      mastersLoaded: last(nodes.flatMap((n, i) => (n.role === 'master' ? [firsts[i]!.loaded] : []))),
+      replicasLinked: last(nodes.flatMap((n, i) => (n.role === 'replica' ? [firsts[i]!.linked] : []))),
+      clusterOk: last(firsts.map((f) => f.ok)),
+    };
+  };
 }
