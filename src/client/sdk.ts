@@ -83,7 +83,7 @@ export const APPROVABLE: readonly RunbookWorkflow[] = ['removeNode', 'restoreClu
 const SIGNAL_HANDLERS = {
   pause: ['rebalance', 'upgradeRedis'],
   resume: ['rebalance', 'upgradeRedis'],
-  abort: ['rebalance', 'upgradeRedis', 'repairCluster'],
+  abort: ['rebalance', 'upgradeRedis', 'repairCluster', 'restoreCluster'],
   throttle: ['rebalance'],
 } as const satisfies Record<string, readonly RunbookWorkflow[]>;
 /** Workflows whose slot moves run in a rebalance child workflow with this id suffix: its signals go there. */

@@ -8,7 +8,7 @@
 import { ApplicationFailure, condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { planRestore, restoredNodesConf, SLOT_FINDINGS, type RestoreAssignment } from '../cluster';
-import { approveUpdate, type Approval } from './definitions';
+import { abortSignal, approveUpdate, type Approval } from './definitions';
 import { Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
 import { restoreClusterInput } from './inputs';
 
@@ -43,10 +43,13 @@ const transferring = proxyActivities<Activities>({
 export async function restoreCluster(rawInput: unknown): Promise<RestoreReport> {
   const op = new Operation('restoreCluster', STEPS);
   let approval: Approval | undefined;
+  let declined: string | undefined;
   setHandler(approveUpdate, (a) => {
     approval = a;
     return `approved by ${a.by}`;
   });
+  // At the approval gate, abort declines: the restore ends with nothing touched.
+  setHandler(abortSignal, (a) => void (declined ??= a?.reason ?? 'declined by the abort signal'));
   return op.run(async () => {
     const input = parseInput(restoreClusterInput, rawInput);
     op.forCluster(input.cluster);
@@ -94,9 +97,12 @@ export async function restoreCluster(rawInput: unknown): Promise<RestoreReport> 
     await op.lock(spec.name);
     op.step(
       STEPS[2],
-      `**approval needed**: every node of \`${spec.name}\` will be stopped and its data replaced by backup \`${input.backupId}\` (taken ${manifest.startedAt}, ${manifest.keys} keys). Send the \`approve\` update to go on.\n\n${planTable}`,
+      `**approval needed**: every node of \`${spec.name}\` will be stopped and its data replaced by backup \`${input.backupId}\` (taken ${manifest.startedAt}, ${manifest.keys} keys). Send the \`approve\` update to go on, or the \`abort\` signal to decline.\n\n${planTable}`,
     );
-    if (!input.approve) await condition(() => approval !== undefined);
+    if (!input.approve) await condition(() => approval !== undefined || declined !== undefined);
+    if (!approval && declined) {
+      throw ApplicationFailure.create({ type: 'Declined', nonRetryable: true, message: `restore of ${input.backupId} into ${spec.name} declined (${declined}); no node was touched` });
+    }
     report.approval = approval ?? { by: 'input approve: true' };
 
     op.step(STEPS[3]);

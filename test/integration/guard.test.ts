@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { findTemporalCli } from '../../src/client/devServer';
 import type { BackupReport } from '../../src/workflows/backupCluster';
 import { lockHolderQuery, lockWorkflowId } from '../../src/workflows/clusterLock';
-import { progressQuery } from '../../src/workflows/definitions';
+import { abortSignal, progressQuery } from '../../src/workflows/definitions';
 import type { RebalanceReport } from '../../src/workflows/rebalance';
 import type { RestoreReport } from '../../src/workflows/restoreCluster';
 import { runWorkflow, runWorkflowFailure, TestCluster, testClient, workflowId } from '../harness/cluster';
@@ -77,3 +77,14 @@ function exec(file: string, args: string[]): Promise<{ code: number; output: str
     execFile(file, args, { timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, output: `${stdout}\n${stderr}` })),
   );
 }
+
+test('the abort signal at the approval gate declines the restore: nothing touched, the cluster free again', async () => {
+  const holder = await holdingRestore();
+  await holder.signal(abortSignal, { reason: 'wrong backup' });
+  const failure = await holder.result().then(() => undefined, (e: Error) => e.cause as Error & { type?: string });
+  expect(failure?.type).toBe('Declined');
+  expect(failure?.message).toContain('declined (wrong backup); no node was touched');
+  for (const node of cluster.nodes) expect(await cluster.runtime.status(node)).toBe('running');
+  const report = await runWorkflow<BackupReport>('backupCluster', { cluster: 'guard', store: 'local' });
+  expect(report.shards).toHaveLength(3);
+});
