@@ -2,12 +2,15 @@
  * npm run demo: the embedded stack (Temporal dev server with its Web UI, the cluster `local` of
  * six redis-server processes on 127.0.0.1:7001-7006, the worker), then a tour of the runbook
  * procedures as real workflows: createCluster, clusterHealth, failoverTest, addNode, removeNode,
- * backupCluster, restoreCluster onto six other nodes (127.0.0.1:7011-7016) and verifyBackup.
+ * backupCluster, restoreCluster onto six other nodes (127.0.0.1:7011-7016), verifyBackup,
+ * routingCheck, repairCluster (a master and its replica killed) and upgradeRedis 7.0.15 -> 8.0.2.
  * `npm run demo -- --keep` leaves it all running until Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { Cluster } from 'ioredis';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -26,12 +29,18 @@ import type { RemoveNodeReport } from '../src/workflows/removeNode';
 import type { BackupReport } from '../src/workflows/backupCluster';
 import type { RestoreReport } from '../src/workflows/restoreCluster';
 import type { VerifyBackupReport } from '../src/workflows/verifyBackup';
+import type { RoutingCheckReport } from '../src/workflows/routingCheck';
+import type { RepairReport } from '../src/workflows/repairCluster';
+import type { UpgradeRedisReport } from '../src/workflows/upgradeRedis';
 
 const STATE = resolve(__dirname, '..', '.state', 'demo');
 const NODES = Array.from({ length: 6 }, (_, i) => `127.0.0.1:${7001 + i}`);
 /** Where the backup is restored: the same shape on other addresses. */
 const RESTORED = Array.from({ length: 6 }, (_, i) => `127.0.0.1:${7011 + i}`);
 const DEMO_KEYS = 10_000;
+/** The process runtime's binaries: Debian's 7.0.15 and the 8.0.2 that scripts/setup.sh builds (skipped without it). */
+const REDIS_8 = join(process.env.REDISFORGE_CACHE ?? join(homedir(), '.cache', 'redisforge'), 'redis-8.0.2', 'redis-server');
+const VERSIONS: Record<string, string> = { '7.0.15': 'redis-server', ...(existsSync(REDIS_8) ? { '8.0.2': REDIS_8 } : {}) };
 const keep = process.argv.includes('--keep');
 
 /** The demo's Redis password: REDIS_REQUIREPASS if set, else one generated once and kept in .state/demo. */
@@ -63,7 +72,7 @@ async function main(): Promise<void> {
         restored: { nodes: RESTORED, masters: 3, replicasPerMaster: 1, runtime: 'restored', backupStore: 'local' },
       },
       runtimes: {
-        local: { type: 'process', baseDir: join(STATE, 'nodes'), nodeTimeoutMs: 5000 },
+        local: { type: 'process', baseDir: join(STATE, 'nodes'), nodeTimeoutMs: 5000, versions: VERSIONS, defaultVersion: '7.0.15' },
         restored: { type: 'process', baseDir: join(STATE, 'restored'), nodeTimeoutMs: 5000 },
       },
       stores: { local: { type: 'fs', path: join(STATE, 'backups') } },
@@ -92,6 +101,12 @@ async function main(): Promise<void> {
     const connection = await NativeConnection.connect({ address: server.address });
     const worker = await createWorker({ inventory, connection });
     const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+    // The server keeps its history between demos; an operation a previous one left running
+    // (a restore waiting for approval) would still hold its cluster.
+    for await (const wf of client.workflow.list({ query: 'ExecutionStatus = "Running"' })) {
+      await client.workflow.getHandle(wf.workflowId, wf.runId).terminate('left running by a previous demo');
+      console.log(`  terminated ${wf.workflowId}, left running by a previous demo`);
+    }
 
     await worker.runUntil(async () => {
       const rows: Parameters<typeof summaryTable>[0] = [];
@@ -141,6 +156,30 @@ async function main(): Promise<void> {
       console.log('\nRunning verifyBackup {"cluster":"local","basePort":7021} (a restore drill into a scratch cluster, then torn down) ...');
       await run<VerifyBackupReport>('verifyBackup', { cluster: 'local', backupId: backup.backupId, basePort: 7021 }, (r) =>
         `${r.keys.reduce((n, k) => n + k.restored, 0)} keys restored, as in the manifest`);
+
+      console.log('\nRunning routingCheck {"cluster":"local"} (keys in every slot range, on a plain connection to one node) ...');
+      const routing = await run<RoutingCheckReport>('routingCheck', { cluster: 'local' }, (r) =>
+        `MOVED on ${r.direct.redirectedRanges.length}/${r.ranges} ranges direct to one node${r.proxy ? '' : ' (no client endpoint)'}`);
+      console.log(`  direct to ${routing.direct.address}: MOVED for ${routing.direct.redirectedRanges.length} of ${routing.ranges} slot ranges (${routing.direct.asExpected ? 'as expected' : 'unexpected'})`);
+      console.log(`  ${routing.direct.advice}`);
+
+      const now = await client.workflow.execute<(i: object) => Promise<ClusterHealthResult>>('clusterHealth', { taskQueue: TASK_QUEUE, workflowId: `demo-topology-${Date.now()}`, args: [{ cluster: 'local' }] });
+      const shard = now.shards[2]!;
+      console.log(`\nKilling ${shard.master.address} and its replica ${shard.replicas[0]!.address}: slots ${shard.slots} are served by nobody (CLUSTERDOWN) ...`);
+      await Promise.all([shard.master.address, shard.replicas[0]!.address].map((n) => runtime.kill(n)));
+      await sleep(6000);
+      console.log('Running repairCluster {"cluster":"local"} (restart what is down, close open slots, check every slot is served) ...');
+      const repair = await run<RepairReport>('repairCluster', { cluster: 'local' }, (r) => `${r.nodesRestarted.length} nodes restarted, ${r.repaired ? 'repaired' : 'NOT repaired'}`);
+      console.log(`  restarted ${repair.nodesRestarted.join(', ')}; ${repair.repaired ? 'every slot served again' : repair.notes.join('; ')}`);
+
+      if (VERSIONS['8.0.2']) {
+        console.log('\nRunning upgradeRedis {"cluster":"local","version":"8.0.2"} (replicas first, a verified failover per shard, then the old masters) ...');
+        const upgrade = await run<UpgradeRedisReport>('upgradeRedis', { cluster: 'local', version: '8.0.2' }, (r) => `${r.replaced.filter((n) => n.changed).length} nodes on ${r.version}, ${r.failovers.length} failovers`);
+        for (const f of upgrade.failovers) console.log(`  slots ${f.slots}: ${f.from} -> ${f.to} in ${(f.tookMs / 1000).toFixed(1)} s`);
+        console.log(`  every node now reports redis_version ${[...new Set(upgrade.nodes.map((n) => n.redisVersion))].join(', ')}`);
+      } else {
+        console.log(`\n(upgradeRedis skipped: no ${REDIS_8}; scripts/setup.sh builds it with the Docker images)`);
+      }
 
       console.log(`\n${summaryTable(rows)}\n`);
       console.log(`Temporal Web UI: ${server.uiUrl} (filter with: RedisCluster = "local")`);
