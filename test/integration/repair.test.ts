@@ -11,7 +11,7 @@ import { ProcessRuntime } from '../../src/runtime';
 import { approveUpdate, progressQuery } from '../../src/workflows/definitions';
 import type { RepairReport } from '../../src/workflows/repairCluster';
 import type { RoutingCheckReport } from '../../src/workflows/routingCheck';
-import { password, runWorkflow, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
+import { password, recordHistory, runWorkflow, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import { clusterClient, digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
 import { TASK_QUEUE, testInventory } from '../harness/env';
 
@@ -126,7 +126,9 @@ test('CLUSTERDOWN after a master and its replica stopped: repairCluster restarts
   await cluster.runtime.stop(replica);
   await cluster.healthUntil((r) => r.findings.some((f) => f.code === 'NODE_FAILED' && f.node === shard.master.address));
 
-  const report = await runWorkflow<RepairReport>('repairCluster', { cluster: 'repair' });
+  const id = workflowId('repair-restart');
+  const report = await runWorkflow<RepairReport>('repairCluster', { cluster: 'repair' }, id);
+  await recordHistory(id, 'repairCluster-restart');
   expect(report.before.nodesDown).toEqual([shard.master.address, replica]);
   expect(report.before.slotsUncovered).toBe(shard.slots);
   expect(report.nodesRestarted).toEqual([shard.master.address, replica]);

@@ -7,7 +7,7 @@
 import type { ApplicationFailure } from '@temporalio/common';
 import { abortSignal, pauseSignal, resumeSignal } from '../../src/workflows/definitions';
 import type { UpgradeRedisReport } from '../../src/workflows/upgradeRedis';
-import { runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
+import { recordHistory, runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import type { DatasetDigest } from '../harness/dataset';
 import { TASK_QUEUE } from '../harness/env';
 import { expectUpgraded, loadUpgradeData, progressUntil, upgradeWhileWriting } from '../helpers/upgradeScenario';
@@ -66,7 +66,9 @@ test('a shard without a replica is refused unless approved (its slots would be d
 });
 
 test('7.0.15 -> 8.0.2, two shards at a time, with failback, while a client writes: every node upgraded, every acknowledged write kept, health clean', async () => {
-  const outcome = await upgradeWhileWriting(cluster, () => runWorkflow<UpgradeRedisReport>('upgradeRedis', { cluster: name, version: '8.0.2', failback: true, shardsInParallel: 2 }));
+  const id = workflowId('upgrade-two-at-a-time');
+  const outcome = await upgradeWhileWriting(cluster, () => runWorkflow<UpgradeRedisReport>('upgradeRedis', { cluster: name, version: '8.0.2', failback: true, shardsInParallel: 2 }, id));
+  await recordHistory(id, 'upgradeRedis-two-shards-failback');
   const { report, before } = outcome;
   expect(report.plan.waves).toEqual([[0, 1], [2]]);
   expect(report.replaced.map((r) => [r.from, r.changed, r.redisVersion])).toEqual(Array(6).fill(['7.0.15', true, '8.0.2']));

@@ -16,7 +16,7 @@ const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 
 test('there are recorded histories of every workflow', () => {
   const types = new Set(files.map((f) => f.split('-')[0]));
-  expect([...types].sort()).toEqual(['backupCluster', 'clusterHealth', 'createCluster', 'failoverTest', 'restoreCluster']);
+  expect([...types].sort()).toEqual(['backupCluster', 'clusterHealth', 'createCluster', 'failoverTest', 'repairCluster', 'restoreCluster', 'upgradeRedis']);
 });
 
 test.each(files)('%s replays without nondeterminism', async (file) => {
