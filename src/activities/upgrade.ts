@@ -34,7 +34,7 @@ async function tryNode<T>(connector: NodeConnector, address: string, fn: (r: Red
 }
 
 const redisVersion = async (r: Redis) => flattenInfo(parseInfo(String(await r.call('INFO', 'server')))).redis_version;
-const replicationOffset = async (r: Redis) => parseReplicationInfo(parseInfo(String(await r.call('INFO', 'replication')))).replicationOffset;
+const replicationState = async (r: Redis) => parseReplicationInfo(parseInfo(String(await r.call('INFO', 'replication'))));
 
 export function createUpgradeActivities(connectorFor: (cluster: string) => NodeConnector, runtimeFor: (cluster: string) => NodeRuntime) {
   return {
@@ -88,11 +88,17 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
       const connector = connectorFor(cluster);
       return pollUntil(
         async () => {
+          // The replica's own word first, on one connection: the whole-cluster view (six
+          // connections) only once its link is up, so the wait can poll often.
+          const own = await tryNode(connector, replica, replicationState);
+          if (!own || own.role !== 'replica' || !own.masterLinkUp || own.masterSyncInProgress) {
+            return { done: false, status: `${replica}: ${!own ? 'not answering (loading?)' : own.role !== 'replica' ? 'not a replica yet' : own.masterSyncInProgress ? 'full sync in progress' : 'link to its master down'}` };
+          }
           const observations = await observeCluster(connector, seeds);
-          const problems = replicaSyncProblems(observations, replica, masterId, await tryNode(connector, replica, replicationOffset));
+          const problems = replicaSyncProblems(observations, replica, masterId, own.replicationOffset);
           return problems.length === 0 ? { done: true, value: { syncedAt: Date.now() } } : { done: false, status: problems.join('; ') };
         },
-        { what: `${replica} to be an in-sync replica of ${masterId.slice(0, 8)}`, timeoutMs, intervalMs: 250 },
+        { what: `${replica} to be an in-sync replica of ${masterId.slice(0, 8)}`, timeoutMs, intervalMs: 50 },
       );
     },
 
