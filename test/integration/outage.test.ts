@@ -27,7 +27,8 @@ test('a master and its replica stopped: fail flags, unserved slots, cluster_stat
   await cluster.runtime.stop(shard.master.address);
   await cluster.runtime.stop(replica.address);
 
-  const report = await cluster.healthUntil((r) => r.findings.filter((f) => f.code === 'NODE_FAILED').length === 2);
+  // Each survivor turns to cluster_state:fail on its own once it learns of the FAIL: wait for all four.
+  const report = await cluster.healthUntil((r) => r.findings.filter((f) => f.code === 'NODE_FAILED').length === 2 && r.findings.filter((f) => f.code === 'CLUSTER_STATE_FAIL').length === 4);
   expect(report.healthy).toBe(false);
   expect(findingCodes(report)).toEqual(
     expect.arrayContaining(['CLUSTER_STATE_FAIL', 'NODE_FAILED', 'NODE_UNREACHABLE', 'SLOTS_NOT_OK', 'SLOTS_UNCOVERED']),
