@@ -84,6 +84,9 @@ test('filtered by RedisCluster, a restore waiting for approval shows its plan an
   await page.getByRole('link', { name: id }).first().click();
   await page.waitForURL(new RegExp(`/workflows/${id}/`));
   await page.getByText('Completed').first().waitFor();
-  expect(await page.innerText('body')).toContain(`"backupId": "${backupId}"`);
+  // The result panel fills in after the status: wait for it rather than read too early.
+  const result = `"backupId": "${backupId}"`;
+  const shown = await page.waitForFunction(`document.body.innerText.includes(${JSON.stringify(result)})`, undefined, { timeout: 20_000 }).then(() => true, () => false);
+  expect(shown ? result : await page.innerText('body')).toContain(result);
   await page.screenshot({ path: join(ARTIFACTS, 'webui-finished.png'), fullPage: true });
 });
