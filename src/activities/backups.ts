@@ -4,7 +4,6 @@
  */
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { extract, pack } from 'tar-stream';
 import type Redis from 'ioredis';
@@ -24,6 +23,7 @@ import type { NodeRuntime } from '../runtime';
 import type { BackupStore } from '../storage';
 import type { NodeConnector } from './redis/connection';
 import { faultPoint } from './faults';
+import { heartbeating } from './heartbeat';
 import { pollUntil } from './waiting';
 
 export interface ShardBackupRequest {
@@ -91,14 +91,12 @@ export function createBackupActivities(
      * put back at the end (and by the workflow when an attempt dies).
      */
     async backupShard(req: ShardBackupRequest): Promise<ShardBackupResult> {
-      const ctx = Context.current();
       const store = storeNamed(req.cluster, req.store);
       const runtime = runtimeFor(req.cluster);
       const autoRewrite = req.autoRewrite;
       let beat: BackupHeartbeat = { phase: 'connecting' };
-      const timer = setInterval(() => ctx.heartbeat(beat), 1000);
-      try {
-        return await connectorFor(req.cluster).withNode(req.address, async (redis) => {
+      return heartbeating(() => ({ ...beat }), () =>
+        connectorFor(req.cluster).withNode(req.address, async (redis) => {
           const config = await configGet(redis, ['appenddirname', 'appendfilename']);
           beat = { phase: 'rewriting' };
           await redis.config('SET', 'auto-aof-rewrite-percentage', '0');
@@ -137,10 +135,8 @@ export function createBackupActivities(
           } finally {
             await redis.config('SET', 'auto-aof-rewrite-percentage', autoRewrite).catch(() => undefined);
           }
-        });
-      } finally {
-        clearInterval(timer);
-      }
+        }),
+      );
     },
 
     /** Writes manifest.json, the commit marker, after checking every object it names is stored. */

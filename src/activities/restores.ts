@@ -6,13 +6,13 @@
 import { createHash } from 'node:crypto';
 import { pipeline, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { pack } from 'tar-stream';
 import { groupBackups, manifestKey, planRetention, type BackupManifest, type BackupObject, type Compression, type Retention, type StoredBackup } from '../cluster';
 import type { NodeRuntime } from '../runtime';
 import type { BackupStore } from '../storage';
 import { faultPoint } from './faults';
+import { heartbeating } from './heartbeat';
 import type { NodeConnector } from './redis/connection';
 
 export interface NodeRestoreRequest {
@@ -58,11 +58,9 @@ export function createRestoreActivities(
 
     /** Reads every object of a backup and checks its size and sha256 against the manifest. */
     async verifyBackupObjects(store: string, manifest: BackupManifest): Promise<{ objects: number; bytes: number }> {
-      const ctx = Context.current();
       const s = storeNamed(manifest.cluster, store);
       let bytes = 0;
-      const timer = setInterval(() => ctx.heartbeat({ bytes }), 1000);
-      try {
+      return heartbeating(() => ({ bytes }), async () => {
         // All shards at once: the store and sha256 keep the one thread busy while others read.
         await Promise.all(manifest.shards.map(async (shard) => {
           const hash = createHash('sha256');
@@ -84,9 +82,7 @@ export function createRestoreActivities(
           }
         }));
         return { objects: manifest.shards.length, bytes };
-      } finally {
-        clearInterval(timer);
-      }
+      });
     },
 
     /** Deletes what retention no longer keeps, and multipart uploads abandoned for a day. */
@@ -111,15 +107,13 @@ export function createRestoreActivities(
      * directory is emptied, then holds the shard's AOF (masters) and its nodes.conf.
      */
     async restoreNodeData(req: NodeRestoreRequest): Promise<{ bytes: number }> {
-      const ctx = Context.current();
       const runtime = runtimeFor(req.cluster);
       const store = storeNamed(req.cluster, req.store);
       await runtime.status(req.address).catch(() => runtime.provision(req.address));
       await runtime.stop(req.address);
       await runtime.cleanDataDir(req.address);
       let bytes = 0;
-      const timer = setInterval(() => ctx.heartbeat({ bytes }), 1000);
-      try {
+      return heartbeating(() => ({ bytes }), async () => {
         if (req.object) {
           // Counted on the way through: a 'data' listener would let bytes flow before the runtime reads.
           const counted = new Transform({
@@ -138,9 +132,7 @@ export function createRestoreActivities(
         conf.finalize();
         await runtime.writeDataDir(req.address, conf);
         return { bytes };
-      } finally {
-        clearInterval(timer);
-      }
+      });
     },
 
     /** DBSIZE of each node. */

@@ -24,15 +24,6 @@ export interface HealthCheckAfterShard {
   shards: TopologyShard[];
 }
 
-/** Runs `fn` on a node; a node that does not answer (it may be restarting) gives undefined. */
-async function tryNode<T>(connector: NodeConnector, address: string, fn: (r: Redis) => Promise<T>): Promise<T | undefined> {
-  try {
-    return await connector.withNode(address, fn);
-  } catch {
-    return undefined;
-  }
-}
-
 const redisVersion = async (r: Redis) => flattenInfo(parseInfo(String(await r.call('INFO', 'server')))).redis_version;
 const replicationState = async (r: Redis) => parseReplicationInfo(parseInfo(String(await r.call('INFO', 'replication'))));
 
@@ -52,7 +43,7 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
               throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `version: "${target}" cannot run on ${err.message}`, details: [{ problems: [`version: ${err.message}`] }] });
             });
           }
-          return { address, version: await runtime.version(address), redisVersion: await tryNode(connector, address, redisVersion) };
+          return { address, version: await runtime.version(address), redisVersion: await connector.tryNode(address, redisVersion) };
         }),
       );
     },
@@ -66,7 +57,7 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
       const connector = connectorFor(cluster);
       if (expect === 'replica') {
         // A node that does not answer may be the one a crashed attempt stopped: the replace goes on.
-        const me = await tryNode(connector, address, myself);
+        const me = await connector.tryNode(address, myself);
         if (me?.role === 'master' && me.slots.length > 0) {
           throw ApplicationFailure.create({
             type: 'TopologyChanged', nonRetryable: true,
@@ -77,7 +68,7 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
       const started = Date.now();
       const { changed } = await heartbeating({ replacing: address, version }, () => runtimeFor(cluster).replace(address, version));
       if (changed && expect === 'replica') faultPoint('upgrade-replica-replaced');
-      return { changed, tookMs: Date.now() - started, redisVersion: await tryNode(connector, address, redisVersion) };
+      return { changed, tookMs: Date.now() - started, redisVersion: await connector.tryNode(address, redisVersion) };
     },
 
     /**
@@ -90,7 +81,7 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
         async () => {
           // The replica's own word first, on one connection: the whole-cluster view (six
           // connections) only once its link is up, so the wait can poll often.
-          const own = await tryNode(connector, replica, replicationState);
+          const own = await connector.tryNode(replica, replicationState);
           if (!own || own.role !== 'replica' || !own.masterLinkUp || own.masterSyncInProgress) {
             return { done: false, status: `${replica}: ${!own ? 'not answering (loading?)' : own.role !== 'replica' ? 'not a replica yet' : own.masterSyncInProgress ? 'full sync in progress' : 'link to its master down'}` };
           }
@@ -107,7 +98,7 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
       const connector = connectorFor(cluster);
       const swapped = await pollUntil(
         async () => {
-          const [n, o] = await Promise.all([tryNode(connector, newMaster.address, myself), tryNode(connector, oldMaster.address, myself)]);
+          const [n, o] = await Promise.all([connector.tryNode(newMaster.address, myself), connector.tryNode(oldMaster.address, myself)]);
           if (n?.role === 'master' && n.slots.length > 0 && o?.role === 'replica' && o.masterId === newMaster.id) return { done: true, value: { swappedAt: Date.now() } };
           return { done: false, status: `${newMaster.address} is ${n?.role ?? 'unreachable'}, ${oldMaster.address} is ${o ? `${o.role}${o.masterId ? ` of ${o.masterId.slice(0, 8)}` : ''}` : 'unreachable'}` };
         },

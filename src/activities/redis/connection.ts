@@ -81,6 +81,15 @@ export class NodeConnector {
     return open(0, new Map());
   }
 
+  /** Runs `fn` on a node; a node that cannot be reached gives undefined (it may be the one stopped). */
+  async tryNode<T>(address: string, fn: (redis: Redis) => Promise<T>): Promise<T | undefined> {
+    try {
+      return await this.withNode(address, fn);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Opens a connection to one node, runs `fn`, and always closes it. */
   async withNode<T>(address: string, fn: (redis: Redis) => Promise<T>): Promise<T> {
     const { host, port } = splitAddress(address);

@@ -2,7 +2,6 @@
  * Redis side of the failover drill: canary keys, and the waits for FAIL, promotion,
  * cluster_state:ok and the old master's return, each timestamped when first observed.
  */
-import type Redis from 'ioredis';
 import { keyHashSlot, parseClusterInfo, parseInfo, parseReplicationInfo, referenceView } from '../../cluster';
 import type { NodeConnector } from './connection';
 import { clusterNodes, observeCluster } from './cluster';
@@ -11,15 +10,6 @@ import { pollUntil } from '../waiting';
 const POLL_MS = 100;
 /** Redis's CLUSTER_MF_TIMEOUT plus a margin. */
 const MANUAL_FAILOVER_TIMEOUT_MS = 5_500;
-
-/** Runs `fn` on a node; a node that cannot be reached gives undefined (it may be the one stopped). */
-async function tryNode<T>(connector: NodeConnector, address: string, fn: (r: Redis) => Promise<T>): Promise<T | undefined> {
-  try {
-    return await connector.withNode(address, fn);
-  } catch {
-    return undefined;
-  }
-}
 
 export interface PromotionObserved {
   failFlaggedAt?: number;
@@ -100,8 +90,8 @@ export function createFailoverActivities(connectorFor: (cluster: string) => Node
       return pollUntil<PromotionObserved>(
         async () => {
           const [replicaViews, observerViews] = await Promise.all([
-            Promise.all(replicas.map((a) => tryNode(connector, a, clusterNodes))),
-            Promise.all(observers.map((a) => tryNode(connector, a, clusterNodes))),
+            Promise.all(replicas.map((a) => connector.tryNode(a, clusterNodes))),
+            Promise.all(observers.map((a) => connector.tryNode(a, clusterNodes))),
           ]);
           const now = Date.now();
           if (failFlaggedAt === undefined && [...replicaViews, ...observerViews].some((v) => v?.find((n) => n.id === oldMaster.id)?.flags.includes('fail'))) {
@@ -120,7 +110,7 @@ export function createFailoverActivities(connectorFor: (cluster: string) => Node
       const connector = connectorFor(cluster);
       return pollUntil(
         async () => {
-          const states = await Promise.all(addresses.map((a) => tryNode(connector, a, async (r) => parseClusterInfo(String(await r.call('CLUSTER', 'INFO'))).state)));
+          const states = await Promise.all(addresses.map((a) => connector.tryNode(a, async (r) => parseClusterInfo(String(await r.call('CLUSTER', 'INFO'))).state)));
           const notOk = addresses.filter((_, i) => states[i] !== 'ok');
           return notOk.length === 0 ? { done: true, value: { okAt: Date.now() } } : { done: false, status: `not ok yet: ${notOk.join(', ')}` };
         },
@@ -134,7 +124,7 @@ export function createFailoverActivities(connectorFor: (cluster: string) => Node
       let replicaAt: number | undefined;
       return pollUntil(
         async () => {
-          const state = await tryNode(connector, address, async (r) => {
+          const state = await connector.tryNode(address, async (r) => {
             const me = (await clusterNodes(r)).find((n) => n.myself)!;
             const rep = parseReplicationInfo(parseInfo(String(await r.call('INFO', 'replication'))));
             return { isReplica: me.role === 'replica' && me.masterId === masterId, linkUp: rep.masterLinkUp === true };
@@ -161,7 +151,7 @@ export function createFailoverActivities(connectorFor: (cluster: string) => Node
       let lastAttempt = 0;
       return pollUntil(
         async () => {
-          const me = await tryNode(connector, replica, async (r) => (await clusterNodes(r)).find((n) => n.myself));
+          const me = await connector.tryNode(replica, async (r) => (await clusterNodes(r)).find((n) => n.myself));
           if (me?.role === 'master') return { done: true, value: { requestedAt, promotedAt: Date.now(), attempts } };
           if (Date.now() - lastAttempt > MANUAL_FAILOVER_TIMEOUT_MS) {
             await connector.withNode(replica, (r) => r.call('CLUSTER', 'FAILOVER'));
