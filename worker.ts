@@ -16,9 +16,17 @@ export interface RedisForgeWorkerOptions {
   namespace?: string;
   /** @default "redisforge-ops" */
   taskQueue?: string;
+  /**
+   * Where the per-cluster lock workflows run. Every worker that may start an operation on a
+   * cluster must name the same queue, or a lock started on a queue nobody polls any more holds
+   * the cluster. @default the worker's task queue
+   */
+  lockTaskQueue?: string;
   /** A prebuilt workflow bundle; by default the workflows are bundled at start. */
   workflowBundlePath?: string;
   env?: NodeJS.ProcessEnv;
+  /** Worker interceptors (the test harness injects faults through them). */
+  interceptors?: WorkerOptions['interceptors'];
 }
 
 export function createWorker(options: RedisForgeWorkerOptions): Promise<Worker> {
@@ -29,12 +37,14 @@ export function createWorker(options: RedisForgeWorkerOptions): Promise<Worker> 
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? TASK_QUEUE,
-    activities: createActivities(options.inventory, options.env, { taskQueue: options.taskQueue ?? TASK_QUEUE }),
+    activities: createActivities(options.inventory, options.env, { taskQueue: options.lockTaskQueue ?? options.taskQueue ?? TASK_QUEUE }),
+    interceptors: options.interceptors,
     ...workflows,
   });
 }
 
-async function main(): Promise<void> {
+/** Runs the worker from its environment until SIGINT/SIGTERM. */
+export async function main(interceptors?: WorkerOptions['interceptors']): Promise<void> {
   const file = inventoryPath();
   const inventory = loadInventory(file);
   const { connectionOptions, namespace } = loadClientConnectConfig();
@@ -44,8 +54,10 @@ async function main(): Promise<void> {
     connection,
     namespace,
     taskQueue: process.env.REDISFORGE_TASK_QUEUE,
+    lockTaskQueue: process.env.REDISFORGE_LOCK_TASK_QUEUE,
     // A prebuilt bundle spares the tests a bundle per worker start.
     workflowBundlePath: process.env.REDISFORGE_WORKFLOW_BUNDLE,
+    interceptors,
   });
   console.log(
     `redisforge worker: task queue ${worker.options.taskQueue}, namespace ${worker.options.namespace}, ` +
@@ -57,8 +69,8 @@ async function main(): Promise<void> {
   console.log('redisforge worker: stopped');
 }
 
-if (require.main === module) {
-  main().catch((err) => {
+export function runMain(interceptors?: WorkerOptions['interceptors']): void {
+  main(interceptors).catch((err) => {
     if (err instanceof InventoryError) {
       console.error(`redisforge worker: ${err.message}`);
       process.exit(2);
@@ -67,3 +79,5 @@ if (require.main === module) {
     process.exit(1);
   });
 }
+
+if (require.main === module) runMain();

@@ -4,12 +4,15 @@
  */
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { extract, pack } from 'tar-stream';
 import type Redis from 'ioredis';
 import {
   backupAofFiles,
+  heldAutoRewrite,
   manifestKey,
+  originalAutoRewrite,
   parseAofManifest,
   parseInfo,
   rdbKeyCount,
@@ -21,8 +24,7 @@ import {
 } from '../cluster';
 import type { NodeRuntime } from '../runtime';
 import type { BackupStore } from '../storage';
-import type { NodeConnector } from './redis/connection';
-import { faultPoint } from './faults';
+import { classifyRedisError, type NodeConnector } from './redis/connection';
 import { heartbeating } from './heartbeat';
 import { pollUntil } from './waiting';
 
@@ -35,7 +37,7 @@ export interface ShardBackupRequest {
   compression: Compression;
   /** How long the AOF rewrite may take. */
   rewriteTimeoutMs: number;
-  /** auto-aof-rewrite-percentage as it was before the backup (from aofSettings), put back at the end. */
+  /** The operator's auto-aof-rewrite-percentage (from aofSettings, kept by the workflow), put back at the end. */
   autoRewrite: string;
 }
 
@@ -65,9 +67,10 @@ export function createBackupActivities(
   return {
     /**
      * The AOF settings a backup depends on and changes: read before the backup, so the
-     * workflow can put auto-aof-rewrite-percentage back even after a crashed attempt.
+     * workflow can put auto-aof-rewrite-percentage back even after a crashed attempt. A value
+     * held by an earlier backup that died is read as the operator's value it carries.
      */
-    async aofSettings(cluster: string, address: string): Promise<{ appendonly: boolean; autoRewrite: string }> {
+    async aofSettings(cluster: string, address: string): Promise<{ appendonly: boolean; autoRewrite: string; heldByEarlierBackup: boolean }> {
       const config = await connectorFor(cluster).withNode(address, (r) => configGet(r, ['appendonly', 'auto-aof-rewrite-percentage']));
       if (config.appendonly !== 'yes') {
         throw ApplicationFailure.create({
@@ -76,7 +79,8 @@ export function createBackupActivities(
           message: `${address} has appendonly off: backups read the AOF; turn it on (CONFIG SET appendonly yes, and in redis.conf)`,
         });
       }
-      return { appendonly: true, autoRewrite: config['auto-aof-rewrite-percentage'] ?? '100' };
+      const { original, held } = originalAutoRewrite(config['auto-aof-rewrite-percentage'] ?? '100');
+      return { appendonly: true, autoRewrite: original, heldByEarlierBackup: held };
     },
 
     async setAutoRewrite(cluster: string, address: string, percentage: string): Promise<void> {
@@ -84,7 +88,7 @@ export function createBackupActivities(
     },
 
     /**
-     * Backs up one shard from one node: turns off automatic AOF rewrites, runs BGREWRITEAOF
+     * Backs up one shard from one node: holds off automatic AOF rewrites, runs BGREWRITEAOF
      * and waits for it, then streams the new base file with the AOF manifest as a tar into
      * the store. The incr files are stored empty: base alone is the dataset at the rewrite's
      * fork, a consistent point in time even while writes go on. The auto-rewrite setting is
@@ -95,11 +99,22 @@ export function createBackupActivities(
       const runtime = runtimeFor(req.cluster);
       const autoRewrite = req.autoRewrite;
       let beat: BackupHeartbeat = { phase: 'connecting' };
-      return heartbeating(() => ({ ...beat }), () =>
-        connectorFor(req.cluster).withNode(req.address, async (redis) => {
+      const ctx = Context.current();
+      return heartbeating(() => ({ ...beat }), (cancelled) =>
+        readShard(cancelled).catch((err: unknown) => {
+          // Not retried: the workflow reads the shard from the shard's other node at once.
+          if (!(err instanceof ApplicationFailure) && classifyRedisError(err) === 'unreachable') {
+            throw ApplicationFailure.create({ type: 'NodeUnreachable', nonRetryable: true, message: `${req.address} stopped answering while ${beat.phase} (${(err as Error).message})`, details: [{ node: req.address }] });
+          }
+          throw err;
+        }),
+      );
+
+      function readShard(cancelled: AbortSignal): Promise<ShardBackupResult> {
+        return connectorFor(req.cluster).withNode(req.address, async (redis) => {
           const config = await configGet(redis, ['appenddirname', 'appendfilename']);
           beat = { phase: 'rewriting' };
-          await redis.config('SET', 'auto-aof-rewrite-percentage', '0');
+          await redis.config('SET', 'auto-aof-rewrite-percentage', heldAutoRewrite(autoRewrite));
           try {
             const rewriteStarted = Date.now();
             await rewriteAof(redis, req.address, req.rewriteTimeoutMs);
@@ -115,9 +130,11 @@ export function createBackupActivities(
             const { archive, keys } = shardArchive(source, dir, manifestName, base, incr);
             const body = pipeline(archive, req.compression === 'gzip' ? createGzip({ level: 1 }) : new PassThrough(), () => undefined);
             const put = await store.put(req.objectKey, body, {
+              signal: cancelled,
               onProgress: (bytes) => {
+                // Also a heartbeat every 256 KiB: progress shows in the Web UI as it happens.
+                if (bytes >> 18 > (beat.bytes ?? 0) >> 18) ctx.heartbeat({ phase: 'uploading', bytes });
                 beat = { phase: 'uploading', bytes };
-                faultPoint('mid-upload');
               },
             });
             const headerKeys = await keys;
@@ -135,24 +152,25 @@ export function createBackupActivities(
           } finally {
             await redis.config('SET', 'auto-aof-rewrite-percentage', autoRewrite).catch(() => undefined);
           }
-        }),
-      );
+        });
+      }
     },
 
     /** Writes manifest.json, the commit marker, after checking every object it names is stored. */
     async writeBackupManifest(store: string, manifest: BackupManifest): Promise<{ key: string }> {
       const s = storeNamed(manifest.cluster, store);
-      for (const shard of manifest.shards) {
-        const head = await s.head(shard.object.key);
-        if (!head || head.size !== shard.object.size) {
-          throw new Error(`shard ${shard.index}: ${shard.object.key} is ${head ? `${head.size} bytes, expected ${shard.object.size}` : 'missing'} in ${s.description}`);
+      return heartbeating({ writing: manifestKey(manifest.cluster, manifest.backupId) }, async () => {
+        for (const shard of manifest.shards) {
+          const head = await s.head(shard.object.key);
+          if (!head || head.size !== shard.object.size) {
+            throw new Error(`shard ${shard.index}: ${shard.object.key} is ${head ? `${head.size} bytes, expected ${shard.object.size}` : 'missing'} in ${s.description}`);
+          }
         }
-      }
-      const key = manifestKey(manifest.cluster, manifest.backupId);
-      await s.putJson(key, manifest);
-      return { key };
+        const key = manifestKey(manifest.cluster, manifest.backupId);
+        await s.putJson(key, manifest);
+        return { key };
+      });
     },
-
   };
 }
 

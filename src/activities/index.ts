@@ -39,7 +39,7 @@ export interface ClusterSpec {
 }
 
 export interface ActivityContext {
-  /** The worker's task queue: the cluster lock workflows run there too. @default "redisforge-ops" */
+  /** Where the cluster lock workflows run (the worker's lockTaskQueue). @default "redisforge-ops" */
   taskQueue?: string;
   /** A Temporal client for the lock activities. @default connected like the Temporal CLI, on first use */
   client?: () => Promise<Client>;

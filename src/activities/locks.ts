@@ -4,7 +4,7 @@
  * its lock is taken over, so a crash never leaves a cluster locked for good.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { acquireLockUpdate, lockWorkflowId, releaseLockSignal, type LockHolder, type LockRequest } from '../workflows/clusterLock';
 
 export function createLockActivities(clientFor: () => Promise<Client>, taskQueue: () => string) {
@@ -21,19 +21,27 @@ export function createLockActivities(clientFor: () => Promise<Client>, taskQueue
     });
   }
 
+  /**
+   * A holder is stale only when its workflow id has no running execution: the latest run is
+   * asked (a holder that continued as new or was reset runs on under a new run id), and only
+   * "not found" or a closed run counts. Any other error is retried, never read as stale.
+   */
+  async function holderHasEnded(holder: LockHolder): Promise<boolean> {
+    const client = await clientFor();
+    try {
+      const description = await client.workflow.getHandle(holder.workflowId).describe();
+      return description.status.name !== 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return true;
+      throw err;
+    }
+  }
+
   return {
     /** Grants the cluster to the calling operation, or fails (not retried) naming the one that holds it. */
     async acquireClusterLock(cluster: string, req: LockRequest): Promise<LockHolder> {
       let reply = await ask(cluster, req);
-      if (!reply.granted) {
-        const client = await clientFor();
-        const status = await client.workflow
-          .getHandle(reply.holder.workflowId, reply.holder.runId)
-          .describe()
-          .then((d) => d.status.name)
-          .catch(() => 'NOT_FOUND');
-        if (status !== 'RUNNING') reply = await ask(cluster, { ...req, staleHolder: reply.holder.workflowId });
-      }
+      if (!reply.granted && (await holderHasEnded(reply.holder))) reply = await ask(cluster, { ...req, staleHolder: reply.holder.workflowId });
       if (reply.granted) return reply.holder;
       const h = reply.holder;
       throw ApplicationFailure.create({

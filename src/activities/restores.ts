@@ -4,15 +4,15 @@
  * store -> node inside one activity as a stream.
  */
 import { createHash } from 'node:crypto';
-import { pipeline, Transform } from 'node:stream';
+import { addAbortSignal, pipeline, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { pack } from 'tar-stream';
-import { groupBackups, manifestKey, planRetention, type BackupManifest, type BackupObject, type Compression, type Retention, type StoredBackup } from '../cluster';
+import { backupPrefix, claimKey, groupBackups, manifestKey, planRetention, type BackupManifest, type BackupObject, type Compression, type Retention, type StoredBackup } from '../cluster';
 import type { NodeRuntime } from '../runtime';
 import type { BackupStore } from '../storage';
-import { faultPoint } from './faults';
-import { heartbeating } from './heartbeat';
+import { heartbeating, throwIfCancelled } from './heartbeat';
 import type { NodeConnector } from './redis/connection';
 
 export interface NodeRestoreRequest {
@@ -85,21 +85,64 @@ export function createRestoreActivities(
       });
     },
 
+    /**
+     * Takes a backup id for this workflow before anything is written. A complete backup of that
+     * id, or objects another workflow wrote under it, refuse it; this workflow's own incomplete
+     * objects (an earlier attempt or run) are its to overwrite.
+     */
+    async claimBackupId(cluster: string, store: string, backupId: string, workflowId: string): Promise<{ resumed: boolean }> {
+      const s = storeNamed(cluster, store);
+      return heartbeating({ claiming: backupId }, async () => {
+        const objects = await s.list(backupPrefix(cluster, backupId));
+        const taken = (why: string) =>
+          ApplicationFailure.create({
+            type: 'BackupIdTaken',
+            nonRetryable: true,
+            message: `backupId: ${backupId} ${why} in ${s.description}; nothing was written: choose another backupId, or leave it out for a new one`,
+            details: [{ backupId }],
+          });
+        if (objects.some((o) => o.key === manifestKey(cluster, backupId))) throw taken(`is a complete backup of cluster ${cluster}, which is never overwritten`);
+        if (objects.length > 0) {
+          const claim = await s.getJson<{ workflowId?: string }>(claimKey(cluster, backupId));
+          if (claim?.workflowId !== workflowId) throw taken(`holds objects of an unfinished backup written by ${claim?.workflowId ? `workflow ${claim.workflowId}` : 'another workflow'}`);
+          return { resumed: true };
+        }
+        await s.putJson(claimKey(cluster, backupId), { workflowId, claimedAt: new Date().toISOString() });
+        return { resumed: false };
+      });
+    },
+
+    /** Deletes what an unfinished backup wrote; a complete one (its manifest stored) is left alone. */
+    async discardIncompleteBackup(cluster: string, store: string, backupId: string): Promise<{ deleted: number }> {
+      const s = storeNamed(cluster, store);
+      return heartbeating({ discarding: backupId }, async () => {
+        const objects = await s.list(backupPrefix(cluster, backupId));
+        if (objects.some((o) => o.key === manifestKey(cluster, backupId))) return { deleted: 0 };
+        // The claim last: until it goes, no other workflow may take the id.
+        const keys = objects.map((o) => o.key).filter((k) => k !== claimKey(cluster, backupId));
+        await s.delete(keys);
+        await s.delete([claimKey(cluster, backupId)]);
+        return { deleted: keys.length };
+      });
+    },
+
     /** Deletes what retention no longer keeps, and multipart uploads abandoned for a day. */
     async pruneBackups(cluster: string, store: string, retain: Retention, currentBackupId: string): Promise<{ deleted: string[]; abortedUploads: number }> {
       const s = storeNamed(cluster, store);
-      const backups = await listing(s, cluster);
-      const complete = await Promise.all(
-        backups.filter((b) => b.complete).map(async (b) => ({ ...b, time: (await s.getJson<BackupManifest>(manifestKey(cluster, b.backupId)))?.startedAt ?? b.time })),
-      );
-      const doomed = planRetention([...complete, ...backups.filter((b) => !b.complete)], retain, Date.now(), currentBackupId);
-      // The manifest goes first: a half-deleted backup must not look complete.
-      for (const b of doomed) {
-        await s.delete(b.keys.filter((k) => k.endsWith('/manifest.json')));
-        await s.delete(b.keys);
-      }
-      const abortedUploads = await s.abortIncomplete(`${cluster}/`, new Date(Date.now() - 24 * 3600_000));
-      return { deleted: doomed.map((b) => b.backupId), abortedUploads };
+      return heartbeating({ pruning: cluster }, async () => {
+        const backups = await listing(s, cluster);
+        const complete = await Promise.all(
+          backups.filter((b) => b.complete).map(async (b) => ({ ...b, time: (await s.getJson<BackupManifest>(manifestKey(cluster, b.backupId)))?.startedAt ?? b.time })),
+        );
+        const doomed = planRetention([...complete, ...backups.filter((b) => !b.complete)], retain, Date.now(), currentBackupId);
+        // The manifest goes first: a half-deleted backup must not look complete.
+        for (const b of doomed) {
+          await s.delete(b.keys.filter((k) => k.endsWith('/manifest.json')));
+          await s.delete(b.keys);
+        }
+        const abortedUploads = await s.abortIncomplete(`${cluster}/`, new Date(Date.now() - 24 * 3600_000));
+        return { deleted: doomed.map((b) => b.backupId), abortedUploads };
+      });
     },
 
     /**
@@ -109,24 +152,37 @@ export function createRestoreActivities(
     async restoreNodeData(req: NodeRestoreRequest): Promise<{ bytes: number }> {
       const runtime = runtimeFor(req.cluster);
       const store = storeNamed(req.cluster, req.store);
-      await runtime.status(req.address).catch(() => runtime.provision(req.address));
-      await runtime.stop(req.address);
-      await runtime.cleanDataDir(req.address);
       let bytes = 0;
-      return heartbeating(() => ({ bytes }), async () => {
+      let phase = 'stopping the node';
+      const ctx = Context.current();
+      // Each step heartbeats as it starts, so the Web UI shows it (and the harness can stop there).
+      const step = (next: string) => ctx.heartbeat({ phase: (phase = next), bytes });
+      // From the start: stopping a node that flushes a large AOF can take longer than a heartbeat timeout.
+      return heartbeating(() => ({ phase, bytes }), async (cancelled) => {
+        await runtime.status(req.address).catch(() => runtime.provision(req.address));
+        await runtime.stop(req.address);
+        throwIfCancelled();
+        step('cleaning the data directory');
+        await runtime.cleanDataDir(req.address);
         if (req.object) {
+          step('copying the shard');
           // Counted on the way through: a 'data' listener would let bytes flow before the runtime reads.
           const counted = new Transform({
             transform(chunk: Buffer, _encoding, done) {
+              // Also a heartbeat every 256 KiB: progress shows in the Web UI as it happens.
+              if ((bytes + chunk.length) >> 18 > bytes >> 18) ctx.heartbeat({ phase, bytes: bytes + chunk.length });
               bytes += chunk.length;
               done(null, chunk);
             },
           });
-          const raw = pipeline(await store.get(req.object.key), counted, () => undefined);
+          // A cancelled restore stops reading the store at once; the node stays stopped, its data incomplete.
+          const source = addAbortSignal(cancelled, await store.get(req.object.key));
+          const raw = pipeline(source, counted, () => undefined);
           const tar = req.compression === 'gzip' ? pipeline(raw, createGunzip(), () => undefined) : raw;
           await runtime.writeDataDir(req.address, tar);
-          faultPoint('mid-restore');
+          throwIfCancelled();
         }
+        step('writing nodes.conf');
         const conf = pack();
         conf.entry({ name: 'nodes.conf', mode: 0o644 }, req.nodesConf);
         conf.finalize();

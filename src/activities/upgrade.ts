@@ -10,7 +10,6 @@ import {
   type HealthExpectation, type ShardMember, type NodeVersion, type TopologyShard,
 } from '../cluster';
 import type { NodeRuntime } from '../runtime';
-import { faultPoint } from './faults';
 import { heartbeating } from './heartbeat';
 import { myself, observeCluster } from './redis/cluster';
 import type { NodeConnector } from './redis/connection';
@@ -52,12 +51,25 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
      * Runs the node on `version` (a no-op when it already does), keeping its data and node id.
      * `expect: "replica"` refuses to restart a node that has become a master of slots meanwhile
      * (its slots would go down); "in-place" is for a shard without a replica, or a spare node.
+     * When the node does not come up on `version`, it is put back on `rollbackTo` (the version it
+     * ran before) and the activity fails with UpgradeRolledBack, naming the node.
      */
-    async replaceNodeVersion(cluster: string, address: string, version: string, expect: 'replica' | 'in-place'): Promise<{ changed: boolean; tookMs: number; redisVersion?: string }> {
+    async replaceNodeVersion(cluster: string, address: string, version: string, expect: 'replica' | 'in-place', rollbackTo?: string): Promise<{ changed: boolean; tookMs: number; redisVersion?: string }> {
       const connector = connectorFor(cluster);
+      const runtime = runtimeFor(cluster);
+      // A node that does not answer may be the one a crashed attempt stopped: the replace goes on.
+      // One whose process runs but that does not answer is hung: restarting it would hang too.
+      const me = await connector.withNode(address, myself).catch(async (err: Error) => {
+        if (/timed out|timeout/i.test(err.message) && (await runtime.status(address)) === 'running') {
+          throw ApplicationFailure.create({
+            type: 'NodeHung', nonRetryable: true,
+            message: `${address} runs but does not answer (${err.message}): it hangs, so the upgrade stops before restarting it; fix or stop that node, then run the upgrade again`,
+            details: [{ node: address }],
+          });
+        }
+        return undefined;
+      });
       if (expect === 'replica') {
-        // A node that does not answer may be the one a crashed attempt stopped: the replace goes on.
-        const me = await connector.tryNode(address, myself);
         if (me?.role === 'master' && me.slots.length > 0) {
           throw ApplicationFailure.create({
             type: 'TopologyChanged', nonRetryable: true,
@@ -66,9 +78,28 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
         }
       }
       const started = Date.now();
-      const { changed } = await heartbeating({ replacing: address, version }, () => runtimeFor(cluster).replace(address, version));
-      if (changed && expect === 'replica') faultPoint('upgrade-replica-replaced');
-      return { changed, tookMs: Date.now() - started, redisVersion: await connector.tryNode(address, redisVersion) };
+      const replaced = await heartbeating({ replacing: address, version }, () => runtime.replace(address, version)).catch((err: Error) => err);
+      if (replaced instanceof Error) {
+        if (rollbackTo === undefined || rollbackTo === version) throw replaced;
+        const back = await heartbeating({ rollingBack: address, to: rollbackTo }, () => runtime.replace(address, rollbackTo)).then(
+          () => `it runs ${rollbackTo} again`,
+          (err: Error) => `and could not be put back on ${rollbackTo} either (${err.message}): it is down`,
+        );
+        throw ApplicationFailure.create({
+          type: 'UpgradeRolledBack', nonRetryable: true,
+          message: `${address} did not come up on ${version} (${replaced.message}); ${back}`,
+          details: [{ node: address, version, rollbackTo }],
+        });
+      }
+      return { changed: replaced.changed, tookMs: Date.now() - started, redisVersion: await connector.tryNode(address, redisVersion) };
+    },
+
+    /**
+     * Once a replaced node is in sync, drops what its runtime kept to roll it back (docker: the
+     * old container renamed aside). Idempotent.
+     */
+    async discardReplacedNode(cluster: string, address: string): Promise<void> {
+      await runtimeFor(cluster).discardReplaced?.(address);
     },
 
     /**
@@ -96,7 +127,7 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
     /** Waits until `newMaster` says it is a master of slots and `oldMaster` that it replicates it. */
     async awaitRolesSwapped(cluster: string, newMaster: ShardMember, oldMaster: ShardMember, timeoutMs: number): Promise<{ swappedAt: number }> {
       const connector = connectorFor(cluster);
-      const swapped = await pollUntil(
+      return pollUntil(
         async () => {
           const [n, o] = await Promise.all([connector.tryNode(newMaster.address, myself), connector.tryNode(oldMaster.address, myself)]);
           if (n?.role === 'master' && n.slots.length > 0 && o?.role === 'replica' && o.masterId === newMaster.id) return { done: true, value: { swappedAt: Date.now() } };
@@ -104,8 +135,6 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
         },
         { what: `${newMaster.address} to be the master and ${oldMaster.address} its replica`, timeoutMs },
       );
-      faultPoint('upgrade-after-failover');
-      return swapped;
     },
 
     /**

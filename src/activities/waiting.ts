@@ -1,9 +1,12 @@
 /**
- * The one waiting helper: activities that wait on Redis poll here, heartbeating every round
- * so Temporal notices a dead worker, and stop at once when the activity is cancelled.
+ * The one waiting helper: activities that wait on Redis poll here. Heartbeats run on a timer (see
+ * heartbeating), the wait stops at once when the activity is cancelled, even in the middle of a
+ * check round, and a round that outlives the deadline (a hung node) ends the wait with the status
+ * seen last, rather than an anonymous "activity timed out".
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { heartbeating } from './heartbeat';
 
 export type PollResult<T> = { done: true; value: T } | { done: false; status: string };
 
@@ -20,20 +23,45 @@ export async function pollUntil<T>(check: () => Promise<PollResult<T>>, options:
   const started = Date.now();
   const interval = options.intervalMs ?? 100;
   let status = 'not checked yet';
-  for (;;) {
-    const result = await check();
-    if (result.done) return result.value;
-    status = result.status;
+  let rounds = 0;
+  const timedOut = (why: string) => {
     const waited = Date.now() - started;
-    ctx.heartbeat({ waitingFor: options.what, status, waitedMs: waited });
-    if (waited >= options.timeoutMs) {
-      throw ApplicationFailure.create({
-        type: 'WaitTimedOut',
-        nonRetryable: true,
-        message: `timed out after ${Math.round(waited / 1000)} s waiting for ${options.what}; last status: ${status}`,
-        details: [{ what: options.what, status, waitedMs: waited }],
-      });
-    }
-    await ctx.sleep(interval);
+    return ApplicationFailure.create({
+      type: 'WaitTimedOut',
+      nonRetryable: true,
+      message: `timed out after ${Math.round(waited / 1000)} s waiting for ${options.what}; ${why}`,
+      details: [{ what: options.what, status, waitedMs: waited, rounds }],
+    });
+  };
+  return heartbeating(
+    () => ({ waitingFor: options.what, status, waitedMs: Date.now() - started }),
+    async () => {
+      for (;;) {
+        const left = options.timeoutMs - (Date.now() - started);
+        const round = await raceRound(check(), Math.max(left, 0) + 1000, ctx);
+        rounds++;
+        if (round === ROUND_HUNG) {
+          throw timedOut(`a check did not return within the deadline (something it asked hangs); last status: ${status}`);
+        }
+        if (round.done) return round.value;
+        status = round.status;
+        if (Date.now() - started >= options.timeoutMs) throw timedOut(`last status: ${status}`);
+        await ctx.sleep(interval);
+      }
+    },
+  );
+}
+
+const ROUND_HUNG = Symbol('hung');
+
+/** One check round, abandoned (it only reads) when the activity is cancelled or the deadline passes. */
+async function raceRound<T>(round: Promise<PollResult<T>>, limitMs: number, ctx: Context): Promise<PollResult<T> | typeof ROUND_HUNG> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<typeof ROUND_HUNG>((resolve) => (timer = setTimeout(() => resolve(ROUND_HUNG), limitMs)));
+  try {
+    return await Promise.race([round, hung, ctx.cancelled]);
+  } finally {
+    clearTimeout(timer);
+    round.catch(() => undefined);
   }
 }

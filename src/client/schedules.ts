@@ -13,7 +13,11 @@ export interface BackupScheduleOptions {
   cron: string;
   /** IANA time zone of the cron expression. @default "UTC" */
   timeZone?: string;
-  /** Passed to every backupCluster run, e.g. { retain: { count: 14 } }. */
+  /**
+   * Passed to every backupCluster run, e.g. { retain: { count: 14 } }. By default a run waits
+   * up to 30 minutes for a busy cluster, then records "skipped: cluster busy" as a completed
+   * run: a busy cluster is no failure, so it never pauses the Schedule (pauseOnFailure).
+   */
   backup?: Omit<BackupClusterInput, 'cluster' | 'backupId'>;
   /** Runs missed while the server was down are started when it is back within this window. @default "1 hour" */
   catchupWindow?: string;
@@ -37,8 +41,11 @@ export function backupScheduleId(cluster: string): string {
   return `backup-${cluster}`;
 }
 
+/** How long the nightly backup waits for an operation that holds the cluster before it skips the night. */
+export const NIGHTLY_BUSY_WAIT_SECONDS = 1800;
+
 function scheduleOptions(o: BackupScheduleOptions): ScheduleOptions {
-  const input: BackupClusterInput = { retain: { count: 14 }, ...o.backup, cluster: o.cluster };
+  const input: BackupClusterInput = { retain: { count: 14 }, ifBusy: { waitSeconds: NIGHTLY_BUSY_WAIT_SECONDS, then: 'skip' }, ...o.backup, cluster: o.cluster };
   return {
     scheduleId: backupScheduleId(o.cluster),
     spec: { cronExpressions: [o.cron], timezone: o.timeZone ?? 'UTC' },

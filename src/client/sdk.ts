@@ -12,7 +12,7 @@ import type { SearchAttributePair } from '@temporalio/common';
 import type { z } from 'zod';
 import { formatIssues } from '../validation';
 import {
-  abortSignal, approveUpdate, pauseSignal, progressQuery, redisClusterKey, resumeSignal, runbookOperationKey, throttleSignal, type Progress,
+  abortUpdate, approveUpdate, pauseUpdate, progressQuery, redisClusterKey, resumeUpdate, runbookOperationKey, throttleUpdate, type Progress,
 } from '../workflows/definitions';
 import {
   addNodeInput, backupClusterInput, clusterHealthInput, createClusterInput, failoverTestInput, rebalanceInput, removeNodeInput, repairClusterInput,
@@ -79,14 +79,14 @@ export function isRunbookWorkflow(type: string): type is RunbookWorkflow {
 
 /** Workflows with a gate the `approve` update opens. */
 export const APPROVABLE: readonly RunbookWorkflow[] = ['removeNode', 'restoreCluster', 'repairCluster'];
-/** Workflows that handle the signals themselves. */
-const SIGNAL_HANDLERS = {
+/** Workflows that take these updates themselves (abort declines at an approval gate). */
+const CONTROL_HANDLERS = {
   pause: ['rebalance', 'upgradeRedis'],
   resume: ['rebalance', 'upgradeRedis'],
-  abort: ['rebalance', 'upgradeRedis', 'repairCluster', 'restoreCluster'],
+  abort: ['rebalance', 'upgradeRedis', 'repairCluster', 'restoreCluster', 'removeNode'],
   throttle: ['rebalance'],
 } as const satisfies Record<string, readonly RunbookWorkflow[]>;
-/** Workflows whose slot moves run in a rebalance child workflow with this id suffix: its signals go there. */
+/** Workflows whose slot moves run in a rebalance child workflow with this id suffix: its controls go there while it runs. */
 const REBALANCE_CHILD: Partial<Record<RunbookWorkflow, string>> = { addNode: '-rebalance', removeNode: '-drain' };
 
 /** A bad input, caught before anything was started: one line per problem, named by field. */
@@ -165,23 +165,27 @@ export class RunbookHandle<W extends RunbookWorkflow = RunbookWorkflow> {
     return this.workflow.executeUpdate(approveUpdate, { args: [{ by, ...(reason ? { reason } : {}) }] });
   }
 
-  /** Holds slot moves (rebalance, addNode, removeNode) or shard upgrades (upgradeRedis) after the current batch. */
-  async pause(): Promise<void> {
-    await (await this.signalTarget('pause')).signal(pauseSignal);
+  /**
+   * Holds slot moves (rebalance, addNode, removeNode) or shard upgrades (upgradeRedis) after the
+   * current batch. Like every control it is an update: the workflow's answer comes back, and a
+   * control that does not apply now is refused (WorkflowUpdateFailedError, with the reason).
+   */
+  async pause(): Promise<string> {
+    return (await this.controlTarget('pause')).executeUpdate(pauseUpdate);
   }
 
-  async resume(): Promise<void> {
-    await (await this.signalTarget('resume')).signal(resumeSignal);
+  async resume(): Promise<string> {
+    return (await this.controlTarget('resume')).executeUpdate(resumeUpdate);
   }
 
-  /** Stops after the work in flight, leaving no slot open. */
-  async abort(reason?: string): Promise<void> {
-    await (await this.signalTarget('abort')).signal(abortSignal, reason ? { reason } : {});
+  /** Stops after the work in flight, leaving no slot open; at an approval gate, declines. */
+  async abort(reason?: string): Promise<string> {
+    return (await this.controlTarget('abort')).executeUpdate(abortUpdate, { args: [reason ? { reason } : {}] });
   }
 
   /** Limits the keys moved per second; null lifts the limit. */
-  async throttle(maxKeysPerSecond: number | null): Promise<void> {
-    await (await this.signalTarget('throttle')).signal(throttleSignal, { maxKeysPerSecond });
+  async throttle(maxKeysPerSecond: number | null): Promise<string> {
+    return (await this.controlTarget('throttle')).executeUpdate(throttleUpdate, { args: [{ maxKeysPerSecond }] });
   }
 
   /** Waits for the end: the report, or a WorkflowFailedError whose cause names the failure type. */
@@ -189,13 +193,10 @@ export class RunbookHandle<W extends RunbookWorkflow = RunbookWorkflow> {
     return this.workflow.result() as Promise<ResultOf<W>>;
   }
 
-  /**
-   * Signals without a handler are accepted and dropped by Temporal, so the workflow's type
-   * decides: its own handler, or the rebalance child that moves its slots.
-   */
-  private async signalTarget(signal: keyof typeof SIGNAL_HANDLERS): Promise<WorkflowHandle> {
-    const supported: readonly RunbookWorkflow[] = SIGNAL_HANDLERS[signal];
-    if (!this.type || supported.includes(this.type)) return this.workflow;
+  /** The workflow's type decides where a control goes: its own handler, or the rebalance child moving its slots now. */
+  private async controlTarget(control: keyof typeof CONTROL_HANDLERS): Promise<WorkflowHandle> {
+    const supported: readonly RunbookWorkflow[] = CONTROL_HANDLERS[control];
+    if (!this.type || this.type === 'rebalance') return this.workflow;
     const suffix = REBALANCE_CHILD[this.type];
     if (suffix && supported.includes('rebalance')) {
       const child = this.client.workflow.getHandle(`${this.workflowId}${suffix}`);
@@ -204,9 +205,10 @@ export class RunbookHandle<W extends RunbookWorkflow = RunbookWorkflow> {
         throw err;
       });
       if (running) return child;
-      throw new UnsupportedOperationError(`${this.type} ${this.workflowId} is not moving slots now; ${signal} acts on its rebalance step (${this.workflowId}${suffix}) only`);
     }
-    throw new UnsupportedOperationError(`${this.type} does not take ${signal}; ${[...supported, ...Object.keys(REBALANCE_CHILD)].join(', ')} do`);
+    if (supported.includes(this.type)) return this.workflow;
+    if (suffix) throw new UnsupportedOperationError(`${this.type} ${this.workflowId} is not moving slots now; ${control} acts on its rebalance step (${this.workflowId}${suffix}) only`);
+    throw new UnsupportedOperationError(`${this.type} does not take ${control}; ${[...supported, ...Object.keys(REBALANCE_CHILD)].join(', ')} do`);
   }
 }
 

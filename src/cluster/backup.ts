@@ -76,6 +76,38 @@ export function backupIdAt(time: Date, suffix: string): string {
   return `${stamp}-${suffix}`;
 }
 
+/**
+ * Written first, before any shard: which workflow writes this backup id. A second workflow
+ * given the same id is refused; a retry of the same workflow goes on with its own objects.
+ */
+export const CLAIM_NAME = 'claim.json';
+
+export function claimKey(cluster: string, backupId: string): string {
+  return `${backupPrefix(cluster, backupId)}${CLAIM_NAME}`;
+}
+
+/**
+ * While a node is read, its automatic AOF rewrites are held off (a rewrite would replace the
+ * base file being streamed) with an auto-aof-rewrite-percentage no AOF ever reaches, which
+ * still carries the operator's value: a backup killed and terminated mid-way leaves a value
+ * the next backup recognises and puts back, where a 0 would pass for the operator's own.
+ */
+export const AUTO_REWRITE_HELD_FROM = 2_000_000_000;
+/** INT_MAX, the largest value Redis accepts, minus the offset. */
+const MAX_ENCODED = 2_147_483_647 - AUTO_REWRITE_HELD_FROM;
+
+export function heldAutoRewrite(original: string): string {
+  const n = Number(original);
+  return String(AUTO_REWRITE_HELD_FROM + (Number.isInteger(n) && n >= 0 ? Math.min(n, MAX_ENCODED) : 100));
+}
+
+/** The operator's setting: the value itself, or the one a held value carries. */
+export function originalAutoRewrite(current: string): { original: string; held: boolean } {
+  const n = Number(current);
+  if (Number.isInteger(n) && n >= AUTO_REWRITE_HELD_FROM) return { original: String(n - AUTO_REWRITE_HELD_FROM), held: true };
+  return { original: current, held: false };
+}
+
 export const BACKUP_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** What the store holds for a cluster, grouped by backup. */

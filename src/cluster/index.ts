@@ -7,6 +7,7 @@ export * from './layout';
 export * from './address';
 export * from './failover';
 export * from './rebalance';
+export * from './membership';
 export * from './aof';
 export * from './backup';
 export * from './restorePlan';

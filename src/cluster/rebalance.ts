@@ -108,3 +108,24 @@ export function batchSlots(ranges: readonly SlotRange[], size: number): number[]
   for (let i = 0; i < slots.length; i += size) batches.push(slots.slice(i, i + size));
   return batches;
 }
+
+/**
+ * What an error met while moving a slot means for a retry of the move:
+ * busykey: an interrupted MIGRATE left the key on both nodes (MIGRATE again with REPLACE);
+ * transient: the network, a node loading or a gossip delay (retrying can succeed);
+ * permanent: a retry meets it again (the target refuses the payload or the command, a node is
+ * not a master, a credential is refused), so the move fails at once, naming it.
+ */
+export type MigrationErrorKind = 'busykey' | 'transient' | 'permanent';
+
+const TRANSIENT = [
+  /^IOERR/, /timed? ?out/i, /LOADING/, /TRYAGAIN/, /\bBUSY\b/, /CLUSTERDOWN/, /MASTERDOWN/,
+  /ECONN(REFUSED|RESET|ABORTED)/, /EPIPE/, /EHOSTUNREACH/, /ENETUNREACH/, /Connection is closed/i, /Stream isn't writeable/i,
+  // The target has not learnt the source's id from gossip yet.
+  /I don't know about node/,
+];
+
+export function classifyMigrationError(message: string): MigrationErrorKind {
+  if (/BUSYKEY/.test(message)) return 'busykey';
+  return TRANSIENT.some((p) => p.test(message)) ? 'transient' : 'permanent';
+}

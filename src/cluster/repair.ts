@@ -4,6 +4,7 @@
  * slot (by where its keys are), and which live master takes each slot nobody serves. Pure.
  */
 import { analyzeHealth, referenceView, type HealthExpectation, type NodeObservation } from './health';
+import { deathVerdict } from './membership';
 import type { ClusterNode } from './nodes';
 import { countSlots, formatSlotRanges, normalizeRanges, rangesFromSlots, removeSlots, uncoveredSlots, type SlotRange } from './slots';
 
@@ -30,8 +31,14 @@ export interface RepairDiagnosis {
   liveMasters: LiveMaster[];
   /** Slots open (MIGRATING or IMPORTING) on some reachable node. */
   openSlots: number[];
-  /** Slots no live master serves: assigned to nobody, or to a master that is down or failed. */
+  /** Slots no live master serves: assigned to nobody, or to a master that is dead (see deathVerdict). */
   uncovered: SlotRange[];
+  /**
+   * Masters with slots that this worker cannot reach but that most other masters do not flag
+   * `fail`: partitioned from the worker, or stalled. They may still serve writes, so their
+   * slots are never counted as uncovered (never given away).
+   */
+  unconfirmed: DownNode[];
   notes: string[];
 }
 
@@ -39,7 +46,7 @@ const failed = (n: ClusterNode) => n.flags.includes('fail');
 
 export function diagnoseCluster(observations: readonly NodeObservation[]): RepairDiagnosis {
   const view = referenceView(observations);
-  if (!view) return { down: [], liveMasters: [], openSlots: [], uncovered: [{ start: 0, end: 16383 }], notes: ['no node answered: nothing can be repaired from here'] };
+  if (!view) return { down: [], liveMasters: [], openSlots: [], uncovered: [{ start: 0, end: 16383 }], unconfirmed: [], notes: ['no node answered: nothing can be repaired from here'] };
   const answering = new Map(observations.filter((o) => o.view).map((o) => [o.address, o.view!.find((n) => n.myself)] as const));
   const notes: string[] = [];
 
@@ -62,11 +69,25 @@ export function diagnoseCluster(observations: readonly NodeObservation[]): Repai
   const open = new Set<number>();
   for (const me of answering.values()) for (const s of [...(me?.migrating ?? []), ...(me?.importing ?? [])]) open.add(s.slot);
 
+  const unconfirmed: DownNode[] = [];
+  for (const n of down) {
+    if (n.role !== 'master' || n.slots.length === 0) continue;
+    const others = view.filter((m) => m.role === 'master' && m.slots.length > 0 && m.id !== n.id).map((m) => m.id);
+    const verdict = deathVerdict(observations, n.id, others);
+    if (verdict.dead) continue;
+    unconfirmed.push(n);
+    notes.push(
+      `${n.address} (${n.id.slice(0, 8)}) does not answer this worker, but only ${verdict.flaggingFail.length} of the ${verdict.otherMasters} other masters flag it failed: ` +
+        `it may still serve slots ${formatSlotRanges(n.slots)} (a partition between the worker and it, or a stalled process), so they are not given away; check the network from the worker, or wait until the cluster agrees it failed`,
+    );
+  }
+
   return {
     down,
     liveMasters,
     openSlots: [...open].sort((a, b) => a - b),
-    uncovered: uncoveredSlots(liveMasters.flatMap((m) => m.slots)),
+    uncovered: uncoveredSlots([...liveMasters, ...unconfirmed].flatMap((m) => m.slots)),
+    unconfirmed,
     notes,
   };
 }
@@ -212,6 +233,8 @@ export interface RepairSnapshot {
   slotsUncoveredCount: number;
   openSlots: number[];
   nodesDown: string[];
+  /** Masters this worker cannot reach that the cluster does not agree have failed (their slots are left alone). */
+  mastersUnconfirmed: string[];
 }
 
 export function repairSnapshot(observations: readonly NodeObservation[], expected: HealthExpectation): RepairSnapshot {
@@ -224,5 +247,6 @@ export function repairSnapshot(observations: readonly NodeObservation[], expecte
     slotsUncoveredCount: countSlots(d.uncovered),
     openSlots: d.openSlots,
     nodesDown: d.down.map((n) => n.address),
+    mastersUnconfirmed: d.unconfirmed.map((n) => n.address),
   };
 }

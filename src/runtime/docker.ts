@@ -7,14 +7,15 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { extract, pack, type Pack } from 'tar-stream';
+import { pack } from 'tar-stream';
 import type { DockerRuntimeConfig } from '../config';
 import type { Credentials } from '../activities/redis/connection';
 import { splitAddress } from '../cluster/address';
-import { ignoreNotModified, recreateContainer } from './containers';
+import { ignoreNotModified, recreateContainer, replacedContainers, restoreReplaced } from './containers';
+import { copyOnlyEntry, singleFileTar } from './archive';
 import { nodeConf } from './redisConf';
 import { RuntimeError, type NodeRuntime, type NodeStatus } from './types';
-import { awaitPort } from './wait';
+import { acceptsConnections, awaitPort, sleep } from './wait';
 
 export const LABEL_CLUSTER = 'redisforge.cluster';
 export const LABEL_PORT = 'redisforge.port';
@@ -46,18 +47,6 @@ function imageTag(image: string): string {
   const slash = image.lastIndexOf('/');
   const colon = image.lastIndexOf(':');
   return colon > slash ? image.slice(colon + 1) : 'latest';
-}
-
-function singleFileTar(name: string, content: string, mode: number): Promise<Buffer> {
-  const p = pack();
-  p.entry({ name, mode }, content);
-  p.finalize();
-  const chunks: Buffer[] = [];
-  return new Promise((resolve, reject) => {
-    p.on('data', (c: Buffer) => chunks.push(c));
-    p.on('end', () => resolve(Buffer.concat(chunks)));
-    p.on('error', reject);
-  });
 }
 
 export class DockerRuntime implements NodeRuntime {
@@ -180,7 +169,7 @@ export class DockerRuntime implements NodeRuntime {
   }
 
   /** Removes the node's container and volumes: its data is gone. */
-  async destroy(address: string): Promise<void> {
+  async deprovision(address: string): Promise<void> {
     const docker = this.docker(address);
     for (;;) {
       const c = await this.find(address);
@@ -192,23 +181,53 @@ export class DockerRuntime implements NodeRuntime {
 
   /**
    * Recreates the container on another image, all else kept (recreateContainer); the volumes
-   * keep the data and nodes.conf, so the node keeps its id.
+   * keep the data and nodes.conf, so the node keeps its id. The old container stays renamed
+   * aside until discardReplaced (the caller knows the node is in sync); when the new one does not
+   * come up, the old one is put back and started, and replace throws saying so.
    */
   async replace(address: string, version: string): Promise<{ changed: boolean }> {
     const image = this.imageFor(version);
     const old = await this.container(address);
     const info = await old.inspect();
     if (info.Config.Image === image) {
+      // Done already, perhaps by an attempt that stopped before its end: the old container stays aside.
       if (!info.State.Running) await this.start(address);
-      await this.removeReplaced(address);
       return { changed: false };
     }
     await this.checkVersion(address, version);
+    // Left over by an earlier replace: not what this one would roll back to.
+    await this.discardReplaced(address, info.Id);
+    const name = this.containerName(address);
     // The canonical name, also when the container found is one an interrupted replace renamed aside.
-    await recreateContainer(this.docker(address), old, info, image, 60, this.containerName(address));
-    await awaitPort(address, 60_000, () => `see docker logs ${this.containerName(address)}`);
-    await this.removeReplaced(address);
+    const swapped = await recreateContainer(this.docker(address), old, info, image, 60, name);
+    try {
+      await this.awaitUp(address, swapped.container);
+    } catch (err) {
+      await restoreReplaced(this.docker(address), name, swapped.replacedName);
+      await awaitPort(address, 60_000, () => `see docker logs ${name}`);
+      throw new RuntimeError(address, `did not come up on ${image} (${(err as Error).message}); the previous container (${info.Config.Image}) is back and running`);
+    }
     return { changed: true };
+  }
+
+  /** Removes the containers replace renamed aside for this node (all but `keepId`). */
+  async discardReplaced(address: string, keepId?: string): Promise<void> {
+    const docker = this.docker(address);
+    for (const c of await replacedContainers(docker, this.containerName(address))) {
+      if (c.Id !== keepId) await docker.getContainer(c.Id).remove({ force: true });
+    }
+  }
+
+  /** Until the port answers; fails at once when the container exits or restarts (a bad image), not after a minute. */
+  private async awaitUp(address: string, container: Docker.Container): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (await acceptsConnections(address)) return;
+      const state = (await container.inspect()).State;
+      if (!state.Running || state.Restarting) throw new Error(`the container ${state.Restarting ? 'is restarting' : 'exited'} (exit code ${state.ExitCode})`);
+      if (Date.now() > deadline) throw new Error(`${address} does not accept connections after 60 s`);
+      await sleep(100);
+    }
   }
 
   async checkVersion(address: string, version: string): Promise<void> {
@@ -216,15 +235,6 @@ export class DockerRuntime implements NodeRuntime {
     await this.docker(address).getImage(image).inspect().catch(() => {
       throw new RuntimeError(address, `image ${image} is not on ${this.config.nodeEndpoints[address] ?? this.config.endpoint}: build or load it there first`);
     });
-  }
-
-  private async removeReplaced(address: string): Promise<void> {
-    const docker = this.docker(address);
-    const list = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABEL_CLUSTER}=${this.cluster}`, `${LABEL_PORT}=${splitAddress(address).port}`] },
-    });
-    for (const c of list) if (c.Names.some((n) => n.includes('-replaced-'))) await docker.getContainer(c.Id).remove({ force: true });
   }
 
   async readDataDir(address: string): Promise<Readable> {
@@ -275,26 +285,4 @@ export class DockerRuntime implements NodeRuntime {
       await cleaner.remove({ force: true });
     }
   }
-}
-
-/** Copies the one file entry of `archive` into `out` under `name`, streaming. */
-function copyOnlyEntry(archive: Readable, out: Pack, name: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const ex = extract();
-    let found = false;
-    ex.on('entry', (header, stream, next) => {
-      if (header.type !== 'file' || found) {
-        stream.resume();
-        stream.on('end', next);
-        return;
-      }
-      found = true;
-      const entry = out.entry({ name, size: header.size, mode: header.mode, mtime: header.mtime }, (err) => (err ? reject(err) : next()));
-      stream.pipe(entry);
-    });
-    ex.on('finish', () => (found ? resolve() : reject(new Error(`${name} is not a file`))));
-    ex.on('error', reject);
-    archive.on('error', reject);
-    archive.pipe(ex);
-  });
 }

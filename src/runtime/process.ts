@@ -93,6 +93,8 @@ export class ProcessRuntime implements NodeRuntime {
     if (!pid) return;
     try {
       process.kill(pid, sig);
+      // As systemd does: a stopped (SIGSTOP) process acts on SIGTERM only once it runs again.
+      if (sig === 'SIGTERM') process.kill(pid, 'SIGCONT');
     } catch {
       return;
     }
@@ -115,8 +117,13 @@ export class ProcessRuntime implements NodeRuntime {
     throw new RuntimeError(address, `pid ${pid} did not exit within ${timeoutMs} ms after ${sig}`);
   }
 
+  /** SIGTERM, re-sent every second; a node that has not exited after 30 s is killed, as `docker stop` does after its grace period. */
   async stop(address: string): Promise<void> {
-    await this.signal(address, 'SIGTERM', 60_000);
+    try {
+      await this.signal(address, 'SIGTERM', 30_000);
+    } catch {
+      await this.signal(address, 'SIGKILL', 10_000);
+    }
   }
 
   async kill(address: string): Promise<void> {
@@ -188,6 +195,12 @@ export class ProcessRuntime implements NodeRuntime {
     const dir = this.nodeDir(address);
     const entries = await readdir(dir).catch(() => [] as string[]);
     await Promise.all(entries.filter((e) => !RUNTIME_FILES.includes(e)).map((e) => rm(join(dir, e), { recursive: true, force: true })));
+  }
+
+  async deprovision(address: string): Promise<void> {
+    // Its data is going away, so there is nothing for a graceful stop to flush.
+    await this.kill(address);
+    await rm(this.nodeDir(address), { recursive: true, force: true });
   }
 }
 

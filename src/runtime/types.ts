@@ -24,8 +24,17 @@ export interface NodeRuntime {
   status(address: string): Promise<NodeStatus>;
   /** The version the node runs: an image tag (docker) or a name of the versions map (process). */
   version(address: string): Promise<string>;
-  /** Runs the node on another version, keeping its data and node id; a no-op when it already does. */
+  /**
+   * Runs the node on another version, keeping its data and node id; a no-op when it already does.
+   * When the node does not come up on it, the runtime may put the previous version back itself
+   * (docker does) before it throws.
+   */
   replace(address: string, version: string): Promise<{ changed: boolean }>;
+  /**
+   * Drops what `replace` kept to roll back to (docker: the old container, renamed aside), once
+   * the caller knows the new version is good (the node is in sync). Absent: nothing is kept.
+   */
+  discardReplaced?(address: string): Promise<void>;
   /** Throws a RuntimeError saying what is missing when the node cannot run `version` (no binary, no image). */
   checkVersion(address: string, version: string): Promise<void>;
   /** The data directory (AOF, nodes.conf) as a tar stream, entries relative to the directory. */
@@ -39,6 +48,11 @@ export interface NodeRuntime {
   writeDataDir(address: string, tar: Readable): Promise<void>;
   /** Removes every data file of a stopped node (AOF, RDB, nodes.conf). */
   cleanDataDir(address: string): Promise<void>;
+  /**
+   * Stops the node and removes it with everything it stored (process directory and version, or
+   * container and volumes), so nothing of it comes back when its address is started or provisioned again.
+   */
+  deprovision(address: string): Promise<void>;
 }
 
 export class RuntimeError extends Error {

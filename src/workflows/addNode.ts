@@ -2,9 +2,9 @@
  * Runbook: Adding a Node. A master: CLUSTER MEET, wait until every node knows it, rebalance a
  * fair share of slots onto it. A replica: CLUSTER MEET, CLUSTER REPLICATE, wait for its link.
  */
-import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
-import { analyzeHealth, referenceView, shardsOf, topologyBlockers, type TopologyShard } from '../cluster';
-import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { ApplicationFailure, CancellationScope, executeChild, workflowInfo } from '@temporalio/workflow';
+import { analyzeHealth, compareRedisVersions, referenceView, shardsOf, topologyBlockers, type TopologyShard } from '../cluster';
+import { invalidInput, nodeSteps, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
 import { addNodeInput } from './inputs';
 import type { RebalanceReport } from './rebalance';
 
@@ -53,35 +53,63 @@ export async function addNode(rawInput: unknown): Promise<AddNodeReport> {
       throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `the cluster is not healthy: ${critical.map((f) => `${f.code}${f.node ? ` ${f.node}` : ''}`).join(', ')}; fix that first (clusterHealth shows how)` });
     }
 
-    op.step(STEPS[1], input.address);
-    const provisioned = spec.runtime ? (await quick.provisionNode(spec.name, input.address)).provisioned : false;
-    const [probe] = await quick.probeNodes(spec.name, [input.address]);
-    if (probe!.error) throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `${input.address}: cannot be queried (${probe!.error}); start it first${spec.runtime ? '' : ' (the cluster has no runtime to start it)'}` });
-    const outsiders = probe!.knows.filter((a) => !members.includes(a));
-    if (outsiders.length > 0) {
-      throw ApplicationFailure.create({ type: 'NodeNotEmpty', nonRetryable: true, message: `${input.address} belongs to another cluster (knows ${outsiders.join(', ')}); run CLUSTER RESET on it first` });
-    }
-    if (!alreadyMember && (probe!.keys > 0 || probe!.slotCount > 0)) {
-      throw ApplicationFailure.create({ type: 'NodeNotEmpty', nonRetryable: true, message: `${input.address} holds ${probe!.keys} keys and ${probe!.slotCount} slots; a node joins empty (FLUSHALL and CLUSTER RESET it, or pick another)` });
-    }
-
-    op.step(STEPS[2]);
-    await quick.meetNodes(spec.name, [...members, input.address]);
-    op.step(STEPS[3]);
-    await wait.awaitNodesKnown(spec.name, [...members, input.address], timeoutMs).catch(surfaceActivityFailure);
-    // The new node learns the slot map from the masters' pings; moving slots before it agrees
-    // would look like a split cluster.
-    await wait
-      .awaitClusterHealthy(spec.name, [...members, input.address], { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster }, timeoutMs, ['SLOT_MAP_DISAGREEMENT', 'CLUSTER_STATE_FAIL'])
-      .catch(surfaceActivityFailure);
-
-    const report: AddNodeReport = { cluster: spec.name, address: input.address, id: probe!.id!, role: input.role, provisioned, alreadyMember, after: [], notes: [] };
+    // Every refusal that needs nothing from the new node comes before anything is started.
+    const shards = shardsOf(view);
+    let master: TopologyShard['master'] | undefined;
     if (input.role === 'replica') {
-      const shards = shardsOf(view);
-      const master = input.replicaOf
+      master = input.replicaOf
         ? shards.find((s) => s.master.id === input.replicaOf || s.master.address === input.replicaOf)?.master
         : [...shards].sort((a, b) => a.replicas.length - b.replicas.length)[0]?.master;
       if (!master) throw invalidInput([`replicaOf: "${input.replicaOf}" is not a master that owns slots; masters: ${shards.map((s) => s.master.address).join(', ')}`]);
+    }
+    const clusterVersions = [...new Set(observations.filter((o) => shards.some((s) => s.master.address === o.address) && o.redisVersion).map((o) => o.redisVersion!))];
+
+    op.step(STEPS[1], input.address);
+    const provisioned = spec.runtime ? (await nodeSteps.provisionNode(spec.name, input.address, shards.map((s) => s.master.address)).catch(surfaceActivityFailure)).provisioned : false;
+    let met = false;
+    let nodeId: string | undefined;
+    const report: AddNodeReport = { cluster: spec.name, address: input.address, id: '', role: input.role, provisioned, alreadyMember, after: [], notes: [] };
+    try {
+      const [probe] = await quick.probeNodes(spec.name, [input.address]);
+      if (probe!.error) throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `${input.address}: cannot be queried (${probe!.error}); start it first${spec.runtime ? '' : ' (the cluster has no runtime to start it)'}` });
+      const outsiders = probe!.knows.filter((a) => !members.includes(a));
+      if (outsiders.length > 0) {
+        throw ApplicationFailure.create({ type: 'NodeNotEmpty', nonRetryable: true, message: `${input.address} belongs to another cluster (knows ${outsiders.join(', ')}); run CLUSTER RESET on it first` });
+      }
+      if (!alreadyMember && (probe!.keys > 0 || probe!.slotCount > 0)) {
+        throw ApplicationFailure.create({ type: 'NodeNotEmpty', nonRetryable: true, message: `${input.address} holds ${probe!.keys} keys and ${probe!.slotCount} slots; a node joins empty (FLUSHALL and CLUSTER RESET it, or pick another)` });
+      }
+      const version = (await quick.collectClusterState(spec.name, [input.address])).find((o) => o.address === input.address)?.redisVersion;
+      // MIGRATE cannot carry keys from a newer Redis to an older one, and a replica cannot sync from one.
+      const newer = clusterVersions.filter((v) => version && compareRedisVersions(v, version) > 0);
+      if (newer.length > 0) {
+        throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `${input.address} runs Redis ${version}, older than the cluster's ${newer.join(', ')}: keys cannot move to it; run the cluster's version there` });
+      }
+      nodeId = probe!.id!;
+      report.id = nodeId;
+
+      op.step(STEPS[2]);
+      met = true;
+      await quick.meetNodes(spec.name, [...members, input.address]);
+      op.step(STEPS[3]);
+      await wait.awaitNodesKnown(spec.name, [...members, input.address], timeoutMs).catch(surfaceActivityFailure);
+      // The new node learns the slot map from the masters' pings; moving slots before it agrees
+      // would look like a split cluster.
+      await wait
+        .awaitClusterHealthy(spec.name, [...members, input.address], { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster }, timeoutMs, ['SLOT_MAP_DISAGREEMENT', 'CLUSTER_STATE_FAIL'])
+        .catch(surfaceActivityFailure);
+    } catch (err) {
+      // A refused or failed join leaves nothing behind: the node we started goes, and the cluster forgets it.
+      if (provisioned && !alreadyMember) {
+        await CancellationScope.nonCancellable(async () => {
+          if (met && nodeId) await waiting(60).forgetNode(spec.name, nodeId, members).catch(() => undefined);
+          await nodeSteps.deprovisionNode(spec.name, input.address);
+        });
+      }
+      throw err;
+    }
+
+    if (master) {
       op.step(STEPS[4], `CLUSTER REPLICATE ${master.address}`);
       await quick.replicateNodes(spec.name, [{ address: input.address, masterAddress: master.address }]);
       await wait.awaitReplicaOf(spec.name, input.address, master.id, timeoutMs).catch(surfaceActivityFailure);

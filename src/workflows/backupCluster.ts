@@ -3,7 +3,7 @@
  * none is): a fresh AOF rewrite, then the base file and the AOF manifest streamed as a tar to
  * the store. manifest.json, written last, commits the backup; retention prunes old ones.
  */
-import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ShardBackupResult } from '../activities/backups';
 import { BACKUP_FORMAT, backupIdAt, formatSlotRanges, planBackupSources, shardObjectKey, type BackupManifest, type ShardSource } from '../cluster';
@@ -23,16 +23,23 @@ export interface BackupReport {
   fallbacks: string[];
   pruned: string[];
   durationMs: number;
+  /** Set when nothing was backed up because the cluster stayed busy (input ifBusy.then "skip"). */
+  skipped?: string;
 }
 
 const STEPS = ['Choose a node per shard', 'Rewrite and upload each shard', 'Write the manifest', 'Apply retention'] as const;
 
-/** Streams whole shards: long, heartbeating; a retry starts the shard over with the same object key. */
+/** Whatever writes to the store: long, heartbeating (a dead worker is noticed in seconds); a retry starts a shard over with the same object key. */
 const uploading = proxyActivities<Activities>({
   startToCloseTimeout: '6 hours',
   heartbeatTimeout: '10 seconds',
+  // A cancelled upload stops before the workflow puts the rewrite setting back and discards its objects.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ['InvalidInput', 'PreflightFailed', 'WaitTimedOut'] },
 });
+
+/** Putting a node's rewrite setting back: bounded, so a node that stopped answering delays the next candidate by seconds. */
+const cleanup = proxyActivities<Activities>({ startToCloseTimeout: '15 seconds', retry: { initialInterval: '1 second', maximumAttempts: 2 } });
 
 export async function backupCluster(rawInput: unknown): Promise<BackupReport> {
   const op = new Operation('backupCluster', STEPS);
@@ -40,11 +47,18 @@ export async function backupCluster(rawInput: unknown): Promise<BackupReport> {
     const input = parseInput(backupClusterInput, rawInput);
     op.forCluster(input.cluster);
     const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
-    await op.lock(spec.name);
     const started = Date.now();
     const info = workflowInfo();
     const backupId = input.backupId ?? backupIdAt(info.startTime, info.runId.slice(0, 6));
+    const busy = await lockOrSkip(op, spec.name, input.ifBusy);
+    if (busy) {
+      const skipped = `skipped: cluster busy (${busy})`;
+      op.finish('succeeded', `backup of \`${spec.name}\` ${skipped}; nothing was written.`);
+      return { cluster: spec.name, backupId, store: input.store ?? '', manifestKey: '', keys: 0, bytes: 0, shards: [], fallbacks: [], pruned: [], durationMs: Date.now() - started, skipped };
+    }
     const store = await quick.describeStore(spec.name, input.store ?? '').catch(surfaceActivityFailure);
+    // Before anything is written: an id in use is refused, this workflow's own unfinished one resumed.
+    if (patched('backup-id-claimed')) await uploading.claimBackupId(spec.name, store.name, backupId, info.workflowId).catch(surfaceActivityFailure);
 
     op.step(STEPS[0]);
     const plan = planBackupSources(await quick.collectClusterState(spec.name, spec.nodes), input.source);
@@ -54,38 +68,52 @@ export async function backupCluster(rawInput: unknown): Promise<BackupReport> {
 
     op.step(STEPS[1], `backup \`${backupId}\` to ${store.description}: ${plan.shards.length} shards in parallel`);
     const fallbacks: string[] = [];
-    const results = await Promise.all(
-      plan.shards.map((shard) => backupOneShard(shard, { cluster: spec.name, store: store.name, backupId, compression: input.compression, timeoutMs: input.timeoutSeconds * 1000 }, fallbacks)),
-    );
+    let results: ShardBackupResult[];
+    let manifest: BackupManifest;
+    let key: string;
+    try {
+      // Settled, not raced: no shard may still be writing when a failed backup discards its objects.
+      const settled = await Promise.allSettled(
+        plan.shards.map((shard) => backupOneShard(shard, { cluster: spec.name, store: store.name, backupId, compression: input.compression, timeoutMs: input.timeoutSeconds * 1000 }, fallbacks)),
+      );
+      const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      if (failures.length > 0) throw failures.find(isCancellation) ?? failures[0];
+      results = settled.map((r) => (r as PromiseFulfilledResult<ShardBackupResult>).value);
 
-    op.step(STEPS[2]);
-    const manifest: BackupManifest = {
-      format: BACKUP_FORMAT,
-      cluster: spec.name,
-      backupId,
-      workflowId: info.workflowId,
-      startedAt: new Date(started).toISOString(),
-      completedAt: new Date().toISOString(),
-      redisVersion: results[0]!.redisVersion,
-      compression: input.compression,
-      currentEpoch: plan.currentEpoch,
-      nodes: plan.nodes,
-      shards: plan.shards.map((s, i) => ({
-        index: s.index,
-        slots: s.slots,
-        masterId: s.masterId,
-        source: s.candidates.find((c) => c.address === results[i]!.address)!,
-        keys: results[i]!.keys,
-        object: results[i]!.object,
-        aof: results[i]!.aof,
-      })),
-      keys: results.reduce((n, r) => n + r.keys, 0),
-      bytes: results.reduce((n, r) => n + r.object.size, 0),
-    };
-    const { key } = await quick.writeBackupManifest(store.name, manifest);
+      op.step(STEPS[2]);
+      manifest = {
+        format: BACKUP_FORMAT,
+        cluster: spec.name,
+        backupId,
+        workflowId: info.workflowId,
+        startedAt: new Date(started).toISOString(),
+        completedAt: new Date().toISOString(),
+        redisVersion: results[0]!.redisVersion,
+        compression: input.compression,
+        currentEpoch: plan.currentEpoch,
+        nodes: plan.nodes,
+        shards: plan.shards.map((s, i) => ({
+          index: s.index,
+          slots: s.slots,
+          masterId: s.masterId,
+          source: s.candidates.find((c) => c.address === results[i]!.address)!,
+          keys: results[i]!.keys,
+          object: results[i]!.object,
+          aof: results[i]!.aof,
+        })),
+        keys: results.reduce((n, r) => n + r.keys, 0),
+        bytes: results.reduce((n, r) => n + r.object.size, 0),
+      };
+      ({ key } = await uploading.writeBackupManifest(store.name, manifest));
+    } catch (err) {
+      // Failed or cancelled before its manifest was stored: what it wrote goes, so the id is free
+      // again. The activities have stopped by now (WAIT_CANCELLATION_COMPLETED); a stored manifest stays.
+      await CancellationScope.nonCancellable(() => uploading.discardIncompleteBackup(spec.name, store.name, backupId)).catch(() => undefined);
+      throw err;
+    }
 
     op.step(STEPS[3]);
-    const pruned = input.retain ? (await quick.pruneBackups(spec.name, store.name, input.retain, backupId)).deleted : [];
+    const pruned = input.retain ? (await uploading.pruneBackups(spec.name, store.name, input.retain, backupId)).deleted : [];
 
     const report: BackupReport = {
       cluster: spec.name,
@@ -113,6 +141,21 @@ export async function backupCluster(rawInput: unknown): Promise<BackupReport> {
   });
 }
 
+/**
+ * Takes the cluster, waiting up to ifBusy.waitSeconds while another operation holds it. With
+ * then "skip", a cluster still busy returns who holds it instead of failing (the nightly
+ * Schedule: a failure would pause it).
+ */
+async function lockOrSkip(op: Operation, cluster: string, ifBusy: { waitSeconds: number; then: 'fail' | 'skip' }): Promise<string | undefined> {
+  try {
+    await op.lock(cluster, { waitMs: ifBusy.waitSeconds * 1000 });
+    return undefined;
+  } catch (err) {
+    if (ifBusy.then === 'skip' && err instanceof ApplicationFailure && err.type === 'ClusterBusy') return err.message;
+    throw err;
+  }
+}
+
 /** Reads a shard from its first candidate, and from the next when that one fails. */
 async function backupOneShard(
   shard: ShardSource,
@@ -121,6 +164,7 @@ async function backupOneShard(
 ): Promise<ShardBackupResult> {
   const errors: string[] = [];
   for (const candidate of shard.candidates) {
+    // The operator's value, read before this backup changes it and kept in the history.
     let autoRewrite: string | undefined;
     try {
       autoRewrite = (await quick.aofSettings(ctx.cluster, candidate.address)).autoRewrite;
@@ -136,10 +180,13 @@ async function backupOneShard(
       if (errors.length > 0) fallbacks.push(`shard ${shard.index}: read from ${candidate.address} after ${errors.join('; ')}`);
       return result;
     } catch (err) {
+      // Cancelled: no other node is tried; the finally below still puts the setting back.
+      if (isCancellation(err)) throw err;
       errors.push(`${candidate.address} failed: ${messageOf(err)}`);
     } finally {
-      // backupShard puts it back itself; this covers an attempt whose worker died.
-      if (autoRewrite !== undefined) await quick.setAutoRewrite(ctx.cluster, candidate.address, autoRewrite).catch(() => undefined);
+      // backupShard puts it back itself; this covers an attempt whose worker died, and a cancelled one.
+      const original = autoRewrite;
+      if (original !== undefined) await CancellationScope.nonCancellable(() => cleanup.setAutoRewrite(ctx.cluster, candidate.address, original)).catch(() => undefined);
     }
   }
   throw ApplicationFailure.create({

@@ -3,11 +3,14 @@
  * the search attributes RedisCluster and RunbookOperation.
  */
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   ContinueAsNew,
+  isCancellation,
   patched,
+  sleep,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -24,9 +27,28 @@ export { progressQuery, type Progress } from './definitions';
 
 const NON_RETRYABLE = ['InvalidInput', 'ClusterAlreadyFormed', 'WaitTimedOut', 'PreflightFailed', 'LargeKeys', 'ClusterBusy'];
 
+/**
+ * Every activity option set waits for a cancelled activity to stop before the workflow goes on,
+ * so cleanup (closing slots, restarting a node, releasing the cluster) never races the activity
+ * it cleans up after.
+ */
+const cancellationType = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
+
 /** Short Redis calls. */
 export const quick = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
+  cancellationType,
+  retry: { initialInterval: '500 ms', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/**
+ * Steps that create, reset or remove a node (provisionNode, resetNode, deprovisionNode): they
+ * heartbeat, so a worker that died in one is noticed within seconds rather than at a timeout.
+ */
+export const nodeSteps = proxyActivities<Activities>({
+  startToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '5 seconds',
+  cancellationType,
   retry: { initialInterval: '500 ms', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
@@ -34,6 +56,7 @@ export const quick = proxyActivities<Activities>({
 export const migrating = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '5 seconds',
+  cancellationType,
   // A batch resumes where it stopped, so retrying is safe; a failure that outlasts ten tries
   // (several minutes) ends the workflow with its message rather than retrying out of sight.
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE, 'TopologyChanged'] },
@@ -45,10 +68,14 @@ export function waiting(timeoutSeconds: number): Activities {
     startToCloseTimeout: `${timeoutSeconds + 60} seconds`,
     // Short, so a worker that died mid-wait is noticed within seconds and the wait resumes elsewhere.
     heartbeatTimeout: '5 seconds',
+    cancellationType,
     retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
   };
   return proxyActivities<Activities>(options);
 }
+
+/** How often an operation that may wait for a busy cluster asks again. */
+const LOCK_RETRY_MS = 15_000;
 
 export function invalidInput(problems: string[]): ApplicationFailure {
   return ApplicationFailure.create({
@@ -102,15 +129,26 @@ export class Operation {
   /**
    * Takes the cluster for this operation: one mutating operation at a time per cluster. A
    * second one is refused (ClusterBusy) with the name of the one running; read-only checks
-   * and dry runs do not call this.
+   * and dry runs do not call this. With `waitMs`, a busy cluster is asked again every 15 s
+   * until that much time has passed.
    */
-  async lock(cluster: string): Promise<void> {
+  async lock(cluster: string, { waitMs = 0 }: { waitMs?: number } = {}): Promise<void> {
     // Runs recorded before the guard existed replay without it.
     if (!patched('one-operation-per-cluster')) return;
     const info = workflowInfo();
-    await quick
-      .acquireClusterLock(cluster, { workflowId: info.workflowId, runId: info.runId, operation: this.progress.operation, parentWorkflowId: info.parent?.workflowId })
-      .catch(surfaceActivityFailure);
+    const request = { workflowId: info.workflowId, runId: info.runId, operation: this.progress.operation, parentWorkflowId: info.parent?.workflowId };
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        await quick.acquireClusterLock(cluster, request);
+        break;
+      } catch (err) {
+        const busy = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ClusterBusy';
+        if (!busy || Date.now() >= deadline) surfaceActivityFailure(err);
+        this.step(this.progress.step, `waiting for the cluster: ${(err as ActivityFailure).cause!.message}`);
+        await sleep(Math.min(LOCK_RETRY_MS, Math.max(deadline - Date.now(), 1)));
+      }
+    }
     this.locked = cluster;
   }
 
@@ -139,11 +177,13 @@ export class Operation {
     } catch (err) {
       // Continuing as new is how a long operation goes on, not a failure; it keeps the cluster.
       continuing = err instanceof ContinueAsNew;
-      if (!continuing) this.finish('failed', (err as Error).message);
+      // A cancellation's own message says what was undone on the way out (e.g. a node restarted).
+      if (!continuing) this.finish('failed', isCancellation(err) ? (err as Error).message || 'cancelled' : (err as Error).message);
       throw err;
     } finally {
       const cluster = this.locked;
-      // Released even when the operation was cancelled.
+      // Released even when the operation was cancelled; by now its activities have stopped
+      // (WAIT_CANCELLATION_COMPLETED), so the next operation cannot overlap them.
       if (cluster && !continuing) await CancellationScope.nonCancellable(() => quick.releaseClusterLock(cluster, workflowInfo().workflowId));
     }
   }

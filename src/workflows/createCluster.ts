@@ -3,7 +3,8 @@
  * evenly, MEET, REPLICATE, and wait until every node agrees and reports cluster_state:ok.
  * Every step is idempotent, so an interrupted run resumes where it stopped.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
 import { createClusterPreflight, layoutInPlace, planClusterLayout, type ClusterLayout, type HealthReport } from '../cluster';
 import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
 import { createClusterInput } from './inputs';
@@ -25,6 +26,14 @@ const STEPS = [
   'Attach the replicas (CLUSTER REPLICATE)',
   'Await cluster_state:ok on every node',
 ] as const;
+
+/** The forming steps heartbeat, so a worker that died in one is noticed within seconds and the step runs again (each is idempotent). */
+const forming = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '5 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '500 ms', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput', 'ClusterAlreadyFormed'] },
+});
 
 export async function createCluster(rawInput: unknown): Promise<CreateClusterResult> {
   const op = new Operation('createCluster', STEPS);
@@ -59,16 +68,16 @@ export async function createCluster(rawInput: unknown): Promise<CreateClusterRes
     const timeoutMs = input.timeoutSeconds * 1000;
     if (!alreadyFormed) {
       op.step(STEPS[1], layout.masters.map((m) => `${m.address}: ${m.slots}`).join(', '));
-      await Promise.all(layout.masters.map((m) => quick.assignSlots(spec.name, m).catch(surfaceActivityFailure)));
+      await Promise.all(layout.masters.map((m) => forming.assignSlots(spec.name, m).catch(surfaceActivityFailure)));
 
       op.step(STEPS[2]);
-      await quick.meetNodes(spec.name, nodes);
+      await forming.meetNodes(spec.name, nodes);
 
       op.step(STEPS[3]);
       await wait.awaitNodesKnown(spec.name, nodes, timeoutMs).catch(surfaceActivityFailure);
 
       op.step(STEPS[4], layout.replicas.map((r) => `${r.address} -> ${r.masterAddress}`).join(', '));
-      await quick.replicateNodes(spec.name, layout.replicas);
+      await forming.replicateNodes(spec.name, layout.replicas);
     }
 
     op.step(STEPS[5]);

@@ -2,7 +2,7 @@
  * The names a client shares with the workflows: queries and search attributes. Safe to import
  * from client code (no activity proxies are created here).
  */
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 export const redisClusterKey = defineSearchAttributeKey('RedisCluster', SearchAttributeType.KEYWORD);
@@ -34,12 +34,19 @@ export interface MigrationProgress {
   maxKeysPerSecond?: number;
 }
 
-export const pauseSignal = defineSignal('pause');
-export const resumeSignal = defineSignal('resume');
-/** Stops after the slots in flight, leaving no slot open. */
-export const abortSignal = defineSignal<[{ reason?: string }?]>('abort');
+/**
+ * The controls of a running operation are updates, not signals: each has a validator, so a
+ * message that does not apply now (resume when nothing is paused, abort after an approval, approve
+ * when nothing waits for one) is refused and the caller is told why, instead of vanishing.
+ * Each returns what it did, in words.
+ */
+/** Pauses at the next safe point (between slot batches, between shards). */
+export const pauseUpdate = defineUpdate<string>('pause');
+export const resumeUpdate = defineUpdate<string>('resume');
+/** Stops at the next safe point, leaving no slot open; at an approval gate, declines. */
+export const abortUpdate = defineUpdate<string, [{ reason?: string }]>('abort');
 /** Limits the keys moved per second; 0 or null lifts the limit. */
-export const throttleSignal = defineSignal<[{ maxKeysPerSecond: number | null }]>('throttle');
+export const throttleUpdate = defineUpdate<string, [{ maxKeysPerSecond: number | null }]>('throttle');
 
 export interface Approval {
   /** Who or what approved, recorded in the history. */
@@ -49,3 +56,6 @@ export interface Approval {
 
 /** Approves a destructive step a workflow is waiting on; returns what was approved. */
 export const approveUpdate = defineUpdate<string, [Approval]>('approve');
+
+/** How long an approval gate waits before it declines, unless the input says otherwise. */
+export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 86_400;

@@ -2,8 +2,16 @@
  * Runbook: Failover Test. Crash a master, check a replica was promoted, restart the old master
  * and check it rejoins as a replica, with canary keys to prove no acknowledged write was lost
  * and timings of every step. Optionally give the old master its role back.
+ *
+ * Bound: each wait takes at most `timeoutSeconds`. Whatever ends the drill after the master was
+ * stopped (a wait that timed out, a failure, a cancellation), the master is started again before
+ * the drill ends, and the failure says so. A node that hangs is named in the failure; a hung node
+ * the failover does not need (another shard's replica) does not stop the drill.
  */
-import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, proxyActivities, TimeoutFailure, workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
 import { analyzeHealth, canaryKeys, chooseFailoverTarget, type FailoverTarget, type TopologyShard } from '../cluster';
 import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
 import { failoverTestInput } from './inputs';
@@ -22,6 +30,8 @@ export interface FailoverTestReport {
   timings: {
     failFlagMs?: number;
     promotionMs?: number;
+    /** Until the promoted replica accepted a write: how long the shard could not be written. */
+    writeUnavailableMs?: number;
     clusterOkMs?: number;
     rejoinMs?: number;
     linkUpMs?: number;
@@ -34,6 +44,10 @@ export interface FailoverTestReport {
   before: TopologyShard[];
   after?: TopologyShard[];
   healthyAfter?: boolean;
+  /** Nodes that did not answer during the drill (hung or down), besides the stopped master. */
+  silentNodes?: string[];
+  /** What the drill undid after it could not finish (e.g. "127.0.0.1:7001 was started again"). */
+  compensation?: string;
 }
 
 const STEPS = [
@@ -48,6 +62,41 @@ const STEPS = [
   'Fail back to the old master',
   'Check the cluster is healthy again',
 ] as const;
+
+const NON_RETRYABLE = ['InvalidInput', 'WaitTimedOut', 'PreflightFailed', 'ClusterBusy'];
+
+/**
+ * Stopping and starting nodes, and the canary reads and writes: they heartbeat, so a worker that
+ * died in the middle is noticed in seconds and the step runs again (each is idempotent).
+ */
+const acting = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '10 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '500 ms', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Cleanup after a failed drill: a few quick tries, so a cluster that is down does not hold the failure back. */
+const cleaning = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 3 },
+});
+
+/** The most specific message of a failure: an activity's own error or its timeout with its last heartbeat, not "Activity task failed". */
+function describeFailure(err: unknown): { type: string; message: string } {
+  if (err instanceof ActivityFailure) {
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'ActivityFailed', message: `${err.activityType}: ${cause.message}` };
+    if (cause instanceof TimeoutFailure) {
+      const beat = cause.lastHeartbeatDetails === undefined ? 'no heartbeat' : `last heartbeat ${JSON.stringify(cause.lastHeartbeatDetails)}`;
+      return { type: 'ActivityTimedOut', message: `${err.activityType} timed out (${cause.timeoutType}); ${beat}` };
+    }
+    return { type: 'ActivityFailed', message: `${err.activityType}: ${cause?.message ?? err.message}` };
+  }
+  if (err instanceof ApplicationFailure) return { type: err.type ?? 'Failed', message: err.message };
+  return { type: 'Failed', message: (err as Error).message };
+}
 
 export async function failoverTest(rawInput: unknown): Promise<FailoverTestReport> {
   const op = new Operation('failoverTest', STEPS);
@@ -93,69 +142,108 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
     const survivors = observations.map((o) => o.address).filter((a) => a !== master.address);
 
     op.step(STEPS[1], `${keys.length} keys in the slots of ${master.address}`);
-    const written = await quick.writeCanaries(spec.name, master.address, keys, value);
+    const written = await acting.writeCanaries(spec.name, master.address, keys, value);
     report.canaries = { ...report.canaries, written: written.written, acknowledged: written.acknowledged };
     if (!written.acknowledged) {
       throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `no replica of ${master.address} acknowledged the canary writes (WAIT 1 5000 returned 0): it would lose writes on failover` });
     }
 
-    let start: number;
-    let newMaster: { id: string; address: string };
-    if (input.mode === 'manual') {
-      op.step(STEPS[2], `CLUSTER FAILOVER on ${replica.address}`);
-      const swapped = await wait.failoverTo(spec.name, replica.address, timeoutMs).catch(surfaceActivityFailure);
-      start = swapped.requestedAt;
-      report.timings.promotionMs = swapped.promotedAt - start;
-      newMaster = replica;
-    } else {
-      op.step(STEPS[2], `${input.mode === 'kill' ? 'SIGKILL' : 'graceful stop'} of ${master.address}`);
-      start = (await quick.stopNode(spec.name, master.address, input.mode)).stoppedAt;
-      op.step(STEPS[3]);
-      const promotion = await wait.awaitPromotion(spec.name, master, replicasOfMaster, survivors.filter((a) => !replicasOfMaster.includes(a)), timeoutMs).catch(surfaceActivityFailure);
-      report.timings.failFlagMs = promotion.failFlaggedAt !== undefined ? promotion.failFlaggedAt - start : undefined;
-      report.timings.promotionMs = promotion.promotedAt - start;
-      newMaster = promotion.newMaster;
-    }
-    report.promoted = newMaster;
-    report.startedAt = new Date(start).toISOString();
-
-    op.step(STEPS[4]);
-    const ok = await wait.awaitClusterStateOk(spec.name, input.mode === 'manual' ? observations.map((o) => o.address) : survivors, timeoutMs).catch(surfaceActivityFailure);
-    report.timings.clusterOkMs = ok.okAt - start;
-
-    op.step(STEPS[5]);
-    const verified = await quick.verifyCanaries(spec.name, survivors, keys, value, true);
-    report.canaries = { ...report.canaries, lost: verified.lost.length, lostKeys: verified.lost.slice(0, 20) };
-
-    if (input.mode !== 'manual') {
-      op.step(STEPS[6]);
-      await quick.startNode(spec.name, master.address);
-    }
-    op.step(STEPS[7]);
-    const rejoined = await wait.awaitReplicaOf(spec.name, master.address, newMaster.id, timeoutMs).catch(surfaceActivityFailure);
-    report.timings.rejoinMs = rejoined.replicaAt - start;
-    report.timings.linkUpMs = rejoined.linkUpAt - start;
-
-    const expected = { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster };
-    if (input.failback) {
-      op.step(STEPS[8], `CLUSTER FAILOVER on ${master.address}`);
-      // Every node must see the old master as a working replica first (no fail flag left, one
-      // slot map), or the other masters refuse to vote for it and the failover times out.
-      // Added after the first release: histories from before it replay without this wait.
-      if (patched('failback-awaits-health')) {
-        await wait.awaitClusterHealthy(spec.name, spec.nodes, expected, timeoutMs).catch(surfaceActivityFailure);
+    // Set before the stop is asked for: a stop cancelled or crashed in flight may have happened.
+    let masterStopped = false;
+    let masterRestarted = false;
+    let canariesRemoved = false;
+    const silent = new Set<string>();
+    try {
+      let start: number;
+      let newMaster: { id: string; address: string };
+      if (input.mode === 'manual') {
+        op.step(STEPS[2], `CLUSTER FAILOVER on ${replica.address}`);
+        const swapped = await wait.failoverTo(spec.name, replica.address, timeoutMs).catch(surfaceActivityFailure);
+        start = swapped.requestedAt;
+        report.timings.promotionMs = swapped.promotedAt - start;
+        newMaster = replica;
+      } else {
+        op.step(STEPS[2], `${input.mode === 'kill' ? 'SIGKILL' : 'graceful stop'} of ${master.address}`);
+        masterStopped = true;
+        start = (await acting.stopNode(spec.name, master.address, input.mode)).stoppedAt;
+        op.step(STEPS[3]);
+        const observers = survivors.filter((a) => !replicasOfMaster.includes(a));
+        // A write to the shard once a replica took over times how long it could not be written.
+        const probeKey = canaryKeys(target.master.slots, 1, `probe-${workflowInfo().runId.slice(0, 8)}`)[0];
+        const promotion = await wait.awaitPromotion(spec.name, master, replicasOfMaster, observers, timeoutMs, probeKey).catch(surfaceActivityFailure);
+        report.timings.failFlagMs = promotion.failFlaggedAt !== undefined ? promotion.failFlaggedAt - start : undefined;
+        report.timings.promotionMs = promotion.promotedAt - start;
+        if (promotion.writableAt !== undefined) report.timings.writeUnavailableMs = promotion.writableAt - start;
+        (promotion.silent ?? []).forEach((a) => silent.add(a));
+        newMaster = promotion.newMaster;
       }
-      const back = await wait.failoverTo(spec.name, master.address, timeoutMs).catch(surfaceActivityFailure);
-      await wait.awaitReplicaOf(spec.name, newMaster.address, master.id, timeoutMs).catch(surfaceActivityFailure);
-      report.timings.failbackMs = back.promotedAt - back.requestedAt;
-      report.failedBack = true;
-    }
+      report.promoted = newMaster;
+      report.startedAt = new Date(start).toISOString();
 
-    op.step(STEPS[9]);
-    const after = await wait.awaitClusterHealthy(spec.name, spec.nodes, expected, timeoutMs).catch(surfaceActivityFailure);
-    report.after = after.shards;
-    report.healthyAfter = after.healthy;
-    report.timings.totalMs = Date.now() - start;
+      op.step(STEPS[4]);
+      const ok = await wait.awaitClusterStateOk(spec.name, input.mode === 'manual' ? observations.map((o) => o.address) : survivors, timeoutMs).catch(surfaceActivityFailure);
+      report.timings.clusterOkMs = ok.okAt - start;
+      (ok.silent ?? []).forEach((a) => silent.add(a));
+      if (silent.size > 0) report.silentNodes = [...silent].sort();
+
+      op.step(STEPS[5]);
+      // Read first, delete after: a retried read must not find the keys its first attempt deleted.
+      // Runs recorded before removeCanaries existed read and deleted in one step.
+      const twoSteps = patched('canaries-verify-then-remove');
+      const verified = await acting.verifyCanaries(spec.name, survivors, keys, value, !twoSteps);
+      report.canaries = { ...report.canaries, lost: verified.lost.length, lostKeys: verified.lost.slice(0, 20) };
+      if (twoSteps) await acting.removeCanaries(spec.name, survivors, keys);
+      canariesRemoved = true;
+
+      if (input.mode !== 'manual') {
+        op.step(STEPS[6]);
+        await acting.startNode(spec.name, master.address);
+        masterRestarted = true;
+      }
+      op.step(STEPS[7]);
+      const rejoined = await wait.awaitReplicaOf(spec.name, master.address, newMaster.id, timeoutMs).catch(surfaceActivityFailure);
+      report.timings.rejoinMs = rejoined.replicaAt - start;
+      report.timings.linkUpMs = rejoined.linkUpAt - start;
+
+      const expected = { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster };
+      if (input.failback) {
+        op.step(STEPS[8], `CLUSTER FAILOVER on ${master.address}`);
+        // Every node must see the old master as a working replica first (no fail flag left, one
+        // slot map), or the other masters refuse to vote for it and the failover times out.
+        // Added after the first release: histories from before it replay without this wait.
+        if (patched('failback-awaits-health')) {
+          await wait.awaitClusterHealthy(spec.name, spec.nodes, expected, timeoutMs).catch(surfaceActivityFailure);
+        }
+        const back = await wait.failoverTo(spec.name, master.address, timeoutMs).catch(surfaceActivityFailure);
+        await wait.awaitReplicaOf(spec.name, newMaster.address, master.id, timeoutMs).catch(surfaceActivityFailure);
+        report.timings.failbackMs = back.promotedAt - back.requestedAt;
+        report.failedBack = true;
+      }
+
+      op.step(STEPS[9]);
+      const after = await wait.awaitClusterHealthy(spec.name, spec.nodes, expected, timeoutMs).catch(surfaceActivityFailure);
+      report.after = after.shards;
+      report.healthyAfter = after.healthy;
+      report.timings.totalMs = Date.now() - start;
+    } catch (err) {
+      if (masterStopped && !masterRestarted) {
+        // Not cancellable: a cancelled drill must not leave the master it stopped down.
+        report.compensation = await CancellationScope.nonCancellable(() => acting.startNode(spec.name, master.address)).then(
+          () => `${master.address}, which the drill had stopped, was started again`,
+          (e: unknown) => `${master.address}, which the drill had stopped, could not be started again (${describeFailure(e).message}): start it by hand`,
+        );
+      }
+      if (!canariesRemoved && patched('failed-drill-removes-canaries')) {
+        // Best effort: they expire after a day anyway, and a cluster that is down must not delay the failure long.
+        const removed = await CancellationScope.nonCancellable(() => cleaning.removeCanaries(spec.name, spec.nodes, keys)).then(() => true, () => false);
+        if (!removed) report.compensation = `${report.compensation ? `${report.compensation}; ` : ''}its canary keys could not be removed (they expire within a day)`;
+      }
+      const outcome = report.promoted ? `; the failover itself happened: ${report.promoted.address} took over from ${master.address}` : '';
+      if (isCancellation(err)) throw new CancelledFailure(`failoverTest cancelled${report.compensation ? `; ${report.compensation}` : ''}`);
+      const { type, message } = describeFailure(err);
+      throw ApplicationFailure.create({ type, nonRetryable: true, message: `${message}${outcome}${report.compensation ? `; ${report.compensation}` : ''}`, details: [report] });
+    }
+    const newMaster = report.promoted!;
     op.finish(
       'succeeded',
       `${master.address} -> ${newMaster.address}: promoted after ${((report.timings.promotionMs ?? 0) / 1000).toFixed(1)} s, ` +

@@ -3,6 +3,7 @@
  * Web UI send them. The client SDK infers its types from these schemas.
  */
 import { z } from 'zod';
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from './definitions';
 
 // The workflow bundler drops zod's side-effect import of its English messages; load them here
 // so errors read "expected string, received number", not "Invalid input".
@@ -120,6 +121,8 @@ export const removeNodeInput = z
     node: nodeRef,
     /** Pre-approve what needs approval (a dead master that still owns slots). @default false */
     approve: z.boolean().default(false),
+    /** How long the approval gate waits for the approve update before it declines. @default 86400 (24 h) */
+    approvalTimeoutSeconds: z.int().min(1).max(30 * 86_400).default(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
     /** Stop the node through the runtime once it is out. @default true */
     stop: z.boolean().default(true),
     /** @default 120 */
@@ -156,6 +159,18 @@ export const backupClusterInput = z
     backupId: backupId.optional(),
     /** The longest an AOF rewrite may take. @default 600 */
     timeoutSeconds: z.int().min(5).max(86_400).default(600),
+    /**
+     * When another operation holds the cluster: wait up to waitSeconds for it, then fail
+     * (ClusterBusy) or skip (a completed run whose report says "skipped: cluster busy").
+     * @default { waitSeconds: 0, then: "fail" }
+     */
+    ifBusy: z
+      .object({
+        waitSeconds: z.int().min(0).max(86_400).default(0),
+        then: z.enum(['fail', 'skip'], { error: 'expected "fail" or "skip"' }).default('fail'),
+      })
+      .strict()
+      .default({ waitSeconds: 0, then: 'fail' }),
   })
   .strict();
 export type BackupClusterInput = z.input<typeof backupClusterInput>;
@@ -171,6 +186,8 @@ export const restoreClusterInput = z
     store: storeName.optional(),
     /** Skip the approval gate: the restore stops every node and replaces its data. @default false */
     approve: z.boolean().default(false),
+    /** How long the approval gate waits for the approve update before it declines. @default 86400 (24 h) */
+    approvalTimeoutSeconds: z.int().min(1).max(30 * 86_400).default(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
     /** Check the backup and return the plan without touching any node. @default false */
     dryRun: z.boolean().default(false),
     /** @default 300 */
@@ -243,6 +260,8 @@ export const repairClusterInput = z
     assignUncovered: z.boolean({ error: 'expected true or false: true gives slots nobody serves to live masters (after an approval)' }).default(false),
     /** Pre-approve assigning uncovered slots (otherwise the `approve` update is awaited). @default false */
     approve: z.boolean().default(false),
+    /** How long the approval gate waits for the approve update before it declines. @default 86400 (24 h) */
+    approvalTimeoutSeconds: z.int().min(1).max(30 * 86_400).default(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
     /** Return the plan without touching anything. @default false */
     dryRun: z.boolean().default(false),
     /** The longest one wait may take (nodes rejoining, every slot served). @default 120 */

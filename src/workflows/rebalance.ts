@@ -4,10 +4,12 @@
  * throttle and abort arrive as signals and take effect between batches; abort leaves no slot
  * open. The workflow continues as new every `batchesPerRun` batches to bound its history.
  */
-import { ApplicationFailure, condition, continueAsNew, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew } from '@temporalio/workflow';
 import { analyzeHealth, topologyBlockers, batchSlots, countSlots, planRebalance, referenceView, removeSlots, SLOT_FINDINGS, type RebalancePlan, type SlotMove, type TopologyShard } from '../cluster';
-import { abortSignal, pauseSignal, resumeSignal, throttleSignal, type MigrationProgress } from './definitions';
-import { invalidInput, migrating, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import type { MigrationProgress } from './definitions';
+import { RunControls } from './controls';
+import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { moveSlotBatches } from './slotMoves';
 import { rebalanceInput, type RebalanceInput } from './inputs';
 
 export interface RebalanceState {
@@ -51,11 +53,9 @@ export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
     const wait = waiting(600);
     let state = input.resume as RebalanceState | undefined;
 
-    let paused = false;
-    setHandler(pauseSignal, () => void (paused = true));
-    setHandler(resumeSignal, () => void (paused = false));
-    setHandler(abortSignal, (arg) => void (state && (state.aborted = arg?.reason ?? 'aborted by signal')));
-    setHandler(throttleSignal, ({ maxKeysPerSecond }) => void (state && (state.maxKeysPerSecond = maxKeysPerSecond || undefined)));
+    // Installed before preflight, so an abort or a throttle sent while it runs is kept, not dropped.
+    const controls = new RunControls('rebalance', { throttle: true, maxKeysPerSecond: state ? state.maxKeysPerSecond : input.maxKeysPerSecond });
+    if (state?.aborted) controls.aborted = state.aborted;
 
     // A continued run holds the cluster under the same workflow id.
     if (state) await op.lock(spec.name);
@@ -102,7 +102,7 @@ export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
           throw ApplicationFailure.create({ type: 'LargeKeys', nonRetryable: true, message: `keys larger than maxKeyBytes (${input.maxKeyBytes}) would block MIGRATE: ${large.slice(0, 5).map((k) => `${k.key} (${k.bytes} bytes, slot ${k.slot})`).join(', ')}; set allowLargeKeys to move them anyway`, details: [{ large }] });
         }
       }
-      state = { plan, masters: masters.map((m) => m.address), remaining: plan.moves, slotsDone: 0, keysMoved: 0, keysReplaced: 0, movingMs: 0, runs: 1, maxKeysPerSecond: input.maxKeysPerSecond };
+      state = { plan, masters: masters.map((m) => m.address), remaining: plan.moves, slotsDone: 0, keysMoved: 0, keysReplaced: 0, movingMs: 0, runs: 1, maxKeysPerSecond: controls.maxKeysPerSecond };
     } else {
       state.runs++;
     }
@@ -114,31 +114,39 @@ export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
       return {
         slotsTotal: s.plan.slotsToMove, slotsDone: s.slotsDone, keysMoved: s.keysMoved, keysPerSecond: rate,
         etaSeconds: slotRate > 0 ? Math.round((s.plan.slotsToMove - s.slotsDone) / slotRate / 1000) : undefined,
-        paused, aborting: !!s.aborted, maxKeysPerSecond: s.maxKeysPerSecond,
+        paused: controls.paused, aborting: controls.aborted !== undefined, maxKeysPerSecond: controls.maxKeysPerSecond,
       };
     };
 
     op.step(STEPS[3]);
     let batches = 0;
-    while (s.remaining.length > 0 && !s.aborted) {
-      if (paused) {
-        op.progressOf(progress(), 'paused: send the resume signal to go on');
-        await condition(() => !paused || !!s.aborted);
-        if (s.aborted) break;
+    for (;;) {
+      if (controls.paused) {
+        op.progressOf(progress(), 'paused: send the resume update to go on');
+        await controls.safePoint();
       }
+      s.aborted = controls.aborted;
+      s.maxKeysPerSecond = controls.maxKeysPerSecond;
+      if (s.aborted !== undefined || s.remaining.length === 0) break;
       if (batches >= input.batchesPerRun) {
+        // A control the last task accepted is applied (it is in `s`) before this run hands over.
+        await condition(allHandlersFinished);
+        s.aborted = controls.aborted;
+        s.maxKeysPerSecond = controls.maxKeysPerSecond;
         await continueAsNew<typeof rebalance>({ ...(rawInput as RebalanceInput), resume: s });
       }
       // One batch per (source, target) pair at a time; pairs move in parallel. Redis runs each
       // node's commands one at a time, so parallel batches only overlap the round trips.
       const picked = input.parallel ? s.remaining : s.remaining.slice(0, 1);
       const started = Date.now();
-      const results = await Promise.all(
+      // A failed or cancelled batch has its open slots closed before this throws (see slotMoves.ts).
+      const results = await moveSlotBatches(
+        spec.name,
         picked.map((move) => {
           const slots = batchSlots(move.slots, input.slotsPerBatch)[0]!;
           const others = s.masters.filter((a) => a !== move.from.address && a !== move.to.address);
           const rate = s.maxKeysPerSecond ? Math.max(1, Math.floor(s.maxKeysPerSecond / picked.length)) : undefined;
-          return migrating.migrateSlots(spec.name, { from: move.from, to: move.to, slots, others, keysPerMigrate: input.keysPerMigrate, maxKeysPerSecond: rate }).catch(surfaceActivityFailure);
+          return { from: move.from, to: move.to, slots, others, keysPerMigrate: input.keysPerMigrate, maxKeysPerSecond: rate };
         }),
       );
       s.movingMs += Date.now() - started;
@@ -152,6 +160,7 @@ export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
       op.progressOf(progress(), `${s.slotsDone} of ${s.plan.slotsToMove} slots moved, ${s.keysMoved} keys`);
     }
 
+    controls.close(s.aborted ? `the rebalance stopped (${s.aborted}) and is checking the cluster` : 'every slot has moved; the rebalance is checking the cluster');
     op.step(STEPS[4]);
     // Success here is about slots: one slot map, no open slot, every slot served. Other findings
     // (a new master without a replica yet) are reported, not waited for.

@@ -4,10 +4,11 @@
  * within the 60 s ban window; then it is reset and stopped. A dead master that still owns
  * slots loses their keys: that needs an approval (input approve, or the approve update).
  */
-import { ApplicationFailure, condition, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
-import { countSlots, formatSlotRanges, referenceView, shardsOf, SLOT_FINDINGS, type TopologyShard } from '../cluster';
-import { approveUpdate, type Approval } from './definitions';
-import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
+import { countSlots, deathVerdict, formatSlotRanges, referenceView, shardsOf, SLOT_FINDINGS, type TopologyShard } from '../cluster';
+import type { Approval } from './definitions';
+import { ApprovalGate } from './controls';
+import { invalidInput, nodeSteps, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
 import { removeNodeInput } from './inputs';
 import type { RebalanceReport } from './rebalance';
 
@@ -30,11 +31,7 @@ const STEPS = ['Find the node', 'Drain its slots', 'Re-point its replicas', 'For
 
 export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
   const op = new Operation('removeNode', STEPS);
-  let approval: Approval | undefined;
-  setHandler(approveUpdate, (a) => {
-    approval = a;
-    return `approved by ${a.by}`;
-  });
+  const gate = new ApprovalGate('removeNode');
   return op.run(async () => {
     const input = parseInput(removeNodeInput, rawInput);
     op.forCluster(input.cluster);
@@ -56,6 +53,19 @@ export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
     const otherMasters = shardsOf(view).filter((s) => s.master.id !== node.id);
     if (node.role === 'master' && otherMasters.length < 3) throw invalidInput([`node: removing ${node.address} would leave ${otherMasters.length} masters; a cluster needs at least 3`]);
 
+    // The worker not reaching a master proves nothing (it may hang, or only the worker may be cut
+    // off from it) and it may still serve writes: only the cluster's own `fail` verdict counts.
+    const confirmDead = async (obs: typeof observations) => {
+      const verdict = deathVerdict(obs, node.id, otherMasters.map((s) => s.master.id));
+      if (!verdict.dead) {
+        throw ApplicationFailure.create({
+          type: 'NodeNotConfirmedDead', nonRetryable: true, details: [{ node: node.address, ...verdict }],
+          message: `${node.address} does not answer the worker, but the cluster does not count it dead: ${verdict.why}. It may be hung or cut off from the worker only, and still serve its slots, so they are not given away; retry once the cluster flags it fail, or bring it back`,
+        });
+      }
+    };
+    if (node.role === 'master' && node.slots.length > 0 && !alive) await confirmDead(observations);
+
     if (node.role === 'master' && node.slots.length > 0) {
       if (alive) {
         op.step(STEPS[1], `draining ${countSlots(node.slots)} slots (child workflow)`);
@@ -68,9 +78,18 @@ export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
         report.keysMoved = drained.keysMoved;
       } else {
         const slots = formatSlotRanges(node.slots);
-        op.step(STEPS[1], `**approval needed**: ${node.address} is down and still owns slots ${slots}; no replica took them over, so their keys are lost. Send the \`approve\` update to give them to another master.`);
-        if (!input.approve) await condition(() => approval !== undefined);
-        report.approval = approval ?? { by: 'input approve: true' };
+        op.step(STEPS[1], `**approval needed**: ${node.address} is down and still owns slots ${slots}; no replica took them over, so their keys are lost. Send the \`approve\` update to give them to another master, or \`abort\` to decline.`);
+        const decision = await gate.decide({ preApproved: input.approve, timeoutSeconds: input.approvalTimeoutSeconds });
+        if (!decision.approved) {
+          throw ApplicationFailure.create({ type: 'Declined', nonRetryable: true, message: `giving the slots of ${node.address} to another master was declined (${decision.declined}); the node stays in the cluster and its slots stay unserved` });
+        }
+        report.approval = decision.approval;
+        // The approval may have waited long: the node may be back by now.
+        const now = await quick.collectClusterState(spec.name, spec.nodes);
+        if (now.some((o) => o.address === node.address && !o.error)) {
+          throw ApplicationFailure.create({ type: 'NodeNotConfirmedDead', nonRetryable: true, message: `${node.address} answers again: its slots are not given away; run removeNode again to drain it` });
+        }
+        await confirmDead(now);
         const target = [...otherMasters].sort((a, b) => a.slotCount - b.slotCount)[0]!.master;
         report.slotsTakenOver = (await quick.takeOverSlots(spec.name, node.slots, target, others)).slots;
       }
@@ -93,9 +112,10 @@ export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
     await waiting(60).forgetNode(spec.name, node.id, others).catch(surfaceActivityFailure);
 
     op.step(STEPS[4]);
-    if (alive) await quick.resetNode(spec.name, node.address);
+    if (alive) await nodeSteps.resetNode(spec.name, node.address, node.id);
     if (input.stop && spec.runtime) {
-      await quick.stopNode(spec.name, node.address, 'stop');
+      // Its data goes too: a later start on this address (addNode replacing the host) begins empty.
+      await nodeSteps.deprovisionNode(spec.name, node.address);
       report.stopped = true;
     }
 

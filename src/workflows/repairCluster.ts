@@ -4,7 +4,7 @@
  * slots the way `redis-cli --cluster fix` does, by where their keys are; only then, behind an
  * approval because their keys may be gone, give the slots still not served to live masters.
  */
-import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/workflow';
 import {
   countSlots,
   diagnoseCluster,
@@ -24,7 +24,8 @@ import {
   type SlotRange,
   uncoveredSlots,
 } from '../cluster';
-import { abortSignal, approveUpdate, type Approval } from './definitions';
+import type { Approval } from './definitions';
+import { ApprovalGate } from './controls';
 import { migrating, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
 import { repairClusterInput } from './inputs';
 
@@ -58,13 +59,7 @@ const SERVED: FindingCode[] = ['OPEN_SLOT', 'SLOTS_UNCOVERED', 'SLOTS_NOT_OK', '
 
 export async function repairCluster(rawInput: unknown): Promise<RepairReport> {
   const op = new Operation('repairCluster', STEPS);
-  let approval: Approval | undefined;
-  let aborted: string | undefined;
-  setHandler(approveUpdate, (a) => {
-    approval = a;
-    return `approved by ${a.by}`;
-  });
-  setHandler(abortSignal, (a) => void (aborted = a?.reason ?? 'aborted by signal'));
+  const gate = new ApprovalGate('repairCluster');
   return op.run(async () => {
     const input = parseInput(repairClusterInput, rawInput);
     op.forCluster(input.cluster);
@@ -133,20 +128,20 @@ export async function repairCluster(rawInput: unknown): Promise<RepairReport> {
     } else if (countSlots(uncovered) > 0) {
       report.plan.assign = await planAssignment(spec.name, diagnosis, uncovered);
       const targets = report.plan.assign.map((a) => `${formatSlotRanges(a.slots)} (${a.slotCount} slots${a.slotsWithKeys ? `, ${a.slotsWithKeys} holding ${a.keys} keys there` : ''}) to ${a.master.address}`).join('; ');
-      op.step(STEPS[3], `**approval needed**: ${countSlots(uncovered)} slots (${formatSlotRanges(uncovered)}) are served by no live master; keys no live node holds in them are lost. Plan: ${targets}. Send the \`approve\` update to assign them, or the \`abort\` signal to leave them unassigned.`);
-      if (!input.approve) await condition(() => approval !== undefined || aborted !== undefined);
-      if (!input.approve && approval === undefined) {
-        report.assignmentDeclined = aborted;
-        report.notes.push(`assigning ${countSlots(uncovered)} uncovered slots was aborted (${aborted}); they stay unassigned`);
+      op.step(STEPS[3], `**approval needed**: ${countSlots(uncovered)} slots (${formatSlotRanges(uncovered)}) are served by no live master; keys no live node holds in them are lost. Plan: ${targets}. Send the \`approve\` update to assign them, or the \`abort\` update to leave them unassigned.`);
+      const decision = await gate.decide({ preApproved: input.approve, timeoutSeconds: input.approvalTimeoutSeconds });
+      if (!decision.approved) {
+        report.assignmentDeclined = decision.declined;
+        report.notes.push(`assigning ${countSlots(uncovered)} uncovered slots was declined (${decision.declined}); they stay unassigned`);
       } else {
-        report.approval = approval ?? { by: 'input approve: true' };
+        report.approval = decision.approval;
         // The cluster may have changed while the approval was pending: assign only what is still uncovered.
         ({ observations, diagnosis } = await observe());
         const still = intersectSlots(diagnosis.uncovered, uncovered);
         const assign = countSlots(still) === countSlots(uncovered) ? report.plan.assign : await planAssignment(spec.name, diagnosis, still);
         for (const a of assign) {
           op.step(STEPS[3], `assigning ${a.slotCount} slots to ${a.master.address}`);
-          await quick.assignUncoveredSlots(spec.name, { master: a.master, slots: a.slots }).catch(surfaceActivityFailure);
+          await migrating.assignUncoveredSlots(spec.name, { master: a.master, slots: a.slots }).catch(surfaceActivityFailure);
           report.slotsAssigned.push(a);
         }
       }
@@ -157,11 +152,13 @@ export async function repairCluster(rawInput: unknown): Promise<RepairReport> {
       await waiting(input.timeoutSeconds).awaitClusterHealthy(spec.name, seeds, expected, timeoutMs, SERVED).catch(surfaceActivityFailure);
     }
     report.after = repairSnapshot(await quick.collectClusterState(spec.name, seeds), expected);
-    report.repaired = report.after.slotsUncoveredCount === 0 && report.after.openSlots.length === 0;
+    // A master the worker cannot reach, not agreed failed, may or may not serve its slots: not repaired.
+    report.repaired = report.after.slotsUncoveredCount === 0 && report.after.openSlots.length === 0 && report.after.mastersUnconfirmed.length === 0;
     const lost = report.plan.restart.filter((r) => !r.restart);
     for (const r of lost) report.notes.push(`${r.node.address} (${r.node.id.slice(0, 8)}) was not restarted: ${r.why}`);
     if (report.slotsAssigned.length > 0) report.notes.push('the assigned slots make the masters uneven: run rebalance; replace lost nodes with removeNode (their old ids) and addNode');
-    op.finish('succeeded', `${report.repaired ? 'Every slot is served.' : '**Not repaired**: slots are still not served.'} ${describePlan(report)}`);
+    const unconfirmed = report.after.mastersUnconfirmed.length ? ` ${report.after.mastersUnconfirmed.join(', ')} do not answer this worker and are not agreed failed: their slots were left alone.` : '';
+    op.finish('succeeded', `${report.repaired ? 'Every slot is served.' : '**Not repaired**: slots are still not served.'}${unconfirmed} ${describePlan(report)}`);
     return report;
   });
 }

@@ -5,10 +5,11 @@
  * that will master its slots, write each node's nodes.conf (same node ids and epochs, new
  * addresses), start, await cluster ok, and check every shard's key count against the manifest.
  */
-import { ApplicationFailure, condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { planRestore, restoredNodesConf, SLOT_FINDINGS, type RestoreAssignment } from '../cluster';
-import { abortSignal, approveUpdate, type Approval } from './definitions';
+import type { Approval } from './definitions';
+import { ApprovalGate } from './controls';
 import { Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
 import { restoreClusterInput } from './inputs';
 
@@ -37,19 +38,15 @@ const STEPS = ['Check the backup', 'Plan the restore', 'Wait for approval', 'Sto
 const transferring = proxyActivities<Activities>({
   startToCloseTimeout: '6 hours',
   heartbeatTimeout: '10 seconds',
+  // A cancelled restore (or verifyBackup drill) waits for the copy to stop before anything tears its nodes down.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput', 'PreflightFailed'] },
 });
 
 export async function restoreCluster(rawInput: unknown): Promise<RestoreReport> {
   const op = new Operation('restoreCluster', STEPS);
-  let approval: Approval | undefined;
-  let declined: string | undefined;
-  setHandler(approveUpdate, (a) => {
-    approval = a;
-    return `approved by ${a.by}`;
-  });
   // At the approval gate, abort declines: the restore ends with nothing touched.
-  setHandler(abortSignal, (a) => void (declined ??= a?.reason ?? 'declined by the abort signal'));
+  const gate = new ApprovalGate('restoreCluster');
   return op.run(async () => {
     const input = parseInput(restoreClusterInput, rawInput);
     op.forCluster(input.cluster);
@@ -97,16 +94,17 @@ export async function restoreCluster(rawInput: unknown): Promise<RestoreReport> 
     await op.lock(spec.name);
     op.step(
       STEPS[2],
-      `**approval needed**: every node of \`${spec.name}\` will be stopped and its data replaced by backup \`${input.backupId}\` (taken ${manifest.startedAt}, ${manifest.keys} keys). Send the \`approve\` update to go on, or the \`abort\` signal to decline.\n\n${planTable}`,
+      `**approval needed**: every node of \`${spec.name}\` will be stopped and its data replaced by backup \`${input.backupId}\` (taken ${manifest.startedAt}, ${manifest.keys} keys). Send the \`approve\` update to go on, or the \`abort\` update to decline.\n\n${planTable}`,
     );
-    if (!input.approve) await condition(() => approval !== undefined || declined !== undefined);
-    if (!approval && declined) {
-      throw ApplicationFailure.create({ type: 'Declined', nonRetryable: true, message: `restore of ${input.backupId} into ${spec.name} declined (${declined}); no node was touched` });
+    const decision = await gate.decide({ preApproved: input.approve, timeoutSeconds: input.approvalTimeoutSeconds });
+    if (!decision.approved) {
+      throw ApplicationFailure.create({ type: 'Declined', nonRetryable: true, message: `restore of ${input.backupId} into ${spec.name} declined (${decision.declined}); no node was touched` });
     }
-    report.approval = approval ?? { by: 'input approve: true' };
+    report.approval = decision.approval;
 
     op.step(STEPS[3]);
-    await Promise.all(spec.nodes.map((address) => quick.stopNode(spec.name, address, 'stop').catch(() => undefined)));
+    // A node that cannot be stopped is stopped again by restoreNodeData; a cancellation is not swallowed.
+    await Promise.all(spec.nodes.map((address) => quick.stopNode(spec.name, address, 'stop').catch(rethrowCancellation)));
 
     op.step(STEPS[4]);
     const read = await Promise.all(
@@ -155,4 +153,8 @@ export async function restoreCluster(rawInput: unknown): Promise<RestoreReport> 
     op.finish('succeeded', `backup \`${input.backupId}\` restored: ${manifest.keys} keys in ${manifest.shards.length} shards${movedCount ? `, ${movedCount} nodes on new addresses` : ''}.`);
     return report;
   });
+}
+
+function rethrowCancellation(err: unknown): void {
+  if (isCancellation(err)) throw err;
 }

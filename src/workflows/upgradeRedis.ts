@@ -6,13 +6,13 @@
  * upgrade for a decision. Pause and abort take effect only where every shard has a master and an
  * in-sync replica, so an aborted upgrade leaves a mixed-version but fully redundant cluster.
  */
-import { ApplicationFailure, condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   analyzeHealth, findingKey, planUpgrade, referenceView, topologyBlockers, versionMismatches, versionTable,
   type ShardMember, type NodeVersion, type ShardUpgrade, type TopologyShard, type UpgradePlan,
 } from '../cluster';
-import { abortSignal, pauseSignal, resumeSignal } from './definitions';
+import { RunControls } from './controls';
 import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
 import { upgradeRedisInput } from './inputs';
 
@@ -44,11 +44,7 @@ const replacing = proxyActivities<Activities>({
 
 export async function upgradeRedis(rawInput: unknown): Promise<UpgradeRedisReport> {
   const op = new Operation('upgradeRedis', STEPS);
-  let paused = false;
-  let aborted: string | undefined;
-  setHandler(pauseSignal, () => void (paused = true));
-  setHandler(resumeSignal, () => void (paused = false));
-  setHandler(abortSignal, (arg) => void (aborted ??= arg?.reason ?? 'aborted by signal'));
+  const controls = new RunControls('upgradeRedis');
 
   return op.run(async () => {
     const input = parseInput(upgradeRedisInput, rawInput);
@@ -96,17 +92,20 @@ export async function upgradeRedis(rawInput: unknown): Promise<UpgradeRedisRepor
     await op.lock(spec.name);
 
     const safePoint = async (where: string): Promise<boolean> => {
-      if (paused && aborted === undefined) {
+      if (controls.paused && controls.aborted === undefined) {
         show(`**Paused** ${where}; no shard is between a failover and its old master's resync. Send \`resume\` to go on, or \`abort\` to stop here.`);
-        await condition(() => !paused || aborted !== undefined);
+        await controls.safePoint();
       }
-      return aborted === undefined;
+      return controls.aborted === undefined;
     };
 
+    const replacedNotSynced = new Set<string>();
     const replaceNode = async (address: string, expect: 'replica' | 'in-place', what: string) => {
       show(what);
       const from = nodes[address]?.version ?? '?';
-      const done = await replacing.replaceNodeVersion(spec.name, address, input.version, expect).catch(surfaceActivityFailure);
+      // A node that does not come up on the new version goes back to `from`, and the upgrade stops there.
+      const done = await replacing.replaceNodeVersion(spec.name, address, input.version, expect, from === '?' ? undefined : from).catch(surfaceActivityFailure);
+      replacedNotSynced.add(address);
       nodes[address] = { ...nodes[address], address, version: input.version, redisVersion: done.redisVersion };
       report.replaced.push({ address, from, changed: done.changed, redisVersion: done.redisVersion, tookMs: done.tookMs });
     };
@@ -115,6 +114,10 @@ export async function upgradeRedis(rawInput: unknown): Promise<UpgradeRedisRepor
       const others = [shard.master, ...shard.replicas].filter((n) => n.id !== master.id);
       show(`shard ${shard.slots}: awaiting ${others.map((n) => n.address).join(', ')} in sync with ${master.address}`);
       await Promise.all(others.map((n) => wait.awaitReplicaInSync(spec.name, spec.nodes, n.address, master.id, timeoutMs).catch(surfaceActivityFailure)));
+      // Only a node in sync on its new version lets go of the old container it could roll back to.
+      for (const n of others.filter((o) => replacedNotSynced.delete(o.address))) {
+        if (spec.runtime === 'docker' && patched('discard-replaced-once-in-sync')) await quick.discardReplacedNode(spec.name, n.address);
+      }
     };
 
     const failover = async (shard: ShardUpgrade, from: ShardMember, to: ShardMember, failback: boolean) => {
@@ -157,14 +160,14 @@ export async function upgradeRedis(rawInput: unknown): Promise<UpgradeRedisRepor
       // A shard that fails does not cut the others short in the middle of a failover.
       const failed = (await Promise.allSettled(shards.map(upgradeShard))).find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      if (aborted !== undefined || (w === plan.waves.length - 1 && plan.spares.length === 0)) break;
+      if (controls.aborted !== undefined || (w === plan.waves.length - 1 && plan.spares.length === 0)) break;
       show(`checking the cluster's health after ${names}`);
       const check = await settling.awaitHealthNoWorse(spec.name, spec.nodes, expected, baseline, input.healthSettleSeconds * 1000).catch(surfaceActivityFailure);
       if (!check.ok) {
-        paused = true;
+        controls.paused = true;
         show(`**Paused for a decision**: the cluster's health dropped after ${names}: ${check.newFindings.join('; ')}. Fix it and send \`resume\` to go on, or \`abort\` to stop here.`);
-        await condition(() => !paused || aborted !== undefined);
-        report.healthPauses.push({ after: names, findings: check.newFindings, decision: aborted === undefined ? 'resumed' : 'aborted' });
+        const goOn = await controls.safePoint();
+        report.healthPauses.push({ after: names, findings: check.newFindings, decision: goOn ? 'resumed' : 'aborted' });
       }
     }
     for (const spare of plan.spares) {
@@ -173,9 +176,15 @@ export async function upgradeRedis(rawInput: unknown): Promise<UpgradeRedisRepor
     }
 
     current = STEPS[3];
+    // Spares and masters restarted in place have no sync to wait for: they answered, that is all.
+    for (const address of replacedNotSynced) {
+      if (spec.runtime === 'docker' && patched('discard-replaced-once-in-sync')) await quick.discardReplacedNode(spec.name, address);
+    }
     show('reading every node\'s version');
     report.nodes = await quick.describeNodeVersions(spec.name, members).catch(surfaceActivityFailure);
     for (const n of report.nodes) nodes[n.address] = { ...nodes[n.address], ...n };
+    controls.close('every shard has been handled; the upgrade is checking versions');
+    const aborted = controls.aborted;
     const mismatches = aborted === undefined ? versionMismatches(report.nodes, input.version) : [];
     if (mismatches.length > 0) {
       throw ApplicationFailure.create({ type: 'UpgradeNotVerified', nonRetryable: true, message: `the upgrade to ${input.version} did not take on every node: ${mismatches.join('; ')}`, details: [{ mismatches, nodes: report.nodes }] });

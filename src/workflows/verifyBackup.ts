@@ -3,7 +3,7 @@
  * this worker's machine), checks every shard's key count against the manifest, and tears the
  * scratch cluster down whatever happened. Schedule it after the nightly backup.
  */
-import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, ChildWorkflowCancellationType, executeChild, workflowInfo } from '@temporalio/workflow';
 import { scratchClusterName, scratchNodes } from '../cluster';
 import { Operation, parseInput, quick, surfaceActivityFailure } from './common';
 import { verifyBackupInput } from './inputs';
@@ -46,10 +46,13 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyBackupRepor
       restored = await executeChild<(i: unknown) => Promise<RestoreReport>>('restoreCluster', {
         args: [{ cluster: scratch, from: spec.name, store: store.name, backupId, approve: true, timeoutSeconds: input.timeoutSeconds }],
         workflowId: `${workflowInfo().workflowId}-restore`,
+        // A cancelled drill waits for the restore to stop before tearing its nodes down.
+        cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
       });
     } finally {
       op.step(STEPS[2]);
-      await quick.destroyScratchCluster(scratch);
+      // Also when the drill is cancelled: scratch servers must not outlive it.
+      await CancellationScope.nonCancellable(() => quick.destroyScratchCluster(scratch));
     }
     const report: VerifyBackupReport = {
       cluster: spec.name,

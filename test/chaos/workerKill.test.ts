@@ -7,6 +7,7 @@ import { progressQuery, type Progress } from '../../src/workflows/definitions';
 import type { FailoverTestReport } from '../../src/workflows/failoverTest';
 import { password, TestCluster, testClient, workflowId } from '../harness/cluster';
 import { startWorker, type WorkerProcess } from '../harness/worker';
+import { activityAttempts } from '../helpers/killChain';
 
 const QUEUE = 'redisforge-ops-chaos';
 let cluster: TestCluster;
@@ -42,18 +43,7 @@ test('a worker killed after stopping the master: a new worker finishes the drill
   expect(report.after!.map((s) => s.master.id)).toEqual(report.before.map((s) => s.master.id));
 
   // The stop ran once; the wait that was in flight when the worker died ran again.
-  const history = await handle.fetchHistory();
-  const scheduled = new Map<number, string>();
-  const attempts: Record<string, number[]> = {};
-  for (const e of history.events!) {
-    const s = e.activityTaskScheduledEventAttributes;
-    if (s) scheduled.set(Number(e.eventId), s.activityType!.name!);
-    const started = e.activityTaskStartedEventAttributes;
-    if (started) {
-      const name = scheduled.get(Number(started.scheduledEventId))!;
-      (attempts[name] ??= []).push(started.attempt!);
-    }
-  }
+  const attempts = await activityAttempts(handle);
   expect(attempts.stopNode).toEqual([1]);
   expect(Math.max(...attempts.awaitPromotion!)).toBeGreaterThanOrEqual(2);
 });

@@ -3,7 +3,9 @@
  * redisforge/redis:7.0.15 to 8.0.2 and the data directory, on six containers with host
  * networking. With CI=true a missing engine fails the run (globalSetup); elsewhere it is skipped.
  */
+import { execFileSync } from 'node:child_process';
 import { DockerRuntime } from '../../src/runtime';
+import { replacedContainers } from '../../src/runtime/containers';
 import { parseInventory } from '../../src/config';
 import { runtimeSuite } from '../harness/runtimeSuite';
 import { runInfo, testInventory } from '../harness/env';
@@ -30,6 +32,32 @@ describeWithDocker('docker runtime', () => {
       expect(info.Mounts.map((m) => m.Destination).sort()).toEqual(['/data', '/etc/redisforge']);
       const all = await runtime.docker(node).listContainers({ all: true, filters: { label: ['redisforge.cluster=docker'] } });
       expect(all).toHaveLength(6);
+    });
+
+    test('replace onto an image that exits at start: the old container is put back, same node id and data; kept aside until discarded otherwise', async () => {
+      const runtime = cluster().runtime as DockerRuntime;
+      const node = (await cluster().health()).shards[2]!.replicas[0]!.address;
+      const docker = runtime.docker(node);
+      // The classic builder uses the local base image; nothing is pulled.
+      execFileSync('docker', ['build', '-q', '-t', 'redisforge/redis:broken', '-'], {
+        input: 'FROM redisforge/redis:7.0.15\nENTRYPOINT ["/bin/sh", "-c", "echo broken build >&2; exit 3"]\n', env: { ...process.env, DOCKER_BUILDKIT: '0' }, stdio: ['pipe', 'ignore', 'pipe'],
+      });
+      try {
+        const before = await withRedis(node, async (r) => ({ id: String(await r.call('CLUSTER', 'MYID')), keys: await r.dbsize() }));
+        await expect(runtime.replace(node, 'broken')).rejects.toThrow(`${node}: did not come up on redisforge/redis:broken`);
+        expect(await runtime.version(node)).toBe('7.0.15');
+        expect(await withRedis(node, async (r) => ({ id: String(await r.call('CLUSTER', 'MYID')), keys: await r.dbsize() }))).toEqual(before);
+        expect(await replacedContainers(docker, runtime.containerName(node))).toEqual([]);
+
+        // A good replace keeps the old container aside until the caller discards it.
+        expect(await runtime.replace(node, '8.0.2')).toEqual({ changed: true });
+        expect((await replacedContainers(docker, runtime.containerName(node))).map((c) => c.Image)).toEqual(['redisforge/redis:7.0.15']);
+        await runtime.discardReplaced(node);
+        expect(await replacedContainers(docker, runtime.containerName(node))).toEqual([]);
+        expect((await cluster().healthUntil((r) => r.healthy)).healthy).toBe(true);
+      } finally {
+        await docker.getImage('redisforge/redis:broken').remove({ force: true }).catch(() => undefined);
+      }
     });
 
     test('backupCluster reads each shard out of its container; restoreCluster puts it back into them', async () => {

@@ -19,6 +19,7 @@ import type { UpgradeEnvoyReport } from '../../src/workflows/upgradeEnvoy';
 import { password, testClient, workflowId } from '../harness/cluster';
 import { ROOT, runInfo, STATE_DIR, TEMPORAL_ADDRESS, TEST_INSTANCE, testInventory } from '../harness/env';
 import { startWorker, type WorkerProcess } from '../harness/worker';
+import { runThroughKills } from '../helpers/killChain';
 
 const describeWithDocker = runInfo().dockerAvailable ? describe : describe.skip;
 const QUEUE = 'redisforge-ops-envoy';
@@ -166,5 +167,26 @@ describeWithDocker('upgradeEnvoy with a stand-in proxy', () => {
     expect(stdout).toMatch(/^upgradeEnvoy: step \d\/5 /m);
     expect(stdout).toContain(`${GOOD} -> ${OLD}`);
     expect((await (await containerNamed(docker, CONTAINER))!.inspect()).Config.Image).toBe(OLD);
+  });
+
+  test('the worker SIGKILLed right after the container was replaced: a new worker finishes the upgrade, the previous container removed', async () => {
+    await worker?.stop();
+    worker = undefined;
+    const client = await testClient();
+    const env = { REDISFORGE_INVENTORY: join(STATE_DIR, 'inventory-envoy.json') };
+    try {
+      const { result, attempts } = await runThroughKills<UpgradeEnvoyReport>(QUEUE, ['replaceProxyContainer:1:after'], () =>
+        client.workflow.start('upgradeEnvoy', { taskQueue: QUEUE, workflowId: workflowId('upgradeEnvoy-crash'), args: [{ proxy: 'standin', image: GOOD }] }), env, 'worker-envoy-crash');
+      expect(attempts.replaceProxyContainer).toEqual([2]);
+      // The retry found the new container there and the previous one aside: the upgrade went on from there.
+      expect(result).toMatchObject({ oldImage: OLD, newImage: GOOD, changed: true, ready: true, rolledBack: false });
+      const current = await (await containerNamed(docker, CONTAINER))!.inspect();
+      expect([current.Config.Image, current.State.Running]).toEqual([GOOD, true]);
+      expect(await replacedContainers(docker, CONTAINER)).toEqual([]);
+      expect(await docker.listContainers({ all: true, filters: { label: ['redisforge.proxy=standin'] } })).toHaveLength(1);
+      expect(await checkProxyReady({ address: ADDRESS })).toEqual({ ready: true, status: `PING ${ADDRESS}: +PONG` });
+    } finally {
+      worker = await startWorker(password(), { REDISFORGE_TASK_QUEUE: QUEUE, ...env }, 'worker-envoy.log');
+    }
   });
 });

@@ -71,12 +71,12 @@ export class TestCluster {
   ) {}
 
   /** Starts six empty nodes (processes or containers); with `form`, makes them a cluster with createCluster. */
-  static async start(name: TestClusterName, { form = true } = {}): Promise<TestCluster> {
+  static async start(name: TestClusterName, { form = true, version }: { form?: boolean; version?: string } = {}): Promise<TestCluster> {
     const inventory = parseInventory(testInventory());
     const runtime = createRuntime(inventory, name, { password: password() })!;
     const cluster = new TestCluster(name, TEST_CLUSTERS[name].nodes, runtime);
     await cluster.remove();
-    await Promise.all(cluster.nodes.map((n) => runtime.provision(n)));
+    await Promise.all(cluster.nodes.map((n) => runtime.provision(n, version)));
     if (form) await cluster.form();
     return cluster;
   }
@@ -84,7 +84,7 @@ export class TestCluster {
   /** Kills every node, added ones too, and removes its data: directories, or containers and volumes. */
   private async remove(): Promise<void> {
     const runtime = this.runtime;
-    if (runtime instanceof DockerRuntime) await Promise.all(this.nodes.map((n) => runtime.destroy(n)));
+    if (runtime instanceof DockerRuntime) await Promise.all(this.nodes.map((n) => runtime.deprovision(n)));
     else {
       // Every node the runtime ever ran for this cluster, added ones included.
       const dirs = existsSync(join(NODES_DIR, this.name)) ? readdirSync(join(NODES_DIR, this.name)) : [];

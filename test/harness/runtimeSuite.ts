@@ -115,6 +115,8 @@ export function runtimeSuite(name: TestClusterName, more?: (cluster: () => TestC
     expect(after).toEqual({ id: before.id, keys: before.keys, version: '8.0.2' });
     expect(await cluster.runtime.version(node)).toBe('8.0.2');
     expect(await cluster.runtime.replace(node, '8.0.2')).toEqual({ changed: false });
+    // What replace kept to roll back to (docker: the old container) goes once the caller is satisfied.
+    await cluster.runtime.discardReplaced?.(node);
     const health = await cluster.healthUntil((r) => r.healthy && r.findings.length === 1);
     expect(health.findings.map((f) => f.code)).toEqual(['MIXED_VERSIONS']);
   });

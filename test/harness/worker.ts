@@ -11,7 +11,9 @@ export interface WorkerProcess {
 
 export async function startWorker(password: string, extraEnv: NodeJS.ProcessEnv = {}, logName = 'worker.log'): Promise<WorkerProcess> {
   const log = openSync(join(STATE_DIR, logName), 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'worker.ts')], {
+  // Fault injection lives only in the harness: a worker told to die is the same worker plus an interceptor.
+  const entry = extraEnv.REDISFORGE_KILL_AT ? join(ROOT, 'test', 'harness', 'faultWorker.ts') : join(ROOT, 'worker.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', log],
     env: {
@@ -21,6 +23,8 @@ export async function startWorker(password: string, extraEnv: NodeJS.ProcessEnv 
       REDISFORGE_INVENTORY: INVENTORY_PATH,
       REDISFORGE_WORKFLOW_BUNDLE: BUNDLE_PATH,
       REDIS_REQUIREPASS: password,
+      // Workers on a test queue die with their test; the locks stay with the run's own worker.
+      ...(extraEnv.REDISFORGE_TASK_QUEUE && !extraEnv.TEMPORAL_ADDRESS ? { REDISFORGE_LOCK_TASK_QUEUE: 'redisforge-ops' } : {}),
       [WRONG_PASSWORD_ENV]: 'not-the-password',
       ...extraEnv,
     },

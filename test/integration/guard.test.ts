@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { findTemporalCli } from '../../src/client/devServer';
 import type { BackupReport } from '../../src/workflows/backupCluster';
 import { lockHolderQuery, lockWorkflowId } from '../../src/workflows/clusterLock';
-import { abortSignal, progressQuery } from '../../src/workflows/definitions';
+import { abortUpdate, progressQuery } from '../../src/workflows/definitions';
 import type { RebalanceReport } from '../../src/workflows/rebalance';
 import type { RestoreReport } from '../../src/workflows/restoreCluster';
 import { runWorkflow, runWorkflowFailure, TestCluster, testClient, workflowId } from '../harness/cluster';
@@ -80,7 +80,7 @@ function exec(file: string, args: string[]): Promise<{ code: number; output: str
 
 test('the abort signal at the approval gate declines the restore: nothing touched, the cluster free again', async () => {
   const holder = await holdingRestore();
-  await holder.signal(abortSignal, { reason: 'wrong backup' });
+  await holder.executeUpdate(abortUpdate, { args: [{ reason: 'wrong backup' }] });
   const failure = await holder.result().then(() => undefined, (e: Error) => e.cause as Error & { type?: string });
   expect(failure?.type).toBe('Declined');
   expect(failure?.message).toContain('declined (wrong backup); no node was touched');

@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
-import { abortSignal, pauseSignal, progressQuery, resumeSignal, throttleSignal } from '../../src/workflows/definitions';
+import { abortUpdate, pauseUpdate, progressQuery, resumeUpdate, throttleUpdate } from '../../src/workflows/definitions';
 import type { RebalanceReport } from '../../src/workflows/rebalance';
 import { canaryKeys } from '../../src/cluster';
 import { runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
@@ -50,7 +50,7 @@ test('dryRun returns the plan: a quarter of the slots onto the empty master', as
 test('pause holds (no key moves while paused), throttle and resume, then abort leaves no slot open', async () => {
   const handle = await startRebalance({ slotsPerBatch: 8, maxKeysPerSecond: 2000 });
   for (let i = 0; i < 200 && !((await progressOf(handle))?.slotsDone ?? 0); i++) await sleep(50);
-  await handle.signal(pauseSignal);
+  await handle.executeUpdate(pauseUpdate);
   await sleep(1500); // the batch in flight finishes
   const paused = await progressOf(handle);
   const keysOnExtra = await withRedis(EXTRA, (r) => r.dbsize());
@@ -58,14 +58,14 @@ test('pause holds (no key moves while paused), throttle and resume, then abort l
   expect(await progressOf(handle)).toMatchObject({ paused: true, slotsDone: paused!.slotsDone, keysMoved: paused!.keysMoved });
   expect(await withRedis(EXTRA, (r) => r.dbsize())).toBe(keysOnExtra);
 
-  await handle.signal(throttleSignal, { maxKeysPerSecond: 5000 });
-  await handle.signal(resumeSignal);
+  await handle.executeUpdate(throttleUpdate, { args: [{ maxKeysPerSecond: 5000 }] });
+  await handle.executeUpdate(resumeUpdate);
   for (let i = 0; i < 200 && (await progressOf(handle))!.slotsDone === paused!.slotsDone; i++) await sleep(50);
   const resumed = await progressOf(handle);
   expect(resumed).toMatchObject({ paused: false, maxKeysPerSecond: 5000 });
   expect(resumed!.slotsDone).toBeGreaterThan(paused!.slotsDone);
 
-  await handle.signal(abortSignal, { reason: 'test' });
+  await handle.executeUpdate(abortUpdate, { args: [{ reason: 'test' }] });
   const report = (await handle.result()) as RebalanceReport;
   expect(report.aborted).toBe('test');
   expect(report.slotsMoved).toBeGreaterThan(0);

@@ -113,7 +113,6 @@ function scale(...args: string[]) {
 }
 
 test('removeNode of a dead replica: every other node forgets it, the cluster is healthy', async () => {
-  // A removed node keeps its data (a re-add is refused until it is cleaned), so use a new port.
   await runWorkflow<AddNodeReport>('addNode', { cluster: 'scaling', address: DOOMED, role: 'replica' });
   const id = await withRedis(DOOMED, async (r) => String(await r.call('CLUSTER', 'MYID')));
   await cluster.runtime.kill(DOOMED);

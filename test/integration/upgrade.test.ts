@@ -5,7 +5,7 @@
  * shard with a master and an in-sync replica.
  */
 import type { ApplicationFailure } from '@temporalio/common';
-import { abortSignal, pauseSignal, resumeSignal } from '../../src/workflows/definitions';
+import { abortUpdate, pauseUpdate, resumeUpdate } from '../../src/workflows/definitions';
 import type { UpgradeRedisReport } from '../../src/workflows/upgradeRedis';
 import { recordHistory, runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import type { DatasetDigest } from '../harness/dataset';
@@ -98,7 +98,7 @@ test('pause holds; a health drop between shards waits for a decision; abort leav
   const shards = (await cluster.health()).shards;
   const client = await testClient();
   const handle = await client.workflow.start('upgradeRedis', { taskQueue: TASK_QUEUE, workflowId: workflowId('upgrade-abort'), args: [{ cluster: name, version: '8.0.2', healthSettleSeconds: 3 }] });
-  await handle.signal(pauseSignal);
+  await handle.executeUpdate(pauseUpdate);
   const paused = await progressUntil(handle, (p) => p.detail?.includes('**Paused**') ?? false);
   expect(paused.detail).toContain(`**Paused** before shard ${shards[0]!.slots}`);
   expect(await Promise.all(cluster.nodes.map((n) => cluster.runtime.version(n)))).toEqual(Array(6).fill('7.0.15'));
@@ -106,7 +106,7 @@ test('pause holds; a health drop between shards waits for a decision; abort leav
   // The last shard loses its replica while the first shard is upgraded: after it, the upgrade waits.
   const lost = shards[2]!.replicas[0]!.address;
   await cluster.runtime.stop(lost);
-  await handle.signal(resumeSignal);
+  await handle.executeUpdate(resumeUpdate);
   const decision = await progressUntil(handle, (p) => p.detail?.includes('Paused for a decision') ?? false);
   expect(decision.detail).toContain(`after shard ${shards[0]!.slots}`);
   expect(decision.detail).toContain(lost);
@@ -114,7 +114,7 @@ test('pause holds; a health drop between shards waits for a decision; abort leav
   expect(await cluster.runtime.version(shards[1]!.master.address)).toBe('7.0.15');
 
   await cluster.runtime.start(lost);
-  await handle.signal(abortSignal, { reason: 'test' });
+  await handle.executeUpdate(abortUpdate, { args: [{ reason: 'test' }] });
   const report = (await handle.result()) as UpgradeRedisReport;
   expect(report.aborted).toBe('test');
   expect(report.healthPauses).toEqual([{ after: `shard ${shards[0]!.slots}`, findings: expect.arrayContaining([expect.stringContaining(lost)]), decision: 'aborted' }]);

@@ -1,9 +1,10 @@
 /** The backup model: AOF manifests and RDB headers captured from real Redis 7.0.15 and 8.0.2, retention, restore plans. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { healthyObservations, sampleManifest } from '../helpers/topology';
 import {
-  backupAofFiles, groupBackups, parseAofManifest, parseClusterNodes, parseNodesConf, nodesConfNodes, nodesConfVars, planBackupSources,
-  planRestore, planRetention, rdbKeyCount, restoredNodesConf, serializeAofManifest, type BackupManifest, type NodeObservation,
+  AUTO_REWRITE_HELD_FROM, backupAofFiles, heldAutoRewrite, originalAutoRewrite, groupBackups, parseAofManifest, parseClusterNodes, parseNodesConf, nodesConfNodes, nodesConfVars, planBackupSources,
+  planRestore, planRetention, rdbKeyCount, restoredNodesConf, serializeAofManifest,
 } from '../../src/cluster';
 
 const fixture = (version: string, name: string) => readFileSync(join(__dirname, '..', 'fixtures', version, name));
@@ -34,19 +35,7 @@ test('a manifest without a base file cannot be backed up', () => {
 
 const nodesText = readFileSync(join(__dirname, '..', 'fixtures', 'redis-7.0', 'cluster-nodes-healthy.txt'), 'utf8');
 
-function observations(down: string[] = []): NodeObservation[] {
-  const view = parseClusterNodes(nodesText);
-  return view.map((n) => ({
-    address: n.address,
-    ...(down.includes(n.address)
-      ? { error: { kind: 'unreachable' as const, message: 'ECONNREFUSED' } }
-      : {
-          view: view.map((m) => ({ ...m, myself: m.id === n.id })),
-          replication: { role: n.role, masterLinkUp: n.role === 'replica' ? true : null, masterSyncInProgress: false, connectedReplicas: 0, replicationOffset: 1 },
-          clusterInfo: { state: 'ok' as const, slotsAssigned: 16384, slotsOk: 16384, slotsPfail: 0, slotsFail: 0, knownNodes: 6, size: 3, currentEpoch: 6, myEpoch: 1 },
-        }),
-  }));
-}
+const observations = healthyObservations;
 
 describe('backup sources', () => {
   test('each shard from its replica first, its master second', () => {
@@ -70,15 +59,7 @@ describe('backup sources', () => {
   });
 });
 
-function manifestOf(): BackupManifest {
-  const plan = planBackupSources(observations(), 'replica');
-  return {
-    format: 1, cluster: 'main', backupId: 'b1', workflowId: 'w', startedAt: '2026-11-27T03:00:00.000Z', completedAt: '2026-11-27T03:00:05.000Z',
-    redisVersion: '7.0.15', compression: 'none', currentEpoch: plan.currentEpoch, nodes: plan.nodes,
-    shards: plan.shards.map((s) => ({ index: s.index, slots: s.slots, masterId: s.masterId, source: s.candidates[0]!, keys: 10, object: { key: `main/b1/shard-${s.index}.tar`, size: 1, sha256: 'x' }, aof: { base: 'b', incr: [] } })),
-    keys: 30, bytes: 3,
-  };
-}
+const manifestOf = () => sampleManifest();
 
 describe('restore plans', () => {
   test('onto the same nodes nothing moves; each node keeps its id', () => {
@@ -166,4 +147,16 @@ describe('retention', () => {
     ]);
     expect(grouped.map((b) => [b.backupId, b.complete, b.bytes])).toEqual([['b2', false, 5], ['b1', true, 11]]);
   });
+});
+
+test('a held auto-aof-rewrite-percentage carries the operator value back, so a dead backup never leaves its own value as the original', () => {
+  for (const original of ['100', '0', '250']) {
+    const held = heldAutoRewrite(original);
+    expect(Number(held)).toBeGreaterThanOrEqual(AUTO_REWRITE_HELD_FROM);
+    expect(Number(held)).toBeLessThanOrEqual(2_147_483_647);
+    expect(originalAutoRewrite(held)).toEqual({ original, held: true });
+  }
+  expect(originalAutoRewrite('100')).toEqual({ original: '100', held: false });
+  // Holding twice (a retried attempt) still yields the operator's value.
+  expect(heldAutoRewrite(originalAutoRewrite(heldAutoRewrite('70')).original)).toBe(heldAutoRewrite('70'));
 });

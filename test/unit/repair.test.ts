@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  deathVerdict,
   diagnoseCluster,
   intersectSlots,
   parseClusterInfo,
@@ -152,4 +153,28 @@ test('bad input names the field and the fix', () => {
   ]);
   const routing = routingCheckInput.safeParse({ cluster: 'main', keysPerRange: 0, endpoint: 'envoy' });
   expect(routing.success ? [] : formatIssues(routing.error)).toEqual(['keysPerRange: at least 1 key per slot range', 'endpoint: expected "host:port", e.g. "127.0.0.1:7001"']);
+});
+
+test('a master only this worker cannot reach (no other master flags it fail): not dead, its slots are not uncovered', () => {
+  // The same cluster as above, seen before the others agreed: 30003 does not answer the worker, but no view flags it.
+  const reply = fixture('cluster-nodes-failed.txt').replace(/master,fail /g, 'master ').replace(/slave,fail /g, 'slave ');
+  const observations = [
+    ...['127.0.0.1:30001', '127.0.0.1:30002', '127.0.0.1:30004', '127.0.0.1:30005', '127.0.0.1:30006'].map((a) => answer(a, reply)),
+    down('127.0.0.1:30003'),
+  ];
+  const d = diagnoseCluster(observations);
+  expect(d.down.map((n) => n.address)).toEqual(['127.0.0.1:30003']);
+  expect(d.uncovered).toEqual([]);
+  expect(d.unconfirmed.map((n) => n.address)).toEqual(['127.0.0.1:30003']);
+  expect(d.notes.join('\n')).toContain('only 0 of the 2 other masters flag it failed');
+  expect(repairSnapshot(observations, { masters: 3, replicasPerMaster: 1 })).toMatchObject({ slotsUncoveredCount: 0, mastersUnconfirmed: ['127.0.0.1:30003'] });
+
+  // One of the two other masters flags it: still no majority.
+  const OTHER_MASTERS = ['7fc3517abcae00b541a7ae87b73697c520a30275', '624906bf0e18613f700e1dbbe477939ffc6214a6'];
+  const oneVote = reply.replace(/^(\S+ 127\.0\.0\.1:30003\S* )master /m, '$1master,fail ');
+  const split = [answer('127.0.0.1:30001', oneVote), ...observations.slice(1)];
+  expect(deathVerdict(split, 'fb701f1533a22200d08c3093e7110ed9f10fc7ad', OTHER_MASTERS)).toMatchObject({ dead: false, flaggingFail: ['127.0.0.1:30001'], otherMasters: 2 });
+  const both = [answer('127.0.0.1:30001', oneVote), answer('127.0.0.1:30002', oneVote), ...observations.slice(2)];
+  expect(deathVerdict(both, 'fb701f1533a22200d08c3093e7110ed9f10fc7ad', OTHER_MASTERS)).toMatchObject({ dead: true, flaggingFail: ['127.0.0.1:30001', '127.0.0.1:30002'], otherMasters: 2 });
+  expect(diagnoseCluster(both).uncovered).toEqual([{ start: 10923, end: 16383 }]);
 });

@@ -15,6 +15,7 @@ import {
   parseInfo,
   parseReplicationInfo,
   parseSlotRange,
+  rangesFromSlots,
   splitAddress,
   type ClusterNode,
   type FindingCode,
@@ -26,6 +27,7 @@ import {
   type PlannedReplica,
 } from '../../cluster';
 import { classifyRedisError, type NodeConnector } from './connection';
+import { heartbeating } from '../heartbeat';
 import { pollUntil } from '../waiting';
 
 const MAX_DISCOVERED_NODES = 1000;
@@ -38,6 +40,41 @@ export async function clusterNodes(redis: Redis): Promise<ClusterNode[]> {
 /** The node's own entry of its view. */
 export async function myself(redis: Redis): Promise<ClusterNode> {
   return (await clusterNodes(redis)).find((n) => n.myself)!;
+}
+
+const SLOT_SUBCOMMANDS = /^(SETSLOT|COUNTKEYSINSLOT|GETKEYSINSLOT|ADDSLOTS|DELSLOTS|ADDSLOTSRANGE|DELSLOTSRANGE)$/i;
+
+/** A cluster command a node refused, named with the node and the slot(s), so the operator knows what to look at. */
+export function clusterCommandFailed(address: string, command: readonly string[], err: unknown): ApplicationFailure {
+  const isSlotCommand = command[0]?.toUpperCase() === 'CLUSTER' && SLOT_SUBCOMMANDS.test(command[1] ?? '');
+  const slots = isSlotCommand ? (/RANGE$/i.test(command[1]!) ? `${command[2]}-${command[3]}` : command[2]) : undefined;
+  const text = command.join(' ');
+  return ApplicationFailure.create({
+    type: 'ClusterCommandFailed',
+    message: `${address}: ${text} failed${slots ? ` (slot ${slots})` : ''}: ${(err as Error).message}`,
+    details: [{ node: address, slot: slots, command: text }],
+  });
+}
+
+/** One command, its failure named with the node, slot and command. */
+export async function callChecked(redis: Redis, address: string, ...command: string[]): Promise<unknown> {
+  try {
+    return await redis.call(command[0]!, ...command.slice(1));
+  } catch (err) {
+    throw clusterCommandFailed(address, command, err);
+  }
+}
+
+/** Commands in one pipeline, every reply checked: the first refused one fails the call, named. */
+export async function pipelineChecked(redis: Redis, address: string, commands: readonly string[][]): Promise<unknown[]> {
+  if (commands.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const c of commands) pipeline.call(c[0]!, ...c.slice(1));
+  const results = (await pipeline.exec()) ?? [];
+  if (results.length !== commands.length) throw clusterCommandFailed(address, commands[0]!, new Error(`the pipeline of ${commands.length} commands returned ${results.length} replies`));
+  const i = results.findIndex(([err]) => err);
+  if (i >= 0) throw clusterCommandFailed(address, commands[i]!, results[i]![0]);
+  return results.map(([, value]) => value);
 }
 
 /** Observes one node; failures are part of the observation, not thrown. */
@@ -115,7 +152,7 @@ export function createClusterFormingActivities(connectorFor: (cluster: string) =
     /** ADDSLOTSRANGE the planned slots a master does not own yet; sets its configEpoch while it is alone. */
     async assignSlots(cluster: string, master: PlannedMaster): Promise<{ added: number }> {
       const planned = parseSlotRange(master.slots);
-      return connectorFor(cluster).withNode(master.address, async (redis) => {
+      return heartbeating({ assigning: master.slots, to: master.address }, () => connectorFor(cluster).withNode(master.address, async (redis) => {
         const view = await clusterNodes(redis);
         const me = view.find((n) => n.myself)!;
         const others = view.filter((n) => !n.myself && n.role === 'master');
@@ -131,11 +168,12 @@ export function createClusterFormingActivities(connectorFor: (cluster: string) =
           if (!me.slots.some((r) => s >= r.start && s <= r.end)) missing.push(s);
         }
         if (me.configEpoch === 0 && view.length === 1) {
-          await redis.call('CLUSTER', 'SET-CONFIG-EPOCH', String(master.configEpoch));
+          await callChecked(redis, master.address, 'CLUSTER', 'SET-CONFIG-EPOCH', String(master.configEpoch));
         }
-        if (missing.length > 0) await redis.call('CLUSTER', 'ADDSLOTSRANGE', String(missing[0]), String(missing[missing.length - 1]));
+        // One range per run of missing slots: a retry after a partial add leaves holes, not one block.
+        await pipelineChecked(redis, master.address, rangesFromSlots(missing).map((r) => ['CLUSTER', 'ADDSLOTSRANGE', String(r.start), String(r.end)]));
         return { added: missing.length };
-      });
+      }));
     },
 
     /**
@@ -145,27 +183,29 @@ export function createClusterFormingActivities(connectorFor: (cluster: string) =
      */
     async meetNodes(cluster: string, addresses: string[]): Promise<{ met: number }> {
       const connector = connectorFor(cluster);
-      const ips = await Promise.all(
-        addresses.map(async (address) => {
-          const { host, port } = splitAddress(address);
-          return { address, ip: isIP(host) ? host : (await lookup(host)).address, port };
-        }),
-      );
-      const results = await Promise.all(
-        ips.map(({ address }, i) =>
-          connector.withNode(address, async (redis) => {
-            const known = new Set((await clusterNodes(redis)).map((n) => n.address));
-            let met = 0;
-            for (const peer of ips.slice(i + 1)) {
-              if (known.has(peer.address) || known.has(`${peer.ip}:${peer.port}`)) continue;
-              await redis.call('CLUSTER', 'MEET', peer.ip, String(peer.port));
-              met++;
-            }
-            return met;
+      return heartbeating({ meeting: addresses.length }, async () => {
+        const ips = await Promise.all(
+          addresses.map(async (address) => {
+            const { host, port } = splitAddress(address);
+            return { address, ip: isIP(host) ? host : (await lookup(host)).address, port };
           }),
-        ),
-      );
-      return { met: results.reduce((a, b) => a + b, 0) };
+        );
+        const results = await Promise.all(
+          ips.map(({ address }, i) =>
+            connector.withNode(address, async (redis) => {
+              const known = new Set((await clusterNodes(redis)).map((n) => n.address));
+              let met = 0;
+              for (const peer of ips.slice(i + 1)) {
+                if (known.has(peer.address) || known.has(`${peer.ip}:${peer.port}`)) continue;
+                await callChecked(redis, address, 'CLUSTER', 'MEET', peer.ip, String(peer.port));
+                met++;
+              }
+              return met;
+            }),
+          ),
+        );
+        return { met: results.reduce((a, b) => a + b, 0) };
+      });
     },
 
     /** Waits until every node knows every other one with a completed handshake. */
@@ -190,16 +230,18 @@ export function createClusterFormingActivities(connectorFor: (cluster: string) =
     async replicateNodes(cluster: string, replicas: PlannedReplica[]): Promise<{ changed: number }> {
       const connector = connectorFor(cluster);
       let changed = 0;
-      for (const replica of replicas) {
-        const masterId = String(await connector.withNode(replica.masterAddress, (r) => r.call('CLUSTER', 'MYID')));
-        changed += await connector.withNode(replica.address, async (redis) => {
-          const me = await myself(redis);
-          if (me.masterId === masterId) return 0;
-          await redis.call('CLUSTER', 'REPLICATE', masterId);
-          return 1;
-        });
-      }
-      return { changed };
+      return heartbeating(() => ({ replicas: replicas.length, changed }), async () => {
+        for (const replica of replicas) {
+          const masterId = String(await connector.withNode(replica.masterAddress, (r) => r.call('CLUSTER', 'MYID')));
+          changed += await connector.withNode(replica.address, async (redis) => {
+            const me = await myself(redis);
+            if (me.masterId === masterId) return 0;
+            await callChecked(redis, replica.address, 'CLUSTER', 'REPLICATE', masterId);
+            return 1;
+          });
+        }
+        return { changed };
+      });
     },
 
     /**

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { ClusterConfig } from '../../config';
 import { splitAddress } from '../../cluster/address';
-import { ApplicationFailure } from '@temporalio/common';
+import { TemporalFailure } from '@temporalio/common';
 
 export interface Credentials {
   username?: string;
@@ -117,8 +117,8 @@ export class NodeConnector {
       await redis.connect();
       return await fn(redis);
     } catch (err) {
-      // A failure the activity raised on purpose keeps its type and retry decision.
-      if (err instanceof ApplicationFailure) throw err;
+      // A failure the activity raised on purpose (or its cancellation) keeps its type and retry decision.
+      if (err instanceof TemporalFailure) throw err;
       const e = cause && /Connection is closed/.test((err as Error).message) ? cause : (err as Error);
       const clean = new Error(`${address}: ${this.redact(e.message)}`);
       clean.name = e.name;

@@ -1,9 +1,11 @@
 /** Activities that change who belongs to the cluster: forgetting a node, taking over a dead master's slots. */
+import { ApplicationFailure } from '@temporalio/common';
 import type Redis from 'ioredis';
 import type { SlotRange } from '../../cluster';
-import { clusterNodes } from './cluster';
+import { callChecked, clusterNodes, pipelineChecked } from './cluster';
 import type { NodeConnector } from './connection';
 import { pollUntil } from '../waiting';
+import { heartbeating } from '../heartbeat';
 
 /** Redis keeps a forgotten node banned from gossip this long; all nodes must forget it within it. */
 const FORGET_BAN_MS = 60_000;
@@ -45,20 +47,36 @@ export function createMembershipActivities(connectorFor: (cluster: string) => No
       const ordered = [newOwner.address, ...members.filter((a) => a !== newOwner.address)];
       for (const address of ordered) {
         await connector.withNode(address, async (redis) => {
-          const pipeline = redis.pipeline();
-          for (const s of all) pipeline.call('CLUSTER', 'SETSLOT', String(s), 'NODE', newOwner.id);
-          await pipeline.exec();
+          // Replicas refuse SETSLOT and learn the owner from gossip; a retry skips what a node
+          // already gives to the new owner; every reply is checked.
+          const view = await clusterNodes(redis);
+          if (view.find((n) => n.myself)?.role !== 'master') return;
+          const owned = view.find((n) => n.id === newOwner.id)?.slots ?? [];
+          const todo = all.filter((s) => !owned.some((r) => s >= r.start && s <= r.end));
+          await pipelineChecked(redis, address, todo.map((s) => ['CLUSTER', 'SETSLOT', String(s), 'NODE', newOwner.id]));
         });
       }
-      await connector.withNode(newOwner.address, (r) => r.call('CLUSTER', 'BUMPEPOCH'));
+      await connector.withNode(newOwner.address, (r) => callChecked(r, newOwner.address, 'CLUSTER', 'BUMPEPOCH'));
       return { slots: all.length };
     },
 
-    /** CLUSTER RESET SOFT, so a removed node stops gossiping about the cluster. */
-    async resetNode(cluster: string, address: string): Promise<void> {
-      await connectorFor(cluster).withNode(address, async (r) => {
-        if ((await clusterNodes(r)).length > 1) await r.call('CLUSTER', 'RESET', 'SOFT');
-      });
+    /**
+     * Makes a removed node forget the cluster and its data: CLUSTER RESET HARD (a new id, no
+     * slots, no peers), then FLUSHALL, which its AOF records, so a restart of the node reloads
+     * nothing. Refused when the address answers as another node that still belongs to a cluster.
+     */
+    async resetNode(cluster: string, address: string, expectedId?: string): Promise<void> {
+      await heartbeating({ resetting: address }, () => connectorFor(cluster).withNode(address, async (r) => {
+        const view = await clusterNodes(r);
+        const me = view.find((n) => n.myself)!;
+        // After a reset (a retry lands here) the node has a new id, but no peer and no slot.
+        if (expectedId && me.id !== expectedId && (view.length > 1 || me.slots.length > 0)) {
+          throw ApplicationFailure.create({ type: 'TopologyChanged', nonRetryable: true, message: `${address} is node ${me.id}, not ${expectedId}: it was not reset` });
+        }
+        if (view.length > 1) await r.call('CLUSTER', 'RESET', 'HARD');
+        // A replica turned master by the reset flushed only its memory; its AOF still has the keys.
+        await r.call('FLUSHALL');
+      }));
     },
   };
 }

@@ -3,14 +3,16 @@
  * MIGRATING on the source, GETKEYSINSLOT + MIGRATE ... KEYS until the source is empty, then
  * SETSLOT NODE on the target, the source and the other masters. A batch of slots is one
  * activity; it inspects the live state first, so a retry resumes or completes a half-done move.
+ * An error a retry would meet again (the target refuses the payload, a node is not a master, a
+ * credential is refused) fails the batch at once as SlotMigrationFailed, naming node, slot and command.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type Redis from 'ioredis';
-import { splitAddress, type ClusterNode } from '../../cluster';
-import { myself } from './cluster';
+import { classifyMigrationError, deathVerdict, splitAddress, type ClusterNode } from '../../cluster';
+import { heartbeating, throwIfCancelled } from '../heartbeat';
+import { myself, observeNode } from './cluster';
 import type { NodeConnector } from './connection';
-import { faultPoint } from '../faults';
 
 export interface MigrateBatch {
   from: { id: string; address: string };
@@ -37,30 +39,34 @@ export interface MigrateResult {
 
 const owns = (node: ClusterNode | undefined, slot: number) => !!node?.slots.some((r) => slot >= r.start && slot <= r.end);
 
-async function pipelineOk(redis: Redis, commands: string[][], what: string): Promise<void> {
-  if (commands.length === 0) return;
-  const pipeline = redis.pipeline();
-  for (const c of commands) pipeline.call(c[0]!, ...c.slice(1));
-  const results = (await pipeline.exec()) ?? [];
-  const failed = results.find(([err]) => err);
-  if (failed) throw new Error(`${what}: ${failed[0]!.message}`);
+/** A move that a retry cannot make succeed: fails the workflow at once with where and what. */
+function migrationFailure(message: string, details: { node: string; slot?: number; command: string; from: string; to: string }): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'SlotMigrationFailed', nonRetryable: true, message: `${message} (cannot succeed on retry)`, details: [details] });
 }
 
-/**
- * SETSLOT NODE on a node that may have stopped being a master meanwhile: a master whose last
- * slot moved away turns itself into a replica of the new owner (cluster-allow-replica-migration),
- * and a replica takes slot ownership from gossip, so there is nothing left to tell it.
- */
-async function assignOnMaster(redis: Redis, commands: string[][], what: string): Promise<void> {
-  try {
-    await pipelineOk(redis, commands, what);
-  } catch (err) {
-    if (!/only with masters/.test((err as Error).message) || (await myself(redis)).role === 'master') throw err;
+/** SlotMigrationFailed for the source or target of `batch` when a majority of the other masters flag it `fail`. */
+async function downNodeFailure(connector: NodeConnector, batch: MigrateBatch): Promise<ApplicationFailure | undefined> {
+  const all = [batch.from.address, batch.to.address, ...batch.others];
+  const observations = await Promise.all(all.map((a) => observeNode(connector, a)));
+  for (const node of [batch.from, batch.to]) {
+    const voters = observations.filter((o) => o.address !== node.address);
+    // Masters that do not answer count against a majority, under a placeholder id.
+    const ids = voters.map((o, i) => o.view?.find((n) => n.myself)?.id ?? `unanswered-${i}`);
+    const verdict = deathVerdict(voters, node.id, ids);
+    if (verdict.dead) {
+      return migrationFailure(`${node.address} is down (${verdict.why}): moving slots ${batch.from.address} -> ${batch.to.address} stopped`, { node: node.address, command: 'connect', from: batch.from.address, to: batch.to.address });
+    }
   }
+  return undefined;
 }
 
 export function createMigrateActivities(connectorFor: (cluster: string) => NodeConnector) {
   return {
+    /**
+     * Moves a batch of slots one slot at a time: each slot is opened, emptied and assigned before
+     * the next is opened, so a move that stops (a failure, a cancellation, a dead worker) leaves
+     * at most one slot open, which the rebalance closes or a retry resumes.
+     */
     async migrateSlots(cluster: string, batch: MigrateBatch): Promise<MigrateResult> {
       const ctx = Context.current();
       const connector = connectorFor(cluster);
@@ -71,40 +77,67 @@ export function createMigrateActivities(connectorFor: (cluster: string) => NodeC
       const result: MigrateResult = { slots: batch.slots, keysMoved: 0, keysReplaced: 0, slotsResumed: 0 };
       const started = Date.now();
       let current = batch.slots[0];
-      // Heartbeat on a timer, so a long MIGRATE does not look like a dead worker.
-      const beat = setInterval(() => ctx.heartbeat({ slot: current, keysMoved: result.keysMoved }), 1000);
-      try {
-        return await connector.withNodes([batch.from.address, batch.to.address, ...batch.others], async (nodes) => {
+      const details = () => ({ slot: current, keysMoved: result.keysMoved });
+      const fail = (node: string, slot: number | undefined, command: string, message: string) => migrationFailure(connector.redact(message), { node, slot, command, from: batch.from.address, to: batch.to.address });
+      const moving = heartbeating(details, async () => {
+        // The other masters only hear of the new owner sooner than gossip would tell them: one
+        // that does not answer is left to gossip rather than stop the move.
+        const others = (await Promise.all(batch.others.map((a) => connector.tryNode(a, async () => a)))).filter((a): a is string => !!a);
+        return connector.withNodes([batch.from.address, batch.to.address, ...others], async (nodes) => {
           const source = nodes.get(batch.from.address)!;
           const target = nodes.get(batch.to.address)!;
           const [src, dst] = await Promise.all([myself(source), myself(target)]);
           if (src.id !== batch.from.id || dst.id !== batch.to.id) {
             throw ApplicationFailure.create({ type: 'TopologyChanged', nonRetryable: true, message: `expected ${batch.from.address} to be ${batch.from.id} and ${batch.to.address} to be ${batch.to.id}: the topology changed; plan the rebalance again` });
           }
-
-          // What each slot needs, from the live state (a retry of this batch lands here too).
-          const toOpen: number[] = [];
-          const toFinish: number[] = [];
-          for (const slot of batch.slots) {
-            const targetOwns = owns(dst, slot);
-            const sourceOwns = owns(src, slot);
-            const open = src.migrating.some((m) => m.slot === slot) || dst.importing.some((i) => i.slot === slot);
-            if (targetOwns || open) result.slotsResumed++;
-            if (targetOwns) toFinish.push(slot);
-            else if (sourceOwns) toOpen.push(slot);
-            else {
-              throw ApplicationFailure.create({ type: 'SlotMigrationFailed', nonRetryable: true, message: `slot ${slot} is owned by neither ${batch.from.address} nor ${batch.to.address}`, details: [{ slot }] });
+          if (dst.role !== 'master') throw fail(batch.to.address, undefined, 'CLUSTER SETSLOT IMPORTING', `${batch.to.address} is not a master (it is a replica): slots can only move to a master`);
+          /** One command on one node; an error a retry would meet again fails the move at once. */
+          const run = async (redis: Redis, address: string, slot: number, command: string[]) => {
+            try {
+              return await redis.call(command[0]!, ...command.slice(1));
+            } catch (err) {
+              const message = `${address} ${command.slice(0, 4).join(' ')}: ${(err as Error).message}`;
+              if (classifyMigrationError((err as Error).message) === 'transient') throw new Error(connector.redact(message));
+              throw fail(address, slot, command.slice(0, 4).join(' '), message);
             }
-          }
-          await pipelineOk(target, toOpen.filter((s) => !dst.importing.some((i) => i.slot === s)).map((s) => ['CLUSTER', 'SETSLOT', String(s), 'IMPORTING', batch.from.id]), `${batch.to.address} SETSLOT IMPORTING`);
-          await pipelineOk(source, toOpen.filter((s) => !src.migrating.some((m) => m.slot === s)).map((s) => ['CLUSTER', 'SETSLOT', String(s), 'MIGRATING', batch.to.id]), `${batch.from.address} SETSLOT MIGRATING`);
-          faultPoint('after-open');
+          };
+          const assign = async (redis: Redis, address: string, slot: number) => {
+            try {
+              await run(redis, address, slot, ['CLUSTER', 'SETSLOT', String(slot), 'NODE', batch.to.id]);
+            } catch (err) {
+              // A master whose last slot moved away turns itself into a replica of the new owner
+              // (cluster-allow-replica-migration), and a replica learns the owner from gossip.
+              if (!/only with masters/.test((err as Error).message) || (await myself(redis)).role === 'master') throw err;
+            }
+          };
 
-          for (const slot of toOpen) {
+          for (const slot of batch.slots) {
+            throwIfCancelled();
             current = slot;
+            const targetOwns = owns(dst, slot);
+            const importing = dst.importing.some((i) => i.slot === slot);
+            const migrating = src.migrating.some((m) => m.slot === slot);
+            if (!targetOwns && !owns(src, slot)) {
+              throw fail(batch.from.address, slot, 'CLUSTER NODES', `slot ${slot} is owned by neither ${batch.from.address} nor ${batch.to.address}`);
+            }
+            if (targetOwns || importing || migrating) result.slotsResumed++;
+            if (!targetOwns) {
+              if (!importing) await run(target, batch.to.address, slot, ['CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', batch.from.id]);
+              if (!migrating) await run(source, batch.from.address, slot, ['CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', batch.to.id]);
+              await moveKeys(slot);
+            }
+            // The new owner first, then the old one, then everyone else (the spec's order).
+            await assign(target, batch.to.address, slot);
+            await assign(source, batch.from.address, slot);
+            await Promise.all(others.map((a) => assign(nodes.get(a)!, a, slot)));
+          }
+          return result;
+
+          async function moveKeys(slot: number): Promise<void> {
             for (;;) {
-              const keys = (await source.call('CLUSTER', 'GETKEYSINSLOT', String(slot), String(keysPer))) as string[];
-              if (keys.length === 0) break;
+              throwIfCancelled();
+              const keys = (await run(source, batch.from.address, slot, ['CLUSTER', 'GETKEYSINSLOT', String(slot), String(keysPer)])) as string[];
+              if (keys.length === 0) return;
               let replace = false;
               for (let attempt = 1; ; attempt++) {
                 try {
@@ -112,42 +145,45 @@ export function createMigrateActivities(connectorFor: (cluster: string) => NodeC
                   break;
                 } catch (err) {
                   const message = (err as Error).message;
+                  const kind = classifyMigrationError(message);
                   // BUSYKEY: an interrupted MIGRATE copied the key but did not delete it here. While
                   // a key exists on the source, clients write to the source, so its copy is the newest.
-                  if (/BUSYKEY/.test(message) && !replace) {
+                  if (kind === 'busykey' && !replace) {
                     replace = true;
                     result.keysReplaced += keys.length;
                     continue;
                   }
-                  // IOERR: the target may or may not have the keys; the source still does. Retry.
-                  if (/IOERR|timeout/i.test(message) && attempt < 5) {
+                  // IOERR: the target may or may not have the keys; the source still does.
+                  if (kind === 'transient' && attempt < 5) {
                     replace = true;
-                    await new Promise((r) => setTimeout(r, 200 * attempt));
+                    await ctx.sleep(200 * attempt);
                     continue;
                   }
-                  throw ApplicationFailure.create({ type: 'SlotMigrationFailed', message: `MIGRATE of slot ${slot} from ${batch.from.address} to ${batch.to.address}: ${message}`, details: [{ slot, command: 'MIGRATE' }] });
+                  const node = /Target instance replied/i.test(message) ? batch.to.address : batch.from.address;
+                  const what = `MIGRATE of slot ${slot} from ${batch.from.address} to ${batch.to.address}: ${message}`;
+                  if (kind === 'transient') throw ApplicationFailure.create({ type: 'SlotMigrationFailed', message: connector.redact(what), details: [{ node, slot, command: 'MIGRATE' }] });
+                  throw fail(node, slot, 'MIGRATE', what);
                 }
               }
               result.keysMoved += keys.length;
-              faultPoint('mid-migrate');
+              // One heartbeat per MIGRATE: progress shows per call, and a crash test can stop here.
+              ctx.heartbeat(details());
               if (batch.maxKeysPerSecond) {
                 const ahead = result.keysMoved / batch.maxKeysPerSecond - (Date.now() - started) / 1000;
-                if (ahead > 0) await new Promise((r) => setTimeout(r, ahead * 1000));
+                if (ahead > 0) await ctx.sleep(ahead * 1000);
               }
             }
-            toFinish.push(slot);
           }
-
-          // The new owner first, then the old one, then everyone else (the spec's order).
-          const assign = (s: number) => ['CLUSTER', 'SETSLOT', String(s), 'NODE', batch.to.id];
-          await pipelineOk(target, toFinish.map(assign), `${batch.to.address} SETSLOT NODE`);
-          await assignOnMaster(source, toFinish.map(assign), `${batch.from.address} SETSLOT NODE`);
-          faultPoint('before-others');
-          await Promise.all(batch.others.map((a) => assignOnMaster(nodes.get(a)!, toFinish.map(assign), `${a} SETSLOT NODE`)));
-          return result;
         });
-      } finally {
-        clearInterval(beat);
+      });
+      try {
+        return await moving;
+      } catch (err) {
+        // A node that stays unreachable through retries and that the cluster itself judges failed
+        // will not come back within this rebalance: fail now, naming it, rather than retry for minutes.
+        const settled = (err instanceof ApplicationFailure && err.nonRetryable) || err instanceof CancelledFailure;
+        if (settled || ctx.info.attempt < 3) throw err;
+        throw (await heartbeating({ checking: 'whether the cluster flags the source or target failed' }, () => downNodeFailure(connector, batch))) ?? err;
       }
     },
 

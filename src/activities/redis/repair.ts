@@ -22,8 +22,9 @@ import {
   type SlotRange,
 } from '../../cluster';
 import type { NodeRuntime } from '../../runtime';
-import { clusterNodes, myself, observeCluster } from './cluster';
+import { callChecked, clusterNodes, myself, observeCluster, pipelineChecked } from './cluster';
 import type { NodeConnector } from './connection';
+import { heartbeating } from '../heartbeat';
 import { pollUntil } from '../waiting';
 
 /** What is left of a member that does not answer: is it running, and is its data still its own. */
@@ -49,23 +50,13 @@ function holderOf(me: ClusterNode, slot: number, keys: number): SlotHolder {
   };
 }
 
-async function pipelineOk(redis: Redis, commands: string[][], what: string): Promise<unknown[]> {
-  if (commands.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const c of commands) pipeline.call(c[0]!, ...c.slice(1));
-  const results = (await pipeline.exec()) ?? [];
-  const failed = results.find(([err]) => err);
-  if (failed) throw new Error(`${what}: ${failed[0]!.message}`);
-  return results.map(([, value]) => value);
-}
-
 /** Each command preceded by ASKING, for a node that imports the slot rather than owns it. */
 const asking = (commands: string[][], needed: boolean) => (needed ? commands.flatMap((c) => [['ASKING'], c]) : commands);
 
 /** SETSLOT NODE on a master; a node that turned replica meanwhile learns the owner from gossip. */
-async function setSlotNode(redis: Redis, slot: number, ownerId: string): Promise<void> {
+async function setSlotNode(redis: Redis, address: string, slot: number, ownerId: string): Promise<void> {
   try {
-    await redis.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', ownerId);
+    await callChecked(redis, address, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', ownerId);
   } catch (err) {
     if (!/only with masters/.test((err as Error).message) || (await myself(redis)).role === 'master') throw err;
   }
@@ -123,7 +114,7 @@ export function createRepairActivities(connectorFor: (cluster: string) => NodeCo
         masters.map((address) =>
           connector.withNode(address, async (redis) => {
             const me = await myself(redis);
-            const counts = await pipelineOk(redis, slots.map((s) => ['CLUSTER', 'COUNTKEYSINSLOT', String(s)]), `${address} COUNTKEYSINSLOT`);
+            const counts = await pipelineChecked(redis, address, slots.map((s) => ['CLUSTER', 'COUNTKEYSINSLOT', String(s)]));
             return slots.map((slot, i) => holderOf({ ...me, address }, slot, Number(counts[i])));
           }),
         ),
@@ -142,7 +133,7 @@ export function createRepairActivities(connectorFor: (cluster: string) => NodeCo
             const out: SlotKeyCount[] = [];
             for (let i = 0; i < all.length; i += 2048) {
               const chunk = all.slice(i, i + 2048);
-              const counts = await pipelineOk(redis, chunk.map((s) => ['CLUSTER', 'COUNTKEYSINSLOT', String(s)]), `${address} COUNTKEYSINSLOT`);
+              const counts = await pipelineChecked(redis, address, chunk.map((s) => ['CLUSTER', 'COUNTKEYSINSLOT', String(s)]));
               chunk.forEach((slot, j) => Number(counts[j]) > 0 && out.push({ slot, address, keys: Number(counts[j]) }));
             }
             return out;
@@ -173,27 +164,27 @@ export function createRepairActivities(connectorFor: (cluster: string) => NodeCo
             states.set(address, holderOf({ ...(await myself(redis)), address }, step.slot, count));
           }
           if (!step.owner) {
-            for (const [address, h] of states) if (h.migratingTo || h.importingFrom) await nodes.get(address)!.call('CLUSTER', 'SETSLOT', slot, 'STABLE');
+            for (const [address, h] of states) if (h.migratingTo || h.importingFrom) await callChecked(nodes.get(address)!, address, 'CLUSTER', 'SETSLOT', slot, 'STABLE');
             return undefined;
           }
           const owner = nodes.get(step.owner.address);
           const t = states.get(step.owner.address);
           if (!owner || t?.id !== step.owner.id) return `${step.owner.address} is no longer node ${step.owner.id}: the topology changed; run repairCluster again`;
           // Undoing a move: the owner stops sending clients to the target before its keys come back.
-          if (t.migratingTo) await owner.call('CLUSTER', 'SETSLOT', slot, 'STABLE');
+          if (t.migratingTo) await callChecked(owner, t.address, 'CLUSTER', 'SETSLOT', slot, 'STABLE');
           const sources = [...states.values()].filter((h) => h.id !== t.id && h.keys > 0);
           // RESTORE-ASKING is accepted only by the owner or a node importing the slot.
-          if (sources.length > 0 && !t.owns && !t.importingFrom) await owner.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', sources[0]!.id);
+          if (sources.length > 0 && !t.owns && !t.importingFrom) await callChecked(owner, t.address, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', sources[0]!.id);
           const { host, port } = splitAddress(t.address);
           for (const src of sources) {
             const redis = nodes.get(src.address)!;
             // While its keys leave, the serving source sends clients on to the owner for the moved ones (ASK).
             if (src.owns && src.migratingTo !== t.id) {
-              await pipelineOk(redis, [...(src.migratingTo ? [['CLUSTER', 'SETSLOT', slot, 'STABLE']] : []), ['CLUSTER', 'SETSLOT', slot, 'MIGRATING', t.id]], `${src.address} SETSLOT MIGRATING`);
+              await pipelineChecked(redis, src.address, [...(src.migratingTo ? [['CLUSTER', 'SETSLOT', slot, 'STABLE']] : []), ['CLUSTER', 'SETSLOT', slot, 'MIGRATING', t.id]]);
             }
             // A node runs MIGRATE (and, after ASKING, DEL) for a slot it does not own only while the slot is open there.
             if (!src.owns && !src.importingFrom && !src.migratingTo) {
-              await redis.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', t.id);
+              await callChecked(redis, src.address, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', t.id);
               src.importingFrom = t.id;
             }
             for (let attempt = 1; ; ) {
@@ -206,10 +197,10 @@ export function createRepairActivities(connectorFor: (cluster: string) => NodeCo
                 const message = (err as Error).message;
                 if (/BUSYKEY/.test(message) && !src.owns) {
                   // The copy here is not the one clients read; the target has the key, keep its copy.
-                  const exists = await pipelineOk(owner, asking(keys.map((k) => ['EXISTS', k]), !t.owns), `${t.address} EXISTS`);
+                  const exists = await pipelineChecked(owner, t.address, asking(keys.map((k) => ['EXISTS', k]), !t.owns));
                   const stale = keys.filter((_, i) => Number(exists[t.owns ? i : 2 * i + 1]) === 1);
                   if (stale.length === 0) throw err;
-                  await pipelineOk(redis, asking(stale.map((k) => ['DEL', k]), true), `${src.address} DEL`);
+                  await pipelineChecked(redis, src.address, asking(stale.map((k) => ['DEL', k]), true));
                   result.staleCopiesDropped.push(...stale);
                 } else if (/IOERR|timeout/i.test(message) && attempt++ < 5) {
                   await new Promise((r) => setTimeout(r, 200 * attempt));
@@ -219,12 +210,12 @@ export function createRepairActivities(connectorFor: (cluster: string) => NodeCo
               }
             }
           }
-          await owner.call('CLUSTER', 'SETSLOT', slot, 'NODE', t.id);
+          await callChecked(owner, t.address, 'CLUSTER', 'SETSLOT', slot, 'NODE', t.id);
           for (const [address, h] of states) {
             if (h.id === t.id) continue;
             const redis = nodes.get(address)!;
-            if (h.importingFrom || (h.migratingTo && h.migratingTo !== t.id && h.keys === 0)) await redis.call('CLUSTER', 'SETSLOT', slot, 'STABLE');
-            await setSlotNode(redis, step.slot, t.id);
+            if (h.importingFrom || (h.migratingTo && h.migratingTo !== t.id && h.keys === 0)) await callChecked(redis, address, 'CLUSTER', 'SETSLOT', slot, 'STABLE');
+            await setSlotNode(redis, address, step.slot, t.id);
           }
           return undefined;
         });
@@ -241,7 +232,7 @@ export function createRepairActivities(connectorFor: (cluster: string) => NodeCo
      */
     async assignUncoveredSlots(cluster: string, assignment: { master: NodeRef; slots: SlotRange[] }): Promise<{ added: number; takenFromFailed: number }> {
       const { master } = assignment;
-      const outcome = await connectorFor(cluster).withNode(master.address, async (redis) => {
+      const outcome = await heartbeating({ assigning: assignment.slots.length, to: master.address }, () => connectorFor(cluster).withNode(master.address, async (redis) => {
         const view = await clusterNodes(redis);
         const me = view.find((n) => n.myself)!;
         if (me.id !== master.id || me.role !== 'master') return { problem: `${master.address} is no longer master ${master.id}: run repairCluster again` };
@@ -252,17 +243,18 @@ export function createRepairActivities(connectorFor: (cluster: string) => NodeCo
           for (let s = r.start; s <= r.end; s++) {
             if (inSlot(me.slots, s)) continue;
             const owner = owners.find((n) => inSlot(n.slots, s));
-            if (owner && !isFailing(owner)) return { problem: `slot ${s} is served by ${owner.address} again: run repairCluster again` };
+            // Only a FAIL (the cluster agreed) frees a slot; fail? is one node's suspicion, and the owner may still serve.
+            if (owner && !owner.flags.includes('fail')) return { problem: `slot ${s} is still owned by ${owner.address}, which ${isFailing(owner) ? 'is only suspected (fail?), not agreed failed' : 'is not flagged failed'}: it may serve it; run repairCluster again once the cluster agrees it failed` };
             if (owner) del.push(s);
             add.push(s);
           }
         }
         const open = [...me.migrating, ...me.importing].filter((o) => inSlot(assignment.slots, o.slot)).map((o) => ['CLUSTER', 'SETSLOT', String(o.slot), 'STABLE']);
         const ranges = (slots: number[], cmd: string) => rangesFromSlots(slots).map((r) => ['CLUSTER', cmd, String(r.start), String(r.end)]);
-        await pipelineOk(redis, [...open, ...ranges(del, 'DELSLOTSRANGE'), ...ranges(add, 'ADDSLOTSRANGE')], `${master.address} ADDSLOTSRANGE`);
-        if (add.length > 0) await redis.call('CLUSTER', 'BUMPEPOCH');
+        await pipelineChecked(redis, master.address, [...open, ...ranges(del, 'DELSLOTSRANGE'), ...ranges(add, 'ADDSLOTSRANGE')]);
+        if (add.length > 0) await callChecked(redis, master.address, 'CLUSTER', 'BUMPEPOCH');
         return { added: add.length, takenFromFailed: del.length };
-      });
+      }));
       if ('problem' in outcome) throw repairFailed(outcome.problem!);
       return outcome;
     },

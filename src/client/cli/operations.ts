@@ -151,18 +151,19 @@ export function addOperationCommands(program: Command, register: Register): void
     },
   );
 
-  const signals: [string, string, (h: RunbookHandle, cmd: Command) => Promise<void>, (id: string) => string][] = [
-    ['pause', 'Pause slot moves (rebalance, addNode, removeNode) or a Redis upgrade after the current batch', (h) => h.pause(), (id) => `pause requested: ${id} holds after the current batch (redisforge resume ${id})`],
-    ['resume', 'Resume a paused workflow', (h) => h.resume(), (id) => `resume requested: ${id} goes on`],
-    ['abort', 'Stop after the work in flight, leaving no slot open', (h, cmd) => h.abort(cmd.opts<{ reason?: string }>().reason), (id) => `abort requested: ${id} stops after the work in flight (redisforge watch ${id})`],
+  // Controls are updates: the workflow answers (or refuses, saying why), and that answer is printed.
+  const controls: [string, string, (h: RunbookHandle, cmd: Command) => Promise<string>][] = [
+    ['pause', 'Pause slot moves (rebalance, addNode, removeNode) or a Redis upgrade after the current batch', (h) => h.pause()],
+    ['resume', 'Resume a paused workflow', (h) => h.resume()],
+    ['abort', 'Stop after the work in flight, leaving no slot open; at an approval gate, decline', (h, cmd) => h.abort(cmd.opts<{ reason?: string }>().reason)],
   ];
-  for (const [name, description, send, message] of signals) {
+  for (const [name, description, send] of controls) {
     const command = program.command(name).description(description).argument('<workflowId>');
     if (name === 'abort') command.option('--reason <text>', 'recorded in the report');
     register(command, async (session, cmd, [id]) => {
       const handle = await running(session, id as string, name);
-      await send(handle, cmd);
-      return done(session, handle.workflowId, message(handle.workflowId));
+      const reply = await send(handle, cmd);
+      return done(session, handle.workflowId, `${handle.workflowId}: ${reply}`, { reply });
     });
   }
 
@@ -175,8 +176,8 @@ export function addOperationCommands(program: Command, register: Register): void
     async (session, _cmd, [id, limit]) => {
       if (typeof limit === 'number' && limit < 1) throw usageError('<keysPerSecond>: at least 1, or "off"');
       const handle = await running(session, id as string, 'throttle');
-      await handle.throttle(limit as number | null);
-      return done(session, handle.workflowId, `${handle.workflowId}: ${limit === null ? 'no limit' : `at most ${limit} keys/s`} from the next batch on`);
+      const reply = await handle.throttle(limit as number | null);
+      return done(session, handle.workflowId, `${handle.workflowId}: ${reply} from the next batch on`, { reply });
     },
   );
 
