@@ -6,7 +6,7 @@
 import { Context } from '@temporalio/activity';
 
 /** How often a long activity heartbeats; well inside every heartbeatTimeout the workflows set (5 s). */
-export const HEARTBEAT_EVERY_MS = 1000;
+const HEARTBEAT_EVERY_MS = 1000;
 
 /**
  * Runs `work`, heartbeating `details` every second (a function: read anew each time, for
