@@ -36,13 +36,13 @@ export function createNodeActivities(runtimeFor: (cluster: string) => NodeRuntim
           const ours = Context.current().info.attempt > 1 && (await runtime.status(address)) === 'running';
           return { provisioned: ours, version: ours ? await runtime.version(address) : undefined };
         }
-        const running = await Promise.all(like.map(async (a) => `${a} ${await runtime.version(a)}`));
-        const versions = [...new Set(running.map((r) => r.split(' ')[1]!))];
+        const running = await Promise.all(like.map((a) => runtime.version(a)));
+        const versions = [...new Set(running)];
         if (versions.length > 1) {
           throw ApplicationFailure.create({
             type: 'PreflightFailed',
             nonRetryable: true,
-            message: `the masters run different versions (${running.join(', ')}): finish the upgrade before adding a node`,
+            message: `the masters run different versions (${like.map((a, i) => `${a} ${running[i]}`).join(', ')}): finish the upgrade before adding a node`,
           });
         }
         await runtime.provision(address, versions[0]);

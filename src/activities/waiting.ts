@@ -38,7 +38,8 @@ export async function pollUntil<T>(check: () => Promise<PollResult<T>>, options:
     async () => {
       for (;;) {
         const left = options.timeoutMs - (Date.now() - started);
-        const round = await raceRound(check(), Math.max(left, 0) + 1000, ctx);
+        // A round only reads, so one abandoned at the deadline or on cancellation harms nothing.
+        const round = await Promise.race([within(check(), Math.max(left, 0) + 1000, ROUND_HUNG), ctx.cancelled]);
         rounds++;
         if (round === ROUND_HUNG) {
           throw timedOut(`a check did not return within the deadline (something it asked hangs); last status: ${status}`);
@@ -54,14 +55,17 @@ export async function pollUntil<T>(check: () => Promise<PollResult<T>>, options:
 
 const ROUND_HUNG = Symbol('hung');
 
-/** One check round, abandoned (it only reads) when the activity is cancelled or the deadline passes. */
-async function raceRound<T>(round: Promise<PollResult<T>>, limitMs: number, ctx: Context): Promise<PollResult<T> | typeof ROUND_HUNG> {
+/**
+ * What `work` gives, or `late` once `ms` have passed. The work is not stopped, only no longer
+ * awaited (its failure is then ignored): for reads that a hung node could stall.
+ */
+export async function within<T, L>(work: Promise<T>, ms: number, late: L): Promise<T | L> {
   let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<typeof ROUND_HUNG>((resolve) => (timer = setTimeout(() => resolve(ROUND_HUNG), limitMs)));
+  const expired = new Promise<L>((resolve) => (timer = setTimeout(() => resolve(late), ms)));
   try {
-    return await Promise.race([round, hung, ctx.cancelled]);
+    return await Promise.race([work, expired]);
   } finally {
     clearTimeout(timer);
-    round.catch(() => undefined);
+    work.catch(() => undefined);
   }
 }

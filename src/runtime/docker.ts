@@ -15,7 +15,7 @@ import { ignoreNotModified, recreateContainer, replacedContainers, restoreReplac
 import { copyOnlyEntry, singleFileTar } from './archive';
 import { nodeConf } from './redisConf';
 import { RuntimeError, type NodeRuntime, type NodeStatus } from './types';
-import { acceptsConnections, awaitPort, sleep } from './wait';
+import { awaitPort } from './wait';
 
 export const LABEL_CLUSTER = 'redisforge.cluster';
 export const LABEL_PORT = 'redisforge.port';
@@ -201,7 +201,11 @@ export class DockerRuntime implements NodeRuntime {
     // The canonical name, also when the container found is one an interrupted replace renamed aside.
     const swapped = await recreateContainer(this.docker(address), old, info, image, 60, name);
     try {
-      await this.awaitUp(address, swapped.container);
+      // Fails at once when the container exits or restarts (a bad image), not after a minute.
+      await awaitPort(address, 60_000, () => `see docker logs ${name}`, async () => {
+        const state = (await swapped.container.inspect()).State;
+        return !state.Running || state.Restarting ? `the container ${state.Restarting ? 'is restarting' : 'exited'} (exit code ${state.ExitCode})` : undefined;
+      });
     } catch (err) {
       await restoreReplaced(this.docker(address), name, swapped.replacedName);
       await awaitPort(address, 60_000, () => `see docker logs ${name}`);
@@ -215,18 +219,6 @@ export class DockerRuntime implements NodeRuntime {
     const docker = this.docker(address);
     for (const c of await replacedContainers(docker, this.containerName(address))) {
       if (c.Id !== keepId) await docker.getContainer(c.Id).remove({ force: true });
-    }
-  }
-
-  /** Until the port answers; fails at once when the container exits or restarts (a bad image), not after a minute. */
-  private async awaitUp(address: string, container: Docker.Container): Promise<void> {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (await acceptsConnections(address)) return;
-      const state = (await container.inspect()).State;
-      if (!state.Running || state.Restarting) throw new Error(`the container ${state.Restarting ? 'is restarting' : 'exited'} (exit code ${state.ExitCode})`);
-      if (Date.now() > deadline) throw new Error(`${address} does not accept connections after 60 s`);
-      await sleep(100);
     }
   }
 

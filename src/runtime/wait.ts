@@ -17,10 +17,15 @@ export function acceptsConnections(address: string): Promise<boolean> {
   });
 }
 
-/** Polls until the node's port accepts TCP connections. */
-export async function awaitPort(address: string, timeoutMs: number, why: () => string): Promise<void> {
+/**
+ * Polls until the node's port accepts TCP connections. `gaveUp`, asked each round, ends the wait
+ * at once with its reason (a container that exited will never answer).
+ */
+export async function awaitPort(address: string, timeoutMs: number, why: () => string, gaveUp?: () => Promise<string | undefined>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await acceptsConnections(address))) {
+    const reason = await gaveUp?.();
+    if (reason) throw new Error(reason);
     if (Date.now() > deadline) throw new Error(`${address} does not accept connections after ${timeoutMs} ms; ${why()}`);
     await sleep(50);
   }

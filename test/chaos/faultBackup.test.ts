@@ -14,11 +14,11 @@ import { claimKey, manifestKey, shardObjectKey, type BackupManifest } from '../.
 import { parseInventory } from '../../src/config';
 import { createStore } from '../../src/storage';
 import type { BackupReport } from '../../src/workflows/backupCluster';
-import { progressQuery } from '../../src/workflows/definitions';
 import { password, runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import { digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
 import { SCRATCH_BASE_PORT, SCRATCH_DIR, TASK_QUEUE, testInventory } from '../harness/env';
 import { startWorker } from '../harness/worker';
+import { progressReaches } from '../helpers/waitFor';
 
 const CLUSTER = 'fault-backup';
 /** The operator's setting, not Redis's default, so a "restored" default would show. */
@@ -138,11 +138,7 @@ test('a backupId already used is refused before anything is written; the workflo
 test('a busy cluster: the backup fails with ClusterBusy, or with ifBusy skip completes as "skipped"; the nightly Schedule skips and stays unpaused', async () => {
   // A restore waiting for its approval holds the cluster.
   const holder = await start('restoreCluster', { cluster: CLUSTER, backupId: 'fixed-id' });
-  let step = '';
-  for (let i = 0; i < 300 && step !== 'Wait for approval'; i++) {
-    step = (await holder.query(progressQuery).catch(() => undefined))?.step ?? '';
-    await sleep(100);
-  }
+  const { step } = await progressReaches(holder, 'the restore to wait for approval', (p) => p.step === 'Wait for approval');
   expect(step).toBe('Wait for approval');
   try {
     const busy = await runWorkflowFailure('backupCluster', { cluster: CLUSTER });
@@ -182,11 +178,7 @@ test('a busy cluster: the backup fails with ClusterBusy, or with ifBusy skip com
 test('verifyBackup cancelled while its scratch cluster runs: cancelled, and no scratch server or directory is left', async () => {
   const handle = await start('verifyBackup', { cluster: CLUSTER, backupId: 'fixed-id', basePort: SCRATCH_BASE_PORT });
   const child = (await testClient()).workflow.getHandle(`${handle.workflowId}-restore`);
-  let step = '';
-  for (let i = 0; i < 600 && !['Start the nodes', 'Await cluster ok', 'Verify key counts'].includes(step); i++) {
-    step = (await child.query(progressQuery).catch(() => undefined))?.step ?? '';
-    await sleep(50);
-  }
+  const { step } = await progressReaches(child, "the drill's restore to start its nodes", (p) => ['Start the nodes', 'Await cluster ok', 'Verify key counts'].includes(p.step));
   expect(['Start the nodes', 'Await cluster ok', 'Verify key counts']).toContain(step);
   await handle.cancel();
   expect(await failureOf(handle)).toBeInstanceOf(CancelledFailure);

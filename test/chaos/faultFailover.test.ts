@@ -7,13 +7,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CancelledFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { progressQuery, type Progress } from '../../src/workflows/definitions';
+import type { Progress } from '../../src/workflows/definitions';
 import type { FailoverTestReport } from '../../src/workflows/failoverTest';
 import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
 import { TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import { TASK_QUEUE } from '../harness/env';
 import { AckedWriter, describeWrites } from '../helpers/ackedWriter';
 import { runThroughKills } from '../helpers/killChain';
+import { progressReaches } from '../helpers/waitFor';
 
 const name = 'fault-failover';
 let cluster: TestCluster;
@@ -36,13 +37,9 @@ function startDrill(input: Record<string, unknown>, queue = TASK_QUEUE): Promise
 
 /** Polls the progress query until the drill stopped its master and awaits the promotion. */
 async function untilPromotionWait(handle: WorkflowHandle): Promise<Progress> {
-  let progress: Progress | undefined;
-  for (let i = 0; i < 1200 && progress?.step !== "Await a replica's promotion"; i++) {
-    progress = await handle.query(progressQuery).catch(() => undefined);
-    await sleep(20);
-  }
-  expect(progress?.step).toBe("Await a replica's promotion");
-  return progress!;
+  const progress = await progressReaches(handle, 'the drill to await the promotion', (p) => p.step === "Await a replica's promotion");
+  expect(progress.step).toBe("Await a replica's promotion");
+  return progress;
 }
 
 /** SIGSTOP: the node keeps its socket open and answers nothing, like a stuck host. */

@@ -5,16 +5,15 @@
  * running, and removeNode of a hung master. The referee: keys and values, topology, open slots.
  */
 import { existsSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ProcessRuntime } from '../../src/runtime';
-import { progressQuery } from '../../src/workflows/definitions';
 import type { AddNodeReport } from '../../src/workflows/addNode';
 import type { RemoveNodeReport } from '../../src/workflows/removeNode';
 import { runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import { digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
 import { TASK_QUEUE } from '../harness/env';
 import { AckedWriter, describeWrites } from '../helpers/ackedWriter';
+import { progressReaches } from '../helpers/waitFor';
 
 const CLUSTER = 'fault-scaling';
 const NEW = '127.0.0.1:21207';
@@ -58,14 +57,9 @@ test('a cancelled rebalance closes every slot it opened; every key intact', asyn
   const handle = await client.workflow.start('rebalance', {
     taskQueue: TASK_QUEUE, workflowId: workflowId('cancel'), args: [{ cluster: CLUSTER, slotsPerBatch: 16, keysPerMigrate: 1, maxKeysPerSecond: 200 }],
   });
-  let done = 0;
-  for (let i = 0; i < 400 && done === 0; i++) {
-    const progress = await handle.query(progressQuery);
-    expect(progress.state).toBe('running');
-    done = progress.migration?.slotsDone ?? 0;
-    await sleep(50);
-  }
-  expect(done).toBeGreaterThan(0);
+  const progress = await progressReaches(handle, 'slots to move', (p) => p.state !== 'running' || (p.migration?.slotsDone ?? 0) > 0);
+  expect(progress.state).toBe('running');
+  expect(progress.migration?.slotsDone ?? 0).toBeGreaterThan(0);
   await handle.cancel();
   const outcome = await handle.result().then(() => 'completed', (e: Error) => (e instanceof WorkflowFailedError ? e.cause?.name : e.name));
   expect(outcome).toBe('CancelledFailure');

@@ -10,11 +10,11 @@ import { ProcessRuntime } from '../../src/runtime';
 import type { AddNodeReport } from '../../src/workflows/addNode';
 import type { RemoveNodeReport } from '../../src/workflows/removeNode';
 import type { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
-import { progressQuery } from '../../src/workflows/definitions';
 import type { RebalanceReport } from '../../src/workflows/rebalance';
 import { password, runWorkflow, TestCluster, testClient, workflowId } from '../harness/cluster';
 import { digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
 import { startWorker, type WorkerProcess } from '../harness/worker';
+import { progressReaches } from '../helpers/waitFor';
 
 const QUEUE = 'redisforge-ops-crash';
 const EXTRA = '127.0.0.1:21047';
@@ -77,7 +77,7 @@ test('the target node SIGKILLed mid-slot and restarted: the rebalance resumes, e
   const handle = await client.workflow.start('rebalance', {
     taskQueue: 'redisforge-ops', workflowId: workflowId('target-kill'), args: [{ cluster: 'chaos', weights: { [EXTRA]: 3 }, thresholdPercent: 0, slotsPerBatch: 16, keysPerMigrate: 10 }],
   });
-  for (let i = 0; i < 400 && !((await handle.query(progressQuery)).migration?.slotsDone ?? 0); i++) await sleep(25);
+  await progressReaches(handle, 'slots to move', (p) => (p.migration?.slotsDone ?? 0) > 0);
   await cluster.runtime.kill(EXTRA);
   await sleep(1000);
   await cluster.runtime.start(EXTRA);
@@ -136,7 +136,7 @@ test('the target SIGKILLed mid-rebalance and left down: the rebalance fails at o
   const handle = await client.workflow.start('rebalance', {
     taskQueue: 'redisforge-ops', workflowId: workflowId('target-down'), args: [{ cluster: 'chaos', thresholdPercent: 0, slotsPerBatch: 16, keysPerMigrate: 10 }],
   });
-  for (let i = 0; i < 400 && !((await handle.query(progressQuery)).migration?.slotsDone ?? 0); i++) await sleep(25);
+  await progressReaches(handle, 'slots to move', (p) => (p.migration?.slotsDone ?? 0) > 0);
   await cluster.runtime.kill(DOWN);
   const failure = await handle.result().then(() => undefined, (e: WorkflowFailedError) => e.cause as ApplicationFailure);
   expect(failure?.type).toBe('SlotMigrationFailed');

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { startDevServer, type DevServer } from '../../src/client/devServer';
-import { progressQuery, type Progress } from '../../src/workflows/definitions';
 import type { RebalanceReport } from '../../src/workflows/rebalance';
 import type { RestoreReport } from '../../src/workflows/restoreCluster';
 import type { UpgradeRedisReport } from '../../src/workflows/upgradeRedis';
@@ -17,6 +16,7 @@ import { password, runWorkflow, TestCluster, workflowId } from '../harness/clust
 import { digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
 import { STATE_DIR, TEMPORAL_PORT } from '../harness/env';
 import { startWorker, type WorkerProcess } from '../harness/worker';
+import { progressReaches } from '../helpers/waitFor';
 
 const PORT = TEMPORAL_PORT + 50;
 const ADDRESS = `127.0.0.1:${PORT}`;
@@ -48,18 +48,6 @@ afterAll(async () => {
   await server?.stop();
   await cluster?.destroy();
 });
-
-/** Polls the workflow's progress through outages until `when` holds; fails with what it saw last. */
-async function awaitProgress(handle: WorkflowHandle, what: string, when: (p: Progress) => boolean, timeoutMs = 60_000): Promise<Progress> {
-  const deadline = Date.now() + timeoutMs;
-  let last: Progress | undefined;
-  while (Date.now() < deadline) {
-    last = await handle.query(progressQuery).catch(() => last);
-    if (last && when(last)) return last;
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}; progress last seen: ${JSON.stringify(last)}`);
-}
 
 /** SIGKILLs the server, keeps it down a moment (the worker's calls fail meanwhile), starts it again on the same file. */
 async function crashServer(handle: WorkflowHandle): Promise<void> {
@@ -100,7 +88,7 @@ const start = (type: string, input: Record<string, unknown>) => client.workflow.
 
 test('the Temporal server killed mid-rebalance: the rebalance completes after its restart, every key intact', async () => {
   const handle = await start('rebalance', { cluster: 'fault-core', thresholdPercent: 0, slotsPerBatch: 16, keysPerMigrate: 10 });
-  await awaitProgress(handle, 'slots to move', (p) => (p.migration?.slotsDone ?? 0) > 0);
+  await progressReaches(handle, 'slots to move', (p) => (p.migration?.slotsDone ?? 0) > 0);
   await crashServer(handle);
   const report = await resultAfterRestart<RebalanceReport>(handle);
   expect(report.slotsMoved).toBe(report.plan.slotsToMove);
@@ -112,7 +100,7 @@ test('the Temporal server killed mid-rebalance: the rebalance completes after it
 test('the Temporal server killed mid-restore: the restore completes after its restart, every key intact', async () => {
   const backup = await resultAfterRestart<BackupReport>(await start('backupCluster', { cluster: 'fault-core' }));
   const handle = await start('restoreCluster', { cluster: 'fault-core', backupId: backup.backupId, approve: true });
-  await awaitProgress(handle, "the nodes' data to load", (p) => p.stepsDone >= 4);
+  await progressReaches(handle, "the nodes' data to load", (p) => p.stepsDone >= 4);
   await crashServer(handle);
   const report = await resultAfterRestart<RestoreReport>(handle);
   expect(report.keys.every((k) => k.restored === k.expected)).toBe(true);
@@ -121,7 +109,7 @@ test('the Temporal server killed mid-restore: the restore completes after its re
 
 test('the Temporal server killed mid-upgrade: the upgrade completes after its restart, every node on 8.0.2', async () => {
   const handle = await start('upgradeRedis', { cluster: 'fault-core', version: '8.0.2' });
-  await awaitProgress(handle, 'the shard upgrades to begin', (p) => p.step === 'Upgrade shard by shard');
+  await progressReaches(handle, 'the shard upgrades to begin', (p) => p.step === 'Upgrade shard by shard');
   await sleep(500);
   await crashServer(handle);
   const report = await resultAfterRestart<UpgradeRedisReport>(handle);

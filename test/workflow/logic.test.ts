@@ -19,6 +19,7 @@ import type { RebalanceReport } from '../../src/workflows/rebalance';
 import { testClient, workflowId } from '../harness/cluster';
 import { BUNDLE_PATH, TEMPORAL_ADDRESS } from '../harness/env';
 import { healthyObservations, sampleManifest } from '../helpers/topology';
+import { until } from '../helpers/waitFor';
 
 const QUEUE = `redisforge-logic-${process.pid}`;
 const NODES = healthyObservations().map((o) => o.address);
@@ -111,18 +112,6 @@ afterAll(async () => {
 async function start(type: string, input: Record<string, unknown>): Promise<WorkflowHandle> {
   const client = await testClient();
   return client.workflow.start(type, { taskQueue: QUEUE, workflowId: workflowId(`logic-${type}`), args: [input] });
-}
-
-/** Polls `read` until `ok` holds; fails with what it saw last. */
-async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await read().catch(() => undefined as T);
-    if (last !== undefined && ok(last)) return last;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}; last saw ${JSON.stringify(last)}`);
 }
 
 async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {

@@ -9,7 +9,7 @@ import type Redis from 'ioredis';
 import type { NodeConnector } from './connection';
 import { clusterNodes, observeCluster } from './cluster';
 import { heartbeating } from '../heartbeat';
-import { pollUntil } from '../waiting';
+import { pollUntil, within } from '../waiting';
 
 const POLL_MS = 100;
 /** Redis's CLUSTER_MF_TIMEOUT plus a margin. */
@@ -32,19 +32,11 @@ export interface PromotionObserved {
 type Probe<T> = { answered: true; value: T } | { answered: false; why: string };
 
 /** One node's answer within PROBE_MS: a hung node is "no answer within 1.5 s", a refused one "down". */
-async function probe<T>(connector: NodeConnector, address: string, fn: (r: Redis) => Promise<T>): Promise<Probe<T>> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<Probe<T>>((resolve) => {
-    timer = setTimeout(() => resolve({ answered: false, why: `${address} did not answer within ${PROBE_MS / 1000} s (hung?)` }), PROBE_MS);
-  });
+function probe<T>(connector: NodeConnector, address: string, fn: (r: Redis) => Promise<T>): Promise<Probe<T>> {
   const asked = connector
     .withNode(address, fn)
     .then((value): Probe<T> => ({ answered: true, value }), (err: Error): Probe<T> => ({ answered: false, why: err.message }));
-  try {
-    return await Promise.race([asked, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return within(asked, PROBE_MS, { answered: false, why: `${address} did not answer within ${PROBE_MS / 1000} s (hung?)` } as Probe<T>);
 }
 
 /** Tracks since when each node has been silent, to tell a hung node from a slow round. */
