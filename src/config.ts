@@ -33,8 +33,75 @@ const tlsSchema = z
     servername: z.string().optional(),
     /** @default true */
     rejectUnauthorized: z.boolean().default(true),
+    /** Required to set rejectUnauthorized false; clusterHealth reports it as a finding. @default false */
+    insecure: z.boolean().default(false),
+    /**
+     * What the runtimes provision on the nodes they run: tls-port on the node's port,
+     * tls-replication and tls-cluster yes. Absent: the nodes are started elsewhere (the worker
+     * only connects with TLS).
+     */
+    server: z
+      .object({
+        certFile: z.string(),
+        keyFile: z.string(),
+        /** CA that signs clients' and other nodes' certificates; default the client-side caFile. */
+        caFile: z.string().optional(),
+        /** Keep a plaintext port at port + this offset; absent: the plaintext port is off (port 0). */
+        plaintextPortOffset: z.int().min(1).max(50000).optional(),
+        /** tls-auth-clients: whether clients must present a certificate. @default "yes" */
+        authClients: z.enum(['yes', 'optional', 'no']).default('yes'),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (!t.rejectUnauthorized && !t.insecure) {
+      ctx.addIssue({ code: 'custom', path: ['rejectUnauthorized'], message: 'false turns off certificate checks: set "insecure": true as well to mean it (clusterHealth then reports it)' });
+    }
+  });
+
+/** One ACL user: its name, and where its password is (never in this file). */
+const aclUserSchema = (defaultName: string) =>
+  z
+    .object({
+      /** @default the role's name, e.g. "redisforge-operator" */
+      username: z.string().regex(/^[A-Za-z0-9._-]+$/, 'ACL user names use letters, digits, ., - and _').default(defaultName),
+      passwordEnv: envName.optional(),
+      passwordFile: z.string().optional(),
+      /** rotateCredentials: where the new password is while a rotation rolls out. */
+      nextPasswordEnv: envName.optional(),
+      nextPasswordFile: z.string().optional(),
+    })
+    .strict()
+    .refine((u) => u.passwordEnv !== undefined || u.passwordFile !== undefined, { message: 'name passwordEnv or passwordFile: where the password of this user is' });
+
+/**
+ * Distinct users per role. With it the worker connects as `operator`, replicas sync as
+ * `replication` (masteruser) and applications (Envoy) use `application`; the default user is off.
+ */
+const aclSchema = z
+  .object({
+    operator: aclUserSchema('redisforge-operator'),
+    replication: aclUserSchema('redisforge-replication'),
+    application: aclUserSchema('app'),
+    /** ACL rules of the application user. @default "~* &* +@all -@admin -@dangerous" */
+    applicationRules: z.string().default('~* &* +@all -@admin -@dangerous'),
   })
   .strict();
+
+/**
+ * Addresses addNode and createCluster may use beyond `nodes`: "host:port", "host:first-last",
+ * or a CIDR with a port or a port range ("10.0.0.0/24:7001-7010").
+ */
+const spareEntry = z
+  .string()
+  .regex(
+    /^(?:[A-Za-z0-9._-]+|\d{1,3}(?:\.\d{1,3}){3}\/\d{1,2}):\d{1,5}(?:-\d{1,5})?$/,
+    'expected "host:port", "host:first-last" or "a.b.c.d/nn:port[-port]", e.g. "127.0.0.1:7007-7010"',
+  );
+
+const portRange = z.string().regex(/^\d{1,5}-\d{1,5}$/, 'expected "first-last", e.g. "40001-40100"');
 
 const clusterSchema = z
   .object({
@@ -47,6 +114,12 @@ const clusterSchema = z
     auth: authSchema.default({ passwordEnv: 'REDIS_REQUIREPASS' }),
     /** Connect with TLS (rediss) when present. */
     tls: tlsSchema.optional(),
+    /** Distinct ACL users per role; absent: one password (requirepass) for everything. */
+    acl: aclSchema.optional(),
+    /** Addresses addNode and createCluster may add to the cluster besides `nodes`. */
+    spareNodes: z.array(spareEntry).default([]),
+    /** Ports on 127.0.0.1 verifyBackup's scratch clusters may use ("first-last"); absent: no restore drills. */
+    scratchPorts: portRange.optional(),
     /** Key of `runtimes` that stops, starts and replaces this cluster's nodes. */
     runtime: z.string().optional(),
     /** Key of `stores` that holds this cluster's backups. */
@@ -84,6 +157,10 @@ const dockerRuntimeSchema = z
     endpoint: z.string().default('/var/run/docker.sock'),
     /** Client certificates for a tcp:// endpoint (Docker's TLS). */
     tls: dockerEndpointTls.optional(),
+    /** ssh:// endpoints: the known_hosts file their host keys must be in. */
+    sshKnownHostsFile: z.string().optional(),
+    /** Allow tcp:// without TLS and ssh:// without a known host key. @default false */
+    insecure: z.boolean().default(false),
     /** Per-node endpoints ("host:port" -> endpoint) for a cluster spread over many hosts. */
     nodeEndpoints: z.record(z.string(), z.string()).default({}),
     /** The image repository; a version is its tag. @default "redisforge/redis" */
@@ -197,6 +274,7 @@ export function parseInventory(data: unknown, file = '<inline>', baseDir = proce
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   for (const runtime of Object.values(inv.runtimes)) {
     if (runtime.type === 'process') runtime.baseDir = abs(runtime.baseDir);
+    if (runtime.type === 'docker' && runtime.sshKnownHostsFile) runtime.sshKnownHostsFile = abs(runtime.sshKnownHostsFile);
     if (runtime.type === 'docker' && runtime.tls) {
       for (const k of ['caFile', 'certFile', 'keyFile'] as const) if (runtime.tls[k]) runtime.tls[k] = abs(runtime.tls[k]);
     }
@@ -205,6 +283,11 @@ export function parseInventory(data: unknown, file = '<inline>', baseDir = proce
   for (const cluster of Object.values(inv.clusters)) {
     if (cluster.tls) for (const k of ['caFile', 'certFile', 'keyFile'] as const) if (cluster.tls[k]) cluster.tls[k] = abs(cluster.tls[k]);
     if (cluster.auth.passwordFile) cluster.auth.passwordFile = abs(cluster.auth.passwordFile);
+    if (cluster.tls?.server) for (const k of ['caFile', 'certFile', 'keyFile'] as const) if (cluster.tls.server[k]) cluster.tls.server[k] = abs(cluster.tls.server[k]);
+    for (const user of cluster.acl ? [cluster.acl.operator, cluster.acl.replication, cluster.acl.application] : []) {
+      if (user.passwordFile) user.passwordFile = abs(user.passwordFile);
+      if (user.nextPasswordFile) user.nextPasswordFile = abs(user.nextPasswordFile);
+    }
   }
   return inv;
 }

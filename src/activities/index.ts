@@ -15,7 +15,9 @@ import { connectClient, TASK_QUEUE } from '../client/connection';
 import { createBackupActivities } from './backups';
 import { createRestoreActivities } from './restores';
 import { createLockActivities } from './locks';
-import { NodeConnector, resolveCredentials } from './redis/connection';
+import { NodeConnector } from './redis/connection';
+import { resolveNodeSecrets } from '../credentials';
+import { createAclActivities } from './redis/acl';
 import { createClusterFormingActivities } from './redis/cluster';
 import { createFailoverActivities } from './redis/failover';
 import { createMigrateActivities } from './redis/migrate';
@@ -34,6 +36,8 @@ export interface ClusterSpec {
   replicasPerMaster: number;
   auth: 'none' | 'password' | 'acl-user';
   tls: boolean;
+  /** TLS without certificate checks (the inventory's tls.insecure): a clusterHealth finding. */
+  tlsInsecure: boolean;
   /** The kind of runtime that runs its nodes, when the inventory names one. */
   runtime?: 'process' | 'docker';
 }
@@ -85,7 +89,7 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
     let runtime = runtimes.get(name);
     if (!runtime) {
       const scratch = parseScratchClusterName(name);
-      runtime = scratch ? scratchRuntime(name, scratch.source, scratch.basePort) : createRuntime(inventory, name, resolveCredentials(clusterConfig(name), env));
+      runtime = scratch ? scratchRuntime(name, scratch.source, scratch.basePort) : createRuntime(inventory, name, resolveNodeSecrets(clusterConfig(name), env));
       if (!runtime) throw noRuntime(name);
       runtimes.set(name, runtime);
     }
@@ -99,7 +103,7 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
     const defaultVersion = sourceRuntime?.type === 'process' ? sourceRuntime.defaultVersion : 'default';
     return new ProcessRuntime(
       { type: 'process', baseDir: join(scratchDir, `${source}-${basePort}`), versions, defaultVersion, nodeTimeoutMs: 2000, extraConfig: {} },
-      resolveCredentials(clusterConfig(name), env),
+      resolveNodeSecrets(clusterConfig(name), env),
     );
   }
 
@@ -130,8 +134,8 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
     /** Resolves a cluster name from the inventory; fails with InvalidInput for an unknown one. */
     async loadClusterSpec(name: string): Promise<ClusterSpec> {
       const c = clusterConfig(name);
-      const hasPassword = Boolean(env[c.auth.passwordEnv] || c.auth.passwordFile);
-      const hasUser = Boolean(c.auth.usernameEnv && env[c.auth.usernameEnv]);
+      const hasPassword = Boolean(c.acl || env[c.auth.passwordEnv] || c.auth.passwordFile);
+      const hasUser = Boolean(c.acl || (c.auth.usernameEnv && env[c.auth.usernameEnv]));
       return {
         name,
         nodes: c.nodes,
@@ -139,6 +143,7 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
         replicasPerMaster: c.replicasPerMaster,
         auth: hasUser ? 'acl-user' : hasPassword ? 'password' : 'none',
         tls: Boolean(c.tls),
+        tlsInsecure: Boolean(c.tls && !c.tls.rejectUnauthorized),
         runtime: parseScratchClusterName(name) ? 'process' : c.runtime ? inventory.runtimes[c.runtime]?.type : undefined,
       };
     },
@@ -154,6 +159,7 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
     ...createLockActivities(clientFor, () => context.taskQueue ?? TASK_QUEUE),
     ...createUpgradeActivities(connectorFor, runtimeFor),
     ...createProxyActivities(inventory),
+    ...createAclActivities(connectorFor, clusterConfig, env),
 
     /** The store a cluster's backups go to (its name in the inventory and where it is). */
     async describeStore(cluster: string, store: string): Promise<{ name: string; description: string }> {

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { pack } from 'tar-stream';
 import type { DockerRuntimeConfig } from '../config';
-import type { Credentials } from '../activities/redis/connection';
+import type { NodeSecrets } from '../credentials';
 import { splitAddress } from '../cluster/address';
 import { ignoreNotModified, recreateContainer, replacedContainers, restoreReplaced } from './containers';
 import { copyOnlyEntry, singleFileTar } from './archive';
@@ -56,7 +56,7 @@ export class DockerRuntime implements NodeRuntime {
   constructor(
     private readonly cluster: string,
     private readonly config: DockerRuntimeConfig,
-    private readonly credentials: Credentials = {},
+    private readonly secrets: NodeSecrets = {},
   ) {}
 
   docker(address: string): Docker {
@@ -164,7 +164,7 @@ export class DockerRuntime implements NodeRuntime {
         ],
       },
     });
-    const conf = nodeConf({ address, dir: this.config.dataDir, nodeTimeoutMs: this.config.nodeTimeoutMs, credentials: this.credentials, extraConfig: this.config.extraConfig, daemonize: false });
+    const conf = nodeConf({ address, dir: this.config.dataDir, nodeTimeoutMs: this.config.nodeTimeoutMs, secrets: this.secrets, extraConfig: this.config.extraConfig, daemonize: false });
     await container.putArchive(await singleFileTar('redis.conf', conf, 0o600), { path: CONF_DIR });
   }
 

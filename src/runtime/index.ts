@@ -1,5 +1,5 @@
 import type { Inventory } from '../config';
-import type { Credentials } from '../activities/redis/connection';
+import type { NodeSecrets } from '../credentials';
 import { DockerRuntime } from './docker';
 import { ProcessRuntime } from './process';
 import type { NodeRuntime } from './types';
@@ -9,10 +9,10 @@ export { RuntimeError } from './types';
 export { DockerRuntime, ProcessRuntime };
 
 /** The runtime that runs a cluster's nodes, as its inventory entry names it. */
-export function createRuntime(inventory: Inventory, cluster: string, credentials: Credentials): NodeRuntime | undefined {
+export function createRuntime(inventory: Inventory, cluster: string, secrets: NodeSecrets): NodeRuntime | undefined {
   const name = inventory.clusters[cluster]?.runtime;
   if (name === undefined) return undefined;
   const config = inventory.runtimes[name];
   if (!config) return undefined;
-  return config.type === 'process' ? new ProcessRuntime(config, credentials) : new DockerRuntime(cluster, config, credentials);
+  return config.type === 'process' ? new ProcessRuntime(config, secrets) : new DockerRuntime(cluster, config, secrets);
 }

@@ -9,7 +9,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ProcessRuntimeConfig } from '../config';
-import type { Credentials } from '../activities/redis/connection';
+import type { NodeSecrets } from '../credentials';
 import { splitAddress } from '../cluster/address';
 import { nodeConf } from './redisConf';
 import { RuntimeError, type NodeRuntime, type NodeStatus } from './types';
@@ -22,7 +22,7 @@ export class ProcessRuntime implements NodeRuntime {
 
   constructor(
     private readonly config: ProcessRuntimeConfig,
-    private readonly credentials: Credentials = {},
+    private readonly secrets: NodeSecrets = {},
   ) {}
 
   nodeDir(address: string): string {
@@ -77,7 +77,7 @@ export class ProcessRuntime implements NodeRuntime {
       'repl-diskless-sync-delay': '0',
       ...this.config.extraConfig,
     };
-    const conf = nodeConf({ address, dir, nodeTimeoutMs: this.config.nodeTimeoutMs, credentials: this.credentials, extraConfig, daemonize: true });
+    const conf = nodeConf({ address, dir, nodeTimeoutMs: this.config.nodeTimeoutMs, secrets: this.secrets, extraConfig, daemonize: true });
     await writeFile(confPath, conf, { mode: 0o600 });
     const binary = this.binary(address, await this.version(address));
     await new Promise<void>((resolve, reject) => {

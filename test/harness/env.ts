@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { tlsInventory } from './tls';
+import { aclInventory } from './acl';
 
 export const ROOT = resolve(__dirname, '..', '..');
 /**
@@ -113,6 +115,11 @@ export function testInventory() {
     local: { type: 'fs', path: join(STATE_DIR, 'backups') },
     s3: { type: 's3', bucket: S3_BUCKET, prefix: 'backups', endpoint: S3_ENDPOINT, forcePathStyle: true },
   };
+  // The security suites' clusters are described beside their certificates and users.
+  for (const extra of [tlsInventory(), aclInventory()]) {
+    Object.assign(clusters, extra.clusters);
+    Object.assign(runtimes, extra.runtimes);
+  }
   return { clusters, runtimes, stores };
 }
 

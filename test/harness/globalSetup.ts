@@ -16,6 +16,7 @@ import { dockerAvailable, killLeftoverNodes } from './nodes';
 import { acceptsConnections } from '../../src/runtime/wait';
 import { startWorker } from './worker';
 import { join } from 'node:path';
+import { prepareTls } from './tls';
 
 export default async function globalSetup(): Promise<void> {
   // The pinned AWS SDK works on Node 20; its notice about later releases is not a test's business.
@@ -38,6 +39,7 @@ export default async function globalSetup(): Promise<void> {
   const server = await startDevServer({ port: TEMPORAL_PORT, uiPort: TEMPORAL_UI_PORT, logFile: join(STATE_DIR, 'temporal.log') });
   const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(join(ROOT, 'src', 'workflows')), logger: quietLogger });
   writeFileSync(BUNDLE_PATH, code);
+  await prepareTls();
   writeFileSync(INVENTORY_PATH, JSON.stringify(testInventory(), null, 2));
 
   // A fresh secret per run: the history test searches for it.

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
+import { aclEnv } from './acl';
 import { BUNDLE_PATH, INVENTORY_PATH, ROOT, STATE_DIR, TEMPORAL_ADDRESS, WRONG_PASSWORD_ENV } from './env';
 
 export interface WorkerProcess {
@@ -26,6 +27,7 @@ export async function startWorker(password: string, extraEnv: NodeJS.ProcessEnv 
       // Workers on a test queue die with their test; the locks stay with the run's own worker.
       ...(extraEnv.REDISFORGE_TASK_QUEUE && !extraEnv.TEMPORAL_ADDRESS ? { REDISFORGE_LOCK_TASK_QUEUE: 'redisforge-ops' } : {}),
       [WRONG_PASSWORD_ENV]: 'not-the-password',
+      ...aclEnv(password),
       ...extraEnv,
     },
   });

@@ -8,19 +8,9 @@ import Redis, { type RedisOptions } from 'ioredis';
 import type { ClusterConfig } from '../../config';
 import { splitAddress } from '../../cluster/address';
 import { TemporalFailure } from '@temporalio/common';
+import { resolveCredentials, type Credentials } from '../../credentials';
 
-export interface Credentials {
-  username?: string;
-  password?: string;
-}
-
-export function resolveCredentials(cluster: ClusterConfig, env: NodeJS.ProcessEnv = process.env): Credentials {
-  const { usernameEnv, passwordEnv, passwordFile } = cluster.auth;
-  let password = env[passwordEnv] || undefined;
-  if (password === undefined && passwordFile) password = readFileSync(passwordFile, 'utf8').trim() || undefined;
-  const username = usernameEnv ? env[usernameEnv] || undefined : undefined;
-  return { username, password };
-}
+export { resolveCredentials, type Credentials };
 
 /** Replaces every secret in `text` with "***". */
 export function redact(text: string, secrets: readonly (string | undefined)[]): string {
