@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { ClusterConfig } from '../../config';
 import { splitAddress } from '../../cluster/address';
-import { TemporalFailure } from '@temporalio/common';
+import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { resolveCredentials, type Credentials } from '../../credentials';
 
 export { resolveCredentials, type Credentials };
@@ -31,6 +31,14 @@ export function classifyRedisError(err: unknown): ConnectionErrorKind {
   return 'other';
 }
 
+export interface NodeConnectorOptions {
+  /**
+   * The addresses this connector may open: every address a workflow contacts must come from the
+   * inventory, so a password is never sent elsewhere. @default any address
+   */
+  allows?: (address: string) => boolean;
+}
+
 export class NodeConnector {
   private readonly credentials: Credentials;
   private readonly tls?: RedisOptions['tls'];
@@ -38,6 +46,7 @@ export class NodeConnector {
   constructor(
     readonly cluster: ClusterConfig,
     env: NodeJS.ProcessEnv = process.env,
+    private readonly options: NodeConnectorOptions = {},
   ) {
     this.credentials = resolveCredentials(cluster, env);
     if (cluster.tls) {
@@ -82,6 +91,14 @@ export class NodeConnector {
 
   /** Opens a connection to one node, runs `fn`, and always closes it. */
   async withNode<T>(address: string, fn: (redis: Redis) => Promise<T>): Promise<T> {
+    if (this.options.allows && !this.options.allows(address)) {
+      throw ApplicationFailure.create({
+        type: 'AddressNotInInventory',
+        nonRetryable: true,
+        message: `${address} is not a node of this cluster in the worker's inventory (nodes, spareNodes or clientEndpoint): nothing was sent to it`,
+        details: [{ address }],
+      });
+    }
     const { host, port } = splitAddress(address);
     const redis = new Redis({
       host,
