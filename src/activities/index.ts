@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { parseScratchClusterName, scratchNodes } from '../cluster';
+import { addressInInventory, parseScratchClusterName, scratchNodes } from '../cluster';
 import type { ClusterConfig, Inventory } from '../config';
 import { createRuntime, ProcessRuntime, type NodeRuntime } from '../runtime';
 import { createStore, type BackupStore } from '../storage';
@@ -38,6 +38,10 @@ export interface ClusterSpec {
   tls: boolean;
   /** TLS without certificate checks (the inventory's tls.insecure): a clusterHealth finding. */
   tlsInsecure: boolean;
+  /** Where addNode and createCluster may add nodes besides `nodes` (see addressInInventory). */
+  spareNodes: string[];
+  /** The address applications use (Envoy), when the inventory names one. */
+  clientEndpoint?: string;
   /** The kind of runtime that runs its nodes, when the inventory names one. */
   runtime?: 'process' | 'docker';
 }
@@ -78,7 +82,9 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
   function connectorFor(name: string): NodeConnector {
     let connector = connectors.get(name);
     if (!connector) {
-      connector = new NodeConnector(clusterConfig(name), env);
+      const config = clusterConfig(name);
+      const allowed = [...config.nodes, ...(config.clientEndpoint ? [config.clientEndpoint] : [])];
+      connector = new NodeConnector(config, env, { allows: (address) => addressInInventory(address, allowed, config.spareNodes) });
       connectors.set(name, connector);
     }
     return connector;
@@ -144,6 +150,8 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
         auth: hasUser ? 'acl-user' : hasPassword ? 'password' : 'none',
         tls: Boolean(c.tls),
         tlsInsecure: Boolean(c.tls && !c.tls.rejectUnauthorized),
+        spareNodes: c.spareNodes,
+        clientEndpoint: c.clientEndpoint,
         runtime: parseScratchClusterName(name) ? 'process' : c.runtime ? inventory.runtimes[c.runtime]?.type : undefined,
       };
     },

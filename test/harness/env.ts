@@ -91,7 +91,10 @@ export function testInventory() {
   const runtimes: Record<string, unknown> = {};
   for (const [name, { nodes, runtime }] of Object.entries(TEST_CLUSTERS)) {
     // The fault suites run with the production default timeouts (commandTimeoutMs 5000), as the issue asks.
-    clusters[name] = { nodes, masters: 3, replicasPerMaster: 1, runtime: `nodes-${name}`, ...(name.startsWith('fault-') ? {} : { commandTimeoutMs: 2000 }) };
+    // The three ports after a cluster's nodes are where its tests add nodes.
+    const last = Number(nodes[nodes.length - 1]!.split(':')[1]);
+    const spareNodes = [`127.0.0.1:${last + 1}-${last + 3}`];
+    clusters[name] = { nodes, masters: 3, replicasPerMaster: 1, runtime: `nodes-${name}`, spareNodes, ...(name.startsWith('fault-') ? {} : { commandTimeoutMs: 2000 }) };
     runtimes[`nodes-${name}`] =
       runtime === 'process'
         ? {

@@ -38,7 +38,7 @@ const behaviour = {
 
 const stubs = {
   async loadClusterSpec(name: string): Promise<ClusterSpec> {
-    return { name, nodes: NODES, masters: 3, replicasPerMaster: 1, auth: 'none', tls: false, tlsInsecure: false, runtime: 'process' };
+    return { name, nodes: NODES, masters: 3, replicasPerMaster: 1, auth: 'none', tls: false, tlsInsecure: false, spareNodes: [], runtime: 'process' };
   },
   async collectClusterState(cluster: string) {
     await sleep(behaviour.preflightMs.get(cluster) ?? 0);
