@@ -4,10 +4,24 @@
 #   redisforge/redis:8.0.2   a debootstrap'd trixie root file system with its redis-server (cached)
 # and a redis-server 8.0.2 wrapper for the process runtime, which runs trixie's binary through
 # that root's own loader.
+# Both images run redis-server as the `redis` user, uid 100 gid 101 in both (trixie's ids; the
+# docker runtime writes a node's files with them, src/runtime/archive.ts), so a replace from one
+# version to the other keeps the volumes readable. /data and /etc/redisforge belong to it (a new
+# volume starts with the image's ownership; CONFIG REWRITE writes next to redis.conf).
 set -euo pipefail
 CACHE="${REDISFORGE_CACHE:-$HOME/.cache/redisforge}"
 act() { echo "setup: $*"; }
-have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+# Bump when what goes into the images changes: an image with another build label is rebuilt.
+BUILD=redis-user-1
+have_image() { [ "$(docker image inspect --format '{{ index .Config.Labels "redisforge.build" }}' "$1" 2>/dev/null)" = "$BUILD" ]; }
+REDIS_UID=100
+REDIS_GID=101
+# The directories the redis user owns, under a staging root.
+redis_dirs() {
+  mkdir -p "$1/data" "$1/etc/redisforge"
+  chown "$REDIS_UID:$REDIS_GID" "$1/data" "$1/etc/redisforge"
+  chmod 0700 "$1/data" "$1/etc/redisforge"
+}
 
 TRIXIE="$CACHE/trixie-root"
 if [ ! -x "$TRIXIE/usr/bin/redis-server" ]; then
@@ -41,17 +55,27 @@ if ! have_image redisforge/redis:7.0.15; then
   done
   cp /bin/busybox "$root/bin/busybox"
   for applet in sh cat ls rm mkdir; do ln -s busybox "$root/bin/$applet"; done
-  echo 'root:x:0:0:root:/data:/bin/sh' >"$root/etc/passwd"
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+  echo "redis:x:$REDIS_UID:$REDIS_GID::/data:/bin/false" >>"$root/etc/passwd"
+  printf 'root:x:0:\nredis:x:%s:\n' "$REDIS_GID" >"$root/etc/group"
+  redis_dirs "$root"
   chmod 1777 "$root/tmp"
   tar -C "$root" -c . | docker import \
-    --change 'ENTRYPOINT ["/usr/bin/redis-server"]' --change 'WORKDIR /data' --change 'LABEL org.opencontainers.image.version=7.0.15' \
+    --change 'ENTRYPOINT ["/usr/bin/redis-server"]' --change 'WORKDIR /data' --change 'USER redis' \
+    --change 'LABEL org.opencontainers.image.version=7.0.15' --change "LABEL redisforge.build=$BUILD" \
     - redisforge/redis:7.0.15 >/dev/null
   rm -rf "$root"
 fi
 
 if ! have_image redisforge/redis:8.0.2; then
   act "building redisforge/redis:8.0.2 from the trixie root"
-  tar -C "$TRIXIE" -c . | docker import \
-    --change 'ENTRYPOINT ["/usr/bin/redis-server"]' --change 'WORKDIR /data' --change 'LABEL org.opencontainers.image.version=8.0.2' \
+  [ "$(awk -F: '$1 == "redis" { print $3 ":" $4 }' "$TRIXIE/etc/passwd")" = "$REDIS_UID:$REDIS_GID" ] \
+    || { echo "setup: trixie's redis user is not $REDIS_UID:$REDIS_GID; update REDIS_UID/REDIS_GID here and in src/runtime/archive.ts" >&2; exit 1; }
+  extra=$(mktemp -d)
+  redis_dirs "$extra"
+  tar -c -C "$TRIXIE" . -C "$extra" ./data ./etc/redisforge | docker import \
+    --change 'ENTRYPOINT ["/usr/bin/redis-server"]' --change 'WORKDIR /data' --change 'USER redis' \
+    --change 'LABEL org.opencontainers.image.version=8.0.2' --change "LABEL redisforge.build=$BUILD" \
     - redisforge/redis:8.0.2 >/dev/null
+  rm -rf "$extra"
 fi

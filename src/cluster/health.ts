@@ -22,6 +22,8 @@ export interface HealthExpectation {
   replicasPerMaster: number;
   /** Total nodes; defaults to masters * (1 + replicasPerMaster). */
   nodes?: number;
+  /** The worker reaches the nodes over TLS without checking their certificates (inventory tls.insecure). */
+  tlsInsecure?: boolean;
 }
 
 export type Severity = 'critical' | 'warning' | 'info';
@@ -43,7 +45,8 @@ export type FindingCode =
   | 'OPEN_SLOT'
   | 'SLOT_MAP_DISAGREEMENT'
   | 'CONFIG_EPOCH_COLLISION'
-  | 'MIXED_VERSIONS';
+  | 'MIXED_VERSIONS'
+  | 'TLS_UNVERIFIED';
 
 export interface Finding {
   code: FindingCode;
@@ -267,6 +270,12 @@ export function analyzeHealth(observations: readonly NodeObservation[], expected
   if (versions.length > 1) {
     add({ code: 'MIXED_VERSIONS', severity: 'info', message: `nodes run different Redis versions: ${versions.join(', ')}`,
       advice: 'Expected during upgradeRedis; otherwise finish the rolling upgrade.' });
+  }
+
+  if (expected.tlsInsecure) {
+    // A warning, not info: anyone on the path can pose as a node and collect the cluster's password.
+    add({ code: 'TLS_UNVERIFIED', severity: 'warning', message: 'the worker does not verify the nodes\' TLS certificates (tls.rejectUnauthorized false, tls.insecure true)',
+      advice: 'Name the CA that signed the nodes\' certificates in the inventory (tls.caFile), then remove rejectUnauthorized false and insecure true.' });
   }
 
   const coveredSlots = reference ? SLOT_COUNT - countSlots(uncoveredSlots(servingMasters(reference).flatMap((n) => n.slots))) : 0;

@@ -2,17 +2,53 @@
 import type { Readable } from 'node:stream';
 import { extract, pack, type Pack } from 'tar-stream';
 
-/** A tar of one file, for putArchive. */
-export function singleFileTar(name: string, content: string, mode: number): Promise<Buffer> {
+/**
+ * The `redis` user of the node images (docker/redis, scripts/build-images.sh): the same ids in
+ * every version's image, so a replace keeps the node's volumes readable.
+ */
+export const REDIS_UID = 100;
+export const REDIS_GID = 101;
+
+export interface TarOwner {
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/** A tar of small files ("dir/name" paths; their directories 0700), all with one owner, for putArchive. */
+export function filesTar(files: readonly { name: string; content: string }[], owner: TarOwner): Promise<Buffer> {
   const p = pack();
-  p.entry({ name, mode }, content);
+  const dirs = [...new Set(files.flatMap((f) => (f.name.includes('/') ? [f.name.slice(0, f.name.lastIndexOf('/'))] : [])))];
+  for (const name of dirs) p.entry({ name, type: 'directory', mode: 0o700, uid: owner.uid, gid: owner.gid });
+  for (const f of files) p.entry({ name: f.name, mode: owner.mode, uid: owner.uid, gid: owner.gid }, f.content);
   p.finalize();
+  return collect(p);
+}
+
+function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   return new Promise((resolve, reject) => {
-    p.on('data', (c: Buffer) => chunks.push(c));
-    p.on('end', () => resolve(Buffer.concat(chunks)));
-    p.on('error', reject);
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', reject);
   });
+}
+
+/**
+ * The same archive with every entry owned by uid:gid: data restored into a container must be
+ * the redis user's, whoever owned the files where the backup was taken.
+ */
+export function ownedBy(archive: Readable, uid: number, gid: number): Readable {
+  const ex = extract();
+  const out = pack();
+  ex.on('entry', (header, stream, next) => {
+    stream.pipe(out.entry({ ...header, uid, gid, uname: undefined, gname: undefined }, next));
+  });
+  ex.on('finish', () => out.finalize());
+  ex.on('error', (err) => out.destroy(err));
+  archive.on('error', (err) => out.destroy(err));
+  archive.pipe(ex);
+  return out;
 }
 
 /** Copies the one file entry of `archive` into `out` under `name`, streaming. */

@@ -4,7 +4,7 @@
  * addresses). Files move through the Docker API (getArchive/putArchive), so a remote Docker
  * host, tcp or ssh, needs no agent. Each node may have its own Docker endpoint.
  */
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { pack } from 'tar-stream';
@@ -12,8 +12,10 @@ import type { DockerRuntimeConfig } from '../config';
 import type { NodeSecrets } from '../credentials';
 import { splitAddress } from '../cluster/address';
 import { ignoreNotModified, recreateContainer, replacedContainers, restoreReplaced } from './containers';
-import { copyOnlyEntry, singleFileTar } from './archive';
+import { copyOnlyEntry, filesTar, ownedBy, REDIS_GID, REDIS_UID } from './archive';
+import { dockerOptions } from './dockerEndpoint';
 import { nodeConf } from './redisConf';
+import type { NodeTls } from './tlsConf';
 import { RuntimeError, type NodeRuntime, type NodeStatus } from './types';
 import { awaitPort } from './wait';
 
@@ -21,27 +23,7 @@ export const LABEL_CLUSTER = 'redisforge.cluster';
 export const LABEL_PORT = 'redisforge.port';
 const CONF_DIR = '/etc/redisforge';
 
-/** dockerode options for an endpoint: a socket path, unix://, tcp:// (TLS when certificates are given) or ssh://. */
-export function dockerOptions(endpoint: string, tls?: DockerRuntimeConfig['tls']): Docker.DockerOptions {
-  if (endpoint.startsWith('/') || endpoint.startsWith('unix://')) return { socketPath: endpoint.replace(/^unix:\/\//, '') };
-  const url = new URL(endpoint);
-  if (url.protocol === 'ssh:') {
-    return { protocol: 'ssh', host: url.hostname, port: Number(url.port || 22), username: url.username || undefined, sshOptions: { agent: process.env.SSH_AUTH_SOCK } };
-  }
-  if (url.protocol === 'tcp:' || url.protocol === 'http:' || url.protocol === 'https:') {
-    const read = (f?: string) => (f ? readFileSync(f) : undefined);
-    const secure = url.protocol === 'https:' || Boolean(tls?.certFile);
-    return {
-      protocol: secure ? 'https' : 'http',
-      host: url.hostname,
-      port: Number(url.port || (secure ? 2376 : 2375)),
-      ca: read(tls?.caFile),
-      cert: read(tls?.certFile),
-      key: read(tls?.keyFile),
-    };
-  }
-  throw new Error(`docker endpoint "${endpoint}": expected a socket path, unix://, tcp:// or ssh://`);
-}
+export { dockerOptions } from './dockerEndpoint';
 
 function imageTag(image: string): string {
   const slash = image.lastIndexOf('/');
@@ -57,13 +39,15 @@ export class DockerRuntime implements NodeRuntime {
     private readonly cluster: string,
     private readonly config: DockerRuntimeConfig,
     private readonly secrets: NodeSecrets = {},
+    /** The cluster's tls.server, as paths on the worker's host: copied into each node's config volume. */
+    private readonly tls?: NodeTls,
   ) {}
 
   docker(address: string): Docker {
     const endpoint = this.config.nodeEndpoints[address] ?? this.config.endpoint;
     let client = this.clients.get(endpoint);
     if (!client) {
-      client = new Docker(dockerOptions(endpoint, this.config.tls));
+      client = new Docker(dockerOptions(endpoint, this.config.tls, this.config));
       this.clients.set(endpoint, client);
     }
     return client;
@@ -164,8 +148,18 @@ export class DockerRuntime implements NodeRuntime {
         ],
       },
     });
-    const conf = nodeConf({ address, dir: this.config.dataDir, nodeTimeoutMs: this.config.nodeTimeoutMs, secrets: this.secrets, extraConfig: this.config.extraConfig, daemonize: false });
-    await container.putArchive(await singleFileTar('redis.conf', conf, 0o600), { path: CONF_DIR });
+    const inContainer = this.tls && { ...this.tls, certFile: `${CONF_DIR}/tls/node.crt`, keyFile: `${CONF_DIR}/tls/node.key`, caFile: `${CONF_DIR}/tls/ca.crt` };
+    const conf = nodeConf({ address, dir: this.config.dataDir, nodeTimeoutMs: this.config.nodeTimeoutMs, secrets: this.secrets, extraConfig: this.config.extraConfig, daemonize: false, tls: inContainer });
+    const files = [{ name: 'redis.conf', content: conf }];
+    if (this.tls) {
+      files.push(
+        { name: 'tls/node.crt', content: await readFile(this.tls.certFile, 'utf8') },
+        { name: 'tls/node.key', content: await readFile(this.tls.keyFile, 'utf8') },
+        { name: 'tls/ca.crt', content: await readFile(this.tls.caFile, 'utf8') },
+      );
+    }
+    // The redis user's own (redis-server runs as it), and no one else's: passwords and the TLS key.
+    await container.putArchive(await filesTar(files, { mode: 0o600, uid: REDIS_UID, gid: REDIS_GID }), { path: CONF_DIR });
   }
 
   /** Removes the node's container and volumes: its data is gone. */
@@ -252,7 +246,7 @@ export class DockerRuntime implements NodeRuntime {
   async writeDataDir(address: string, tar: Readable): Promise<void> {
     const c = await this.container(address);
     if ((await c.inspect()).State.Running) throw new RuntimeError(address, 'is running: stop it before writing its data directory');
-    await c.putArchive(tar, { path: this.config.dataDir });
+    await c.putArchive(ownedBy(tar, REDIS_UID, REDIS_GID), { path: this.config.dataDir });
   }
 
   /** Empties the data volume with a short-lived container of the node's own image (it has a shell). */

@@ -2,17 +2,23 @@ import type { Inventory } from '../config';
 import type { NodeSecrets } from '../credentials';
 import { DockerRuntime } from './docker';
 import { ProcessRuntime } from './process';
+import { secretsCarryingTls, serverTls } from './tlsConf';
 import type { NodeRuntime } from './types';
 
 export type { NodeRuntime, NodeStatus } from './types';
 export { RuntimeError } from './types';
 export { DockerRuntime, ProcessRuntime };
 
-/** The runtime that runs a cluster's nodes, as its inventory entry names it. */
+/**
+ * The runtime that runs a cluster's nodes, as its inventory entry names it; with the cluster's
+ * `tls.server`, every node it starts or provisions serves TLS only.
+ */
 export function createRuntime(inventory: Inventory, cluster: string, secrets: NodeSecrets): NodeRuntime | undefined {
   const name = inventory.clusters[cluster]?.runtime;
   if (name === undefined) return undefined;
   const config = inventory.runtimes[name];
   if (!config) return undefined;
-  return config.type === 'process' ? new ProcessRuntime(config, secrets) : new DockerRuntime(cluster, config, secrets);
+  const tls = serverTls(cluster, inventory.clusters[cluster]);
+  if (config.type === 'docker') return new DockerRuntime(cluster, config, secrets, tls);
+  return new ProcessRuntime(config, tls ? secretsCarryingTls(secrets, tls) : secrets);
 }

@@ -2,6 +2,7 @@
 import { splitAddress } from '../cluster/address';
 import type { NodeSecrets } from '../credentials';
 import { authDirectives } from './aclConf';
+import { tlsCarriedBy, tlsDirectives, type NodeTls } from './tlsConf';
 
 export interface NodeConfOptions {
   address: string;
@@ -12,13 +13,17 @@ export interface NodeConfOptions {
   extraConfig: Record<string, string>;
   /** Process runtime: daemonize with a pid file and a log file in `dir`. */
   daemonize: boolean;
+  /** The node's TLS files as the node sees them; absent: a plaintext node. */
+  tls?: NodeTls;
 }
 
 export function nodeConf(o: NodeConfOptions): string {
   const { host, port } = splitAddress(o.address);
+  const tls = o.tls ?? tlsCarriedBy(o.secrets);
   const lines: [string, string][] = [
     ['bind', host],
-    ['port', String(port)],
+    // A TLS node's own port line (plaintext off, or moved) comes with its TLS directives.
+    ...(tls ? tlsDirectives(port, tls) : [['port', String(port)] as [string, string]]),
     ['dir', o.dir],
     ['cluster-enabled', 'yes'],
     ['cluster-config-file', 'nodes.conf'],

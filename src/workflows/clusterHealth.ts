@@ -30,6 +30,8 @@ export async function clusterHealth(rawInput: unknown): Promise<ClusterHealthRes
     const report = analyzeHealth(observations, {
       masters: input.expectedMasters ?? spec.masters,
       replicasPerMaster: input.expectedReplicasPerMaster ?? spec.replicasPerMaster,
+      // Pure analysis of a field the spec already carries: no command changes, so no patched() needed.
+      tlsInsecure: spec.tlsInsecure,
     });
     const problems = report.findings.filter((f) => f.severity !== 'info');
     op.finish(

@@ -85,3 +85,12 @@ test('a replica whose link is down, mixed versions, and an epoch collision', () 
   expect(report.findings.find((f) => f.code === 'MIXED_VERSIONS')).toMatchObject({ severity: 'info', message: 'nodes run different Redis versions: 7.0.15, 8.0.2' });
   expect(report.findings.find((f) => f.code === 'CONFIG_EPOCH_COLLISION')?.severity).toBe('warning');
 });
+
+test('TLS without certificate checks is a warning that says how to turn the checks back on', () => {
+  const observations = observe(fixture('cluster-nodes-healthy.txt'), fixture('cluster-info-healthy.txt'));
+  expect(analyzeHealth(observations, { ...expected, tlsInsecure: false }).findings).toEqual([]);
+  const report = analyzeHealth(observations, { ...expected, tlsInsecure: true });
+  expect(report.findings).toEqual([expect.objectContaining({ code: 'TLS_UNVERIFIED', severity: 'warning' })]);
+  expect(report.findings[0]!.advice).toMatch(/tls\.caFile/);
+  expect(report.healthy).toBe(false);
+});
