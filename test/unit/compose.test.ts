@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadInventory } from '../../src/config';
 import { DockerRuntime } from '../../src/runtime';
+import { composeSecretFiles } from '../../scripts/compose-secrets';
 
 const ROOT = join(__dirname, '..', '..');
 type Service = { labels?: Record<string, string>; command?: string[]; network_mode?: string; volumes?: string[]; container_name?: string; secrets?: string[]; image?: string; restart?: string };
@@ -61,5 +62,27 @@ test('the S3 store, Temporal with both search attributes, and the worker with it
   const temporal = compose.services.temporal!.command!;
   expect(temporal).toEqual(expect.arrayContaining(['RedisCluster=Keyword', 'RunbookOperation=Keyword']));
   expect(compose.services.worker!.volumes).toEqual(expect.arrayContaining(['./docker/inventory.json:/etc/redisforge/inventory.json:ro', '/var/run/docker.sock:/var/run/docker.sock']));
-  expect(Object.keys(compose.secrets).sort()).toEqual(['redis_auth_conf', 'redis_password']);
+  expect(Object.keys(compose.secrets).sort()).toEqual(['app_password', 'operator_password', 'redis_auth_conf', 'replication_password']);
+});
+
+test('one ACL user per role: the worker is the operator, Envoy the application user, the default user is off', () => {
+  const acl = inventory.clusters.main!.acl!;
+  expect(acl.operator.passwordFile).toBe('/run/secrets/operator_password');
+  expect(compose.services.worker!.secrets).toEqual(expect.arrayContaining(['operator_password', 'replication_password', 'app_password']));
+  // Envoy holds the application password only: it cannot log in as the operator.
+  expect(compose.services.envoy!.secrets).toEqual(['app_password']);
+  const proxy = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  expect(proxy.downstream_auth_username).toEqual({ inline_string: acl.application.username });
+  const upstream = envoy.static_resources.clusters[0].typed_extension_protocol_options['envoy.filters.network.redis_proxy'];
+  expect(upstream.auth_username).toEqual({ inline_string: acl.application.username });
+  expect(upstream.auth_password).toEqual({ filename: '/run/secrets/app_password' });
+
+  const files = composeSecretFiles({ REDISFORGE_OPERATOR_PASSWORD: 'op-secret', REDISFORGE_REPLICATION_PASSWORD: 'repl-secret', REDISFORGE_APP_PASSWORD: 'app-secret' });
+  const conf = files['redis_auth.conf']!;
+  expect(conf).toMatch(/^user "default" "off"/m);
+  expect(conf).toContain('"redisforge-operator" "on" "resetpass" ">op-secret"');
+  expect(conf).toMatch(/^masteruser "redisforge-replication"$/m);
+  expect(conf).toMatch(/^masterauth "repl-secret"$/m);
+  expect(conf).toContain('-@admin');
+  expect(files.app_password).toBe('app-secret');
 });
