@@ -18,6 +18,9 @@ import {
   addNodeInput, backupClusterInput, clusterHealthInput, createClusterInput, failoverTestInput, rebalanceInput, removeNodeInput, repairClusterInput,
   restoreClusterInput, routingCheckInput, upgradeEnvoyInput, upgradeRedisInput, verifyBackupInput,
 } from '../workflows/inputs';
+import { configureAclInput, rotateCredentialsInput } from '../workflows/aclInputs';
+import type { ConfigureAclReport } from '../workflows/configureAcl';
+import type { RotateCredentialsReport } from '../workflows/rotateCredentials';
 import type { AddNodeReport } from '../workflows/addNode';
 import type { BackupReport } from '../workflows/backupCluster';
 import type { ClusterHealthResult } from '../workflows/clusterHealth';
@@ -50,6 +53,8 @@ export const inputSchemas = {
   routingCheck: routingCheckInput,
   upgradeRedis: upgradeRedisInput,
   upgradeEnvoy: upgradeEnvoyInput,
+  configureAcl: configureAclInput,
+  rotateCredentials: rotateCredentialsInput,
 } as const;
 
 interface Results {
@@ -66,6 +71,8 @@ interface Results {
   routingCheck: RoutingCheckReport;
   upgradeRedis: UpgradeRedisReport;
   upgradeEnvoy: UpgradeEnvoyReport;
+  configureAcl: ConfigureAclReport;
+  rotateCredentials: RotateCredentialsReport;
 }
 
 export type RunbookWorkflow = keyof typeof inputSchemas;
@@ -269,3 +276,8 @@ export const startUpgradeRedis = starter('upgradeRedis');
 export const executeUpgradeRedis = executor('upgradeRedis');
 export const startUpgradeEnvoy = starter('upgradeEnvoy');
 export const executeUpgradeEnvoy = executor('upgradeEnvoy');
+export const startConfigureAcl = starter('configureAcl');
+export const executeConfigureAcl = executor('configureAcl');
+/** The new password is the user's nextPasswordEnv/nextPasswordFile in the worker's environment, never an input. */
+export const startRotateCredentials = starter('rotateCredentials');
+export const executeRotateCredentials = executor('rotateCredentials');

@@ -12,3 +12,5 @@ export { upgradeRedis } from './upgradeRedis';
 export { upgradeEnvoy } from './upgradeEnvoy';
 export { repairCluster } from './repairCluster';
 export { routingCheck } from './routingCheck';
+export { configureAcl } from './configureAcl';
+export { rotateCredentials } from './rotateCredentials';

@@ -66,6 +66,10 @@ const BAD_USAGE: [string, string[], RegExp][] = [
   ['a schedule command without a cluster', ['schedule', 'pause'], /schedule pause: --cluster is required/],
   ['a cron expression that is not one', ['schedule', 'backup', '--cluster', 'main', '--cron', 'every night'], /--cron: "every night" is not a 5-field cron expression/],
   ['a list limit of 0', ['list', '--limit', '0'], /--limit: at least 1/],
+  ['a rotation without --user', ['rotate-credentials'], /required option '--user <role>' not specified/],
+  ['a user that is not a role', ['rotate-credentials', '--user', 'root'], /Allowed choices are operator, replication, application/],
+  // The probe address comes from the inventory (clientEndpoint), never from the command line.
+  ['routing-check --endpoint', ['routing-check', '--endpoint', '127.0.0.3:7390'], /unknown option '--endpoint'/],
 ];
 
 test('bad usage and bad input exit 2 before anything starts, naming the flag or argument', async () => {

@@ -8,7 +8,7 @@ import Redis, { type RedisOptions } from 'ioredis';
 import type { ClusterConfig } from '../../config';
 import { splitAddress } from '../../cluster/address';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
-import { resolveCredentials, type Credentials } from '../../credentials';
+import { resolveCredentials, resolveNodeSecrets, type Credentials } from '../../credentials';
 
 export { resolveCredentials, type Credentials };
 
@@ -39,8 +39,24 @@ export interface NodeConnectorOptions {
   allows?: (address: string) => boolean;
 }
 
+/**
+ * How the worker may log in, in order: as the operator user (its current password, then the next
+ * one while rotateCredentials rolls it out, so a node that already dropped the old one still
+ * answers), then with the cluster's `auth` password (a cluster that configureAcl has not
+ * converted yet, whose nodes know only requirepass). A cluster without `acl` has one login.
+ */
+export function loginsOf(cluster: ClusterConfig, env: NodeJS.ProcessEnv): Credentials[] {
+  const legacy = resolveCredentials({ ...cluster, acl: undefined }, env);
+  if (!cluster.acl) return [legacy];
+  const operator = resolveNodeSecrets(cluster, env).acl!.operator;
+  const logins: Credentials[] = operator.passwords.map((password) => ({ username: operator.username, password }));
+  return legacy.password ? [...logins, legacy] : logins;
+}
+
 export class NodeConnector {
-  private readonly credentials: Credentials;
+  private readonly logins: Credentials[];
+  /** The login that worked last: tried first, and what MIGRATE passes on to its target. */
+  private preferred = 0;
   private readonly tls?: RedisOptions['tls'];
 
   constructor(
@@ -48,7 +64,7 @@ export class NodeConnector {
     env: NodeJS.ProcessEnv = process.env,
     private readonly options: NodeConnectorOptions = {},
   ) {
-    this.credentials = resolveCredentials(cluster, env);
+    this.logins = loginsOf(cluster, env);
     if (cluster.tls) {
       const t = cluster.tls;
       this.tls = {
@@ -62,12 +78,12 @@ export class NodeConnector {
   }
 
   redact(text: string): string {
-    return redact(text, [this.credentials.password, this.credentials.username]);
+    return redact(text, this.logins.flatMap((l) => [l.password, l.username]));
   }
 
   /** AUTH arguments for MIGRATE, so the source can log in to the target. Never logged. */
   migrateAuth(): string[] {
-    const { username, password } = this.credentials;
+    const { username, password } = this.logins[this.preferred] ?? {};
     if (!password) return [];
     return username ? ['AUTH2', username, password] : ['AUTH', password];
   }
@@ -91,6 +107,25 @@ export class NodeConnector {
 
   /** Opens a connection to one node, runs `fn`, and always closes it. */
   async withNode<T>(address: string, fn: (redis: Redis) => Promise<T>): Promise<T> {
+    const order = [this.preferred, ...this.logins.keys()].filter((i, k, all) => all.indexOf(i) === k);
+    return this.connect(address, order.map((i) => this.logins[i]!), fn, (login) => (this.preferred = this.logins.indexOf(login)));
+  }
+
+  /**
+   * Logs in to a node with exactly `login` (a user's new password, before the old one goes) and
+   * runs `fn`. The secret is redacted from errors like the connector's own.
+   */
+  async withLogin<T>(address: string, login: Credentials, fn: (redis: Redis) => Promise<T>): Promise<T> {
+    try {
+      return await this.connect(address, [login], fn);
+    } catch (err) {
+      if (err instanceof TemporalFailure) throw err;
+      (err as Error).message = redact((err as Error).message, [login.password]);
+      throw err;
+    }
+  }
+
+  private async connect<T>(address: string, logins: readonly Credentials[], fn: (redis: Redis) => Promise<T>, loggedIn?: (login: Credentials) => void): Promise<T> {
     if (this.options.allows && !this.options.allows(address)) {
       throw ApplicationFailure.create({
         type: 'AddressNotInInventory',
@@ -100,11 +135,10 @@ export class NodeConnector {
       });
     }
     const { host, port } = splitAddress(address);
+    // No credentials here: AUTH is sent below, one login after another on the same connection.
     const redis = new Redis({
       host,
       port,
-      username: this.credentials.username,
-      password: this.credentials.password,
       tls: this.tls,
       lazyConnect: true,
       connectTimeout: this.cluster.commandTimeoutMs,
@@ -114,7 +148,7 @@ export class NodeConnector {
       enableOfflineQueue: true,
       retryStrategy: () => null,
     });
-    // ioredis reports why a connection dropped (refused, WRONGPASS) only as an event; the
+    // ioredis reports why a connection dropped (refused, reset) only as an event; the
     // awaited command then fails with a bare "Connection is closed", so keep the cause.
     let cause: Error | undefined;
     redis.on('error', (err: Error) => {
@@ -122,6 +156,7 @@ export class NodeConnector {
     });
     try {
       await redis.connect();
+      await this.authenticate(redis, logins, loggedIn);
       return await fn(redis);
     } catch (err) {
       // A failure the activity raised on purpose (or its cancellation) keeps its type and retry decision.
@@ -133,5 +168,24 @@ export class NodeConnector {
     } finally {
       redis.disconnect();
     }
+  }
+
+  /** The first login the node accepts; only a refused password (WRONGPASS) moves on to the next. */
+  private async authenticate(redis: Redis, logins: readonly Credentials[], loggedIn?: (login: Credentials) => void): Promise<void> {
+    let refused: unknown;
+    for (const login of logins) {
+      if (!login.password) continue;
+      try {
+        await (login.username ? redis.call('AUTH', login.username, login.password) : redis.call('AUTH', login.password));
+        loggedIn?.(login);
+        return;
+      } catch (err) {
+        // A node without a password answers as ioredis's own AUTH would let pass: go on as before.
+        if (/without any password configured|no password is set/i.test(String((err as Error).message))) return;
+        if (classifyRedisError(err) !== 'auth') throw err;
+        refused = err;
+      }
+    }
+    if (refused) throw refused;
   }
 }

@@ -4,6 +4,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import type { RunbookWorkflow } from '../sdk';
+import { ACL_PROCEDURES } from './aclProcedures';
 
 export interface FlagSpec {
   /** Commander syntax: "--role <role>", "--dry-run", "--no-failback". */
@@ -208,11 +209,11 @@ export const PROCEDURES: ProcedureSpec[] = [
     summary: '"MOVED" Errors: touch keys in every slot range through the client endpoint and directly; tell whether redirects reach clients',
     flags: [
       { flags: '--keys-per-range <n>', description: 'keys written and read per slot range (default 3)', field: 'keysPerRange', parse: wholeNumber },
-      { flags: '--endpoint <host:port>', description: "the address applications use (default: the cluster's clientEndpoint)", field: 'endpoint' },
       { flags: '--node <host:port>', description: 'the node for the direct check (default: the master of slot 0)', field: 'node' },
     ],
     examples: ['redisforge routing-check --cluster main'],
   },
+  ...ACL_PROCEDURES,
 ];
 
 export function procedureFor(type: string): ProcedureSpec | undefined {

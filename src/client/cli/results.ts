@@ -84,6 +84,17 @@ const render: Renderers = {
     ...r.nodes.map((n) => `  ${n.address}: ${n.version}${n.redisVersion ? ` (redis_version ${n.redisVersion})` : ' (no answer)'}`),
     ...r.findingsAfter.map((f) => `  new finding: ${f}`),
   ],
+  configureAcl: (r) => [
+    `ACL users on ${r.cluster}${r.dryRun ? ' (dry run)' : ''}: ${r.alreadyConfigured.length === Object.keys(r.created).length ? 'every node already had them, the default user off' : r.dryRun ? 'would create' : 'created; the default user is off'}`,
+    ...Object.entries(r.created).filter(([, users]) => users.length > 0).map(([address, users]) => `  ${address}: ${users.join(', ')}`),
+    ...(r.notRewritten.length ? [`  no config file (in memory only): ${r.notRewritten.join(', ')}`] : []),
+    ...notes(r.notes),
+  ],
+  rotateCredentials: (r) => [
+    `Password of the ${r.user} user on ${r.cluster}${r.dryRun ? ' (dry run): every node answers, the new password is set' : `: new one on every node (added on ${count(r.added.length, 'node')}), the old one removed on ${count(r.removed.length, 'node')}`}`,
+    ...(r.notRewritten.length ? [`  no config file (in memory only): ${r.notRewritten.join(', ')}`] : []),
+    ...notes(r.notes),
+  ],
   upgradeEnvoy: (r) => [
     `Proxy ${r.proxy} (${r.container})${r.dryRun ? ' (dry run)' : ''}: ${r.oldImage} -> ${r.newImage}: ` +
       (r.dryRun ? 'would be replaced' : !r.changed ? 'already ran it' : r.rolledBack ? `NOT ready, rolled back (${r.readiness})` : `ready${r.readyMs !== undefined ? ` in ${formatDuration(r.readyMs)}` : ''}`),

@@ -1,0 +1,92 @@
+/**
+ * Moves a cluster whose nodes know only requirepass to one ACL user per role: the operator user
+ * the worker connects as, the replication user replicas log in with (masteruser), the
+ * application user for clients and Envoy; then the default user goes. Every step is additive or
+ * idempotent, so a second run (or a resumed one) changes nothing.
+ */
+import { ApplicationFailure } from '@temporalio/workflow';
+import type { AclNodeStatus } from '../activities/redis/acl';
+import { Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { configureAclInput } from './aclInputs';
+
+export interface ConfigureAclReport {
+  cluster: string;
+  dryRun: boolean;
+  /** Nodes that already had every user and the default user off: nothing to do there. */
+  alreadyConfigured: string[];
+  /** Per node, the users that were (or, in a dry run, would be) created. */
+  created: Record<string, string[]>;
+  /** Nodes without a config file: their users live in memory only until the runtime writes one. */
+  notRewritten: string[];
+  notes: string[];
+}
+
+const STEPS = [
+  'Check every node is reachable',
+  'Create the users (ACL SETUSER) and set masteruser/masterauth',
+  'Check the operator user logs in on every node',
+  'Turn the default user off and save (CONFIG REWRITE)',
+  'Check the replicas are in sync',
+] as const;
+
+const ROLES = ['operator', 'replication', 'application'] as const;
+
+export async function configureAcl(rawInput: unknown): Promise<ConfigureAclReport> {
+  const op = new Operation('configureAcl', STEPS);
+  return op.run(async () => {
+    const input = parseInput(configureAclInput, rawInput);
+    op.forCluster(input.cluster);
+    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+
+    op.step(STEPS[0]);
+    const status: AclNodeStatus[] = await quick.aclNodeStatus(spec.name, spec.nodes).catch(surfaceActivityFailure);
+    const down = status.filter((s) => s.error);
+    if (down.length > 0) {
+      throw ApplicationFailure.create({
+        type: 'PreflightFailed',
+        nonRetryable: true,
+        message: `every node must answer before the users change: ${down.map((s) => `${s.address} (${s.error})`).join('; ')}`,
+        details: [{ unreachable: down.map((s) => s.address) }],
+      });
+    }
+    const done = (s: AclNodeStatus) => s.users.length === ROLES.length && !s.defaultUserOn;
+    const report: ConfigureAclReport = {
+      cluster: spec.name,
+      dryRun: input.dryRun,
+      alreadyConfigured: status.filter(done).map((s) => s.address),
+      created: Object.fromEntries(status.map((s) => [s.address, ROLES.filter((r) => !s.users.includes(r))])),
+      notRewritten: [],
+      notes: [],
+    };
+    if (input.dryRun) {
+      op.finish('succeeded', 'Dry run: nothing was changed.');
+      return report;
+    }
+    await op.lock(spec.name);
+
+    // All users first, on every node, so no replica loses its master's user midway.
+    op.step(STEPS[1]);
+    for (const address of spec.nodes) report.created[address] = (await quick.applyAclUsers(spec.name, address).catch(surfaceActivityFailure)).created;
+
+    // The way back in after the default user is off: proven on a fresh connection on every node.
+    op.step(STEPS[2]);
+    for (const address of spec.nodes) await quick.verifyUserLogin(spec.name, 'operator', address).catch(surfaceActivityFailure);
+
+    op.step(STEPS[3]);
+    for (const address of spec.nodes) {
+      const { rewritten } = await quick.disableDefaultUser(spec.name, address).catch(surfaceActivityFailure);
+      if (!rewritten) report.notRewritten.push(address);
+    }
+
+    op.step(STEPS[4]);
+    await waiting(120)
+      .awaitClusterHealthy(spec.name, spec.nodes, { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster }, 120_000, ['NODE_UNREACHABLE', 'AUTH_FAILED', 'REPLICA_LINK_DOWN'])
+      .catch(surfaceActivityFailure);
+    report.notes.push(
+      `the default user is off: clients and Envoy log in as the application user now (AUTH <user> <password>); the cluster's "auth" password no longer opens a node`,
+      `remove clusters.${spec.name}.auth from the worker's inventory once every client has moved`,
+    );
+    op.finish('succeeded', `ACL users on ${spec.nodes.length} nodes; the default user is off.`);
+    return report;
+  });
+}
