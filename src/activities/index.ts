@@ -2,11 +2,9 @@
  * All activities, built from the worker's inventory and environment. Workflows see them only
  * as the type `Activities`.
  */
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { addressInInventory, parseScratchClusterName, scratchNodes } from '../cluster';
+import { addressInInventory } from '../cluster';
+import { isScratchName, scratchAddresses, type ScratchAllocation } from '../cluster/scratch';
 import type { ClusterConfig, Inventory } from '../config';
 import { createRuntime, ProcessRuntime, type NodeRuntime } from '../runtime';
 import { createStore, type BackupStore } from '../storage';
@@ -27,6 +25,7 @@ import { createRoutingActivities } from './redis/routing';
 import { createNodeActivities, noRuntime } from './nodes';
 import { createUpgradeActivities } from './upgrade';
 import { createProxyActivities } from './proxies';
+import { createScratchActivities, readScratchRecord, scratchRoot } from './scratch';
 
 /** What a workflow may know of a cluster: no secrets, no file paths. */
 export interface ClusterSpec {
@@ -58,16 +57,21 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
   const clientFor = context.client ?? (() => (client ??= connectClient()));
   const connectors = new Map<string, NodeConnector>();
 
-  /** Where verifyBackup's scratch clusters live: REDISFORGE_SCRATCH_DIR, else the temp dir. */
-  const scratchDir = env.REDISFORGE_SCRATCH_DIR ?? join(tmpdir(), 'redisforge-scratch');
+  const scratchDir = scratchRoot(env);
+
+  /** A scratch cluster this worker allocated (see ./scratch); any other "scratch:" name is unknown. */
+  function scratchNamed(name: string): ScratchAllocation | undefined {
+    return isScratchName(name) ? readScratchRecord(scratchDir, name) : undefined;
+  }
 
   function clusterConfig(name: string): ClusterConfig {
-    const scratch = parseScratchClusterName(name);
+    const scratch = scratchNamed(name);
     if (scratch) {
       const source = clusterConfig(scratch.source);
-      return { ...source, nodes: scratchNodes(scratch), masters: scratch.masters, replicasPerMaster: scratch.replicasPerMaster, tls: undefined, clientEndpoint: undefined };
+      // Its own ports only: no spare addresses, no endpoint, no scratch range of its own.
+      return { ...source, nodes: scratchAddresses(scratch), masters: scratch.masters, replicasPerMaster: scratch.replicasPerMaster, tls: undefined, clientEndpoint: undefined, spareNodes: [], scratchPorts: undefined };
     }
-    const cluster = inventory.clusters[name];
+    const cluster = Object.hasOwn(inventory.clusters, name) ? inventory.clusters[name] : undefined;
     if (!cluster) {
       throw ApplicationFailure.create({
         type: 'InvalidInput',
@@ -94,8 +98,8 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
   function runtimeFor(name: string): NodeRuntime {
     let runtime = runtimes.get(name);
     if (!runtime) {
-      const scratch = parseScratchClusterName(name);
-      runtime = scratch ? scratchRuntime(name, scratch.source, scratch.basePort) : createRuntime(inventory, name, resolveNodeSecrets(clusterConfig(name), env));
+      const scratch = scratchNamed(name);
+      runtime = scratch ? scratchRuntime(name, scratch) : createRuntime(inventory, name, resolveNodeSecrets(clusterConfig(name), env));
       if (!runtime) throw noRuntime(name);
       runtimes.set(name, runtime);
     }
@@ -103,12 +107,12 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
   }
 
   /** A process runtime for a scratch cluster, with the source's binaries when it has a process runtime. */
-  function scratchRuntime(name: string, source: string, basePort: number): NodeRuntime {
-    const sourceRuntime = inventory.runtimes[inventory.clusters[source]?.runtime ?? ''];
+  function scratchRuntime(name: string, scratch: ScratchAllocation): NodeRuntime {
+    const sourceRuntime = inventory.runtimes[inventory.clusters[scratch.source]?.runtime ?? ''];
     const versions = sourceRuntime?.type === 'process' ? sourceRuntime.versions : { default: 'redis-server' };
     const defaultVersion = sourceRuntime?.type === 'process' ? sourceRuntime.defaultVersion : 'default';
     return new ProcessRuntime(
-      { type: 'process', baseDir: join(scratchDir, `${source}-${basePort}`), versions, defaultVersion, nodeTimeoutMs: 2000, extraConfig: {} },
+      { type: 'process', baseDir: scratch.dir, versions, defaultVersion, nodeTimeoutMs: 2000, extraConfig: {} },
       resolveNodeSecrets(clusterConfig(name), env),
     );
   }
@@ -116,8 +120,7 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
   const stores = new Map<string, BackupStore>();
   /** The store named `store`, or the cluster's backupStore when `store` is empty. */
   function storeNamed(cluster: string, store: string): BackupStore {
-    const scratch = parseScratchClusterName(cluster);
-    const name = store || clusterConfig(scratch?.source ?? cluster).backupStore;
+    const name = store || clusterConfig(scratchNamed(cluster)?.source ?? cluster).backupStore;
     const config = name === undefined ? undefined : inventory.stores[name];
     if (!name || !config) {
       throw ApplicationFailure.create({
@@ -152,7 +155,7 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
         tlsInsecure: Boolean(c.tls && !c.tls.rejectUnauthorized),
         spareNodes: c.spareNodes,
         clientEndpoint: c.clientEndpoint,
-        runtime: parseScratchClusterName(name) ? 'process' : c.runtime ? inventory.runtimes[c.runtime]?.type : undefined,
+        runtime: scratchNamed(name) ? 'process' : c.runtime ? inventory.runtimes[c.runtime]?.type : undefined,
       };
     },
     ...createClusterFormingActivities(connectorFor),
@@ -168,22 +171,16 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
     ...createUpgradeActivities(connectorFor, runtimeFor),
     ...createProxyActivities(inventory),
     ...createAclActivities(connectorFor, clusterConfig, env),
+    ...createScratchActivities({ inventory, env, clusterConfig, runtimeFor, connectorFor, forget: (name) => {
+        runtimes.delete(name);
+        connectors.delete(name);
+      },
+    }),
 
     /** The store a cluster's backups go to (its name in the inventory and where it is). */
     async describeStore(cluster: string, store: string): Promise<{ name: string; description: string }> {
       const s = storeNamed(cluster, store);
-      return { name: store || clusterConfig(parseScratchClusterName(cluster)?.source ?? cluster).backupStore!, description: s.description };
-    },
-
-    /** Stops every node of a scratch cluster and removes its directory. */
-    async destroyScratchCluster(name: string): Promise<{ removed: string[] }> {
-      const scratch = parseScratchClusterName(name);
-      if (!scratch) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `${name} is not a scratch cluster name` });
-      const runtime = runtimeFor(name);
-      const nodes = scratchNodes(scratch);
-      for (const address of nodes) await runtime.kill(address);
-      await rm(join(scratchDir, `${scratch.source}-${scratch.basePort}`), { recursive: true, force: true });
-      return { removed: nodes };
+      return { name: store || clusterConfig(scratchNamed(cluster)?.source ?? cluster).backupStore!, description: s.description };
     },
   };
 }

@@ -14,6 +14,16 @@ import type { NodeRuntime } from '../runtime';
 import type { BackupStore } from '../storage';
 import { heartbeating, throwIfCancelled } from './heartbeat';
 import type { NodeConnector } from './redis/connection';
+import { validateManifest } from '../cluster/manifestSchema';
+
+function manifestInvalid(key: string, problems: string[]): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'ManifestInvalid',
+    nonRetryable: true,
+    message: `manifest ${key} is invalid, so the backup is not used: ${problems.join('; ')}; restore another backup`,
+    details: [{ problems }],
+  });
+}
 
 export interface NodeRestoreRequest {
   cluster: string;
@@ -39,11 +49,20 @@ export function createRestoreActivities(
       return listing(storeNamed(cluster, store), cluster);
     },
 
-    /** The manifest of a complete backup; fails (not retried) when the backup is missing or incomplete. */
+    /** The manifest of a complete backup, validated; fails (not retried) when the backup is missing, incomplete or its manifest malformed. */
     async readBackupManifest(cluster: string, store: string, backupId: string): Promise<BackupManifest> {
       const s = storeNamed(cluster, store);
-      const manifest = await s.getJson<BackupManifest>(manifestKey(cluster, backupId));
-      if (manifest) return manifest;
+      const key = manifestKey(cluster, backupId);
+      const raw = await s.getJson<unknown>(key).catch((err: Error) => {
+        if (err instanceof SyntaxError) throw manifestInvalid(key, [`(file): not JSON (${err.message})`]);
+        throw err;
+      });
+      if (raw !== undefined) {
+        // What the store holds is checked like any input, before a workflow takes a lock on it.
+        const checked = validateManifest(raw, { cluster, backupId });
+        if ('problems' in checked) throw manifestInvalid(key, checked.problems);
+        return checked.manifest;
+      }
       const present = await listing(s, cluster);
       const partial = present.find((b) => b.backupId === backupId);
       const complete = present.filter((b) => b.complete).map((b) => b.backupId);

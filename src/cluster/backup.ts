@@ -173,30 +173,6 @@ export function planRetention(
   return doomed;
 }
 
-/**
- * verifyBackup restores into a scratch cluster that is not in the inventory: its name says
- * all the worker needs (the source cluster, first port, shape), so any worker resolves it.
- */
-export interface ScratchCluster {
-  source: string;
-  basePort: number;
-  masters: number;
-  replicasPerMaster: number;
-}
-
-export function scratchClusterName(s: ScratchCluster): string {
-  return `scratch:${s.source}:${s.basePort}:${s.masters}x${s.replicasPerMaster}`;
-}
-
-export function parseScratchClusterName(name: string): ScratchCluster | undefined {
-  const m = /^scratch:([A-Za-z0-9_-]+):(\d+):(\d+)x(\d+)$/.exec(name);
-  return m ? { source: m[1]!, basePort: Number(m[2]), masters: Number(m[3]), replicasPerMaster: Number(m[4]) } : undefined;
-}
-
-export function scratchNodes(s: ScratchCluster): string[] {
-  return Array.from({ length: s.masters * (1 + s.replicasPerMaster) }, (_, i) => `127.0.0.1:${s.basePort + i}`);
-}
-
 export interface ShardSource {
   index: number;
   slots: SlotRange[];

@@ -5,13 +5,15 @@
  * that will master its slots, write each node's nodes.conf (same node ids and epochs, new
  * addresses), start, await cluster ok, and check every shard's key count against the manifest.
  */
-import { ActivityCancellationType, ApplicationFailure, isCancellation, proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { z } from 'zod';
 import type { Activities } from '../activities';
 import { planRestore, restoredNodesConf, SLOT_FINDINGS, type RestoreAssignment } from '../cluster';
+import { scratchAddresses, scratchAllocationSchema, type ScratchAllocation } from '../cluster/scratch';
 import type { Approval } from './definitions';
 import { ApprovalGate } from './controls';
-import { Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
-import { restoreClusterInput } from './inputs';
+import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { restoreClusterInput, type RestoreClusterInput } from './inputs';
 
 export interface RestoreReport {
   cluster: string;
@@ -43,15 +45,40 @@ const transferring = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput', 'PreflightFailed'] },
 });
 
-export async function restoreCluster(rawInput: unknown): Promise<RestoreReport> {
+/**
+ * The second argument, internal to verifyBackup: the scratch cluster its drill restores into,
+ * as the worker allocated it. No input names a scratch cluster; this argument is accepted only
+ * from a verifyBackup's own restore child, and validated like an input.
+ */
+export const restoreInternalArgument = z.object({ scratch: scratchAllocationSchema }).strict();
+export type RestoreInternalArgument = z.input<typeof restoreInternalArgument>;
+
+function scratchTarget(input: RestoreClusterInput, raw: unknown): ScratchAllocation {
+  const { parent, workflowId } = workflowInfo();
+  if (!parent || workflowId !== `${parent.workflowId}-restore`) {
+    throw invalidInput(['(second argument): internal to verifyBackup, whose drill restores into scratch clusters; start restoreCluster with one input object']);
+  }
+  const { scratch } = parseInput(restoreInternalArgument, raw);
+  if (scratch.workflowId !== parent.workflowId) throw invalidInput([`scratch.workflowId: ${scratch.workflowId} is not this restore's verifyBackup (${parent.workflowId})`]);
+  if (scratch.source !== input.cluster || (input.from ?? input.cluster) !== scratch.source) throw invalidInput([`scratch.source: ${scratch.source} is not the cluster being restored (${input.cluster})`]);
+  return scratch;
+}
+
+export async function restoreCluster(rawInput: unknown, rawInternal?: unknown): Promise<RestoreReport> {
   const op = new Operation('restoreCluster', STEPS);
   // At the approval gate, abort declines: the restore ends with nothing touched.
   const gate = new ApprovalGate('restoreCluster');
   return op.run(async () => {
     const input = parseInput(restoreClusterInput, rawInput);
-    op.forCluster(input.cluster);
-    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
-    const from = input.from ?? spec.name;
+    // A verifyBackup drill restores the cluster's backup into its scratch cluster instead.
+    const scratch = rawInternal === undefined ? undefined : scratchTarget(input, rawInternal);
+    const target = scratch?.name ?? input.cluster;
+    op.forCluster(target);
+    const spec = await quick.loadClusterSpec(target).catch(surfaceActivityFailure);
+    if (scratch && spec.nodes.join(',') !== scratchAddresses(scratch).join(',')) {
+      throw invalidInput([`scratch.ports: ${scratch.ports.join(',')} are not the ports this worker allocated to ${scratch.name} (${spec.nodes.join(', ')})`]);
+    }
+    const from = input.from ?? input.cluster;
     const started = Date.now();
     if (!spec.runtime) {
       throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `cluster ${spec.name} has no runtime in the worker's inventory: a restore stops, fills and starts its nodes; name one in clusters.${spec.name}.runtime` });
@@ -123,6 +150,8 @@ export async function restoreCluster(rawInput: unknown): Promise<RestoreReport> 
 
     op.step(STEPS[5]);
     await Promise.all(plan.assignments.map((a) => quick.startNode(spec.name, a.toAddress)));
+    // A scratch port answering proves nothing: each must be the node this restore wrote.
+    if (scratch) await quick.confirmScratchNodes(spec.name, Object.fromEntries(plan.assignments.map((a) => [a.toAddress, a.fromId]))).catch(surfaceActivityFailure);
 
     op.step(STEPS[6]);
     const nodes = plan.assignments.map((a) => a.toAddress);

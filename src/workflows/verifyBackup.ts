@@ -1,18 +1,22 @@
 /**
- * A restore drill: restores a backup into a scratch cluster (process runtime, other ports on
- * this worker's machine), checks every shard's key count against the manifest, and tears the
- * scratch cluster down whatever happened. Schedule it after the nightly backup.
+ * A restore drill: restores a backup into a scratch cluster (process runtime, on ports of this
+ * worker's machine that the inventory reserves in the cluster's scratchPorts), checks every
+ * shard's key count against the manifest, and tears the scratch cluster down whatever happened.
+ * Schedule it after the nightly backup. The scratch cluster is the worker's allocation, carried
+ * here (ports and directory) and handed to the restore as its internal second argument.
  */
 import { ApplicationFailure, CancellationScope, ChildWorkflowCancellationType, executeChild, workflowInfo } from '@temporalio/workflow';
-import { scratchClusterName, scratchNodes } from '../cluster';
+import { scratchAddresses, type ScratchAllocation } from '../cluster/scratch';
 import { Operation, parseInput, quick, surfaceActivityFailure } from './common';
 import { verifyBackupInput } from './inputs';
-import type { RestoreReport } from './restoreCluster';
+import type { RestoreInternalArgument, RestoreReport } from './restoreCluster';
 
 export interface VerifyBackupReport {
   cluster: string;
   backupId: string;
   scratchNodes: string[];
+  /** The directory the scratch nodes ran in (removed at the end). */
+  scratchDir: string;
   keys: RestoreReport['keys'];
   bytesRead: number;
   restoreMs: number;
@@ -37,14 +41,19 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyBackupRepor
       if (!backupId) throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `cluster ${spec.name} has no complete backup in ${store.description}: run backupCluster first` });
     }
     const manifest = await quick.readBackupManifest(spec.name, store.name, backupId).catch(surfaceActivityFailure);
-    const shape = { source: spec.name, basePort: input.basePort, masters: manifest.shards.length, replicasPerMaster: Math.round((manifest.nodes.length - manifest.shards.length) / manifest.shards.length) };
-    const scratch = scratchClusterName(shape);
+    const masters = manifest.shards.length;
+    const replicasPerMaster = Math.round((manifest.nodes.length - masters) / masters);
+    // Refused here, before any node starts, when the ports are not free or not reserved for drills.
+    const scratch: ScratchAllocation = await quick
+      .allocateScratchCluster({ source: spec.name, basePort: input.basePort, masters, replicasPerMaster, workflowId: workflowInfo().workflowId })
+      .catch(surfaceActivityFailure);
 
-    op.step(STEPS[1], `backup \`${backupId}\` into scratch nodes ${scratchNodes(shape)[0]} and up`);
+    op.step(STEPS[1], `backup \`${backupId}\` into scratch nodes ${scratchAddresses(scratch).join(', ')}`);
     let restored: RestoreReport;
     try {
-      restored = await executeChild<(i: unknown) => Promise<RestoreReport>>('restoreCluster', {
-        args: [{ cluster: scratch, from: spec.name, store: store.name, backupId, approve: true, timeoutSeconds: input.timeoutSeconds }],
+      const internal: RestoreInternalArgument = { scratch };
+      restored = await executeChild<(i: unknown, internal: RestoreInternalArgument) => Promise<RestoreReport>>('restoreCluster', {
+        args: [{ cluster: spec.name, from: spec.name, store: store.name, backupId, approve: true, timeoutSeconds: input.timeoutSeconds }, internal],
         workflowId: `${workflowInfo().workflowId}-restore`,
         // A cancelled drill waits for the restore to stop before tearing its nodes down.
         cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -57,7 +66,8 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyBackupRepor
     const report: VerifyBackupReport = {
       cluster: spec.name,
       backupId,
-      scratchNodes: scratchNodes(shape),
+      scratchNodes: scratchAddresses(scratch),
+      scratchDir: scratch.dir,
       keys: restored.keys,
       bytesRead: restored.bytesRead,
       restoreMs: restored.durationMs,

@@ -34,9 +34,10 @@ export const S3_ENDPOINT = `http://127.0.0.1:${S3_PORT}`;
 export const S3_BUCKET = 'redisforge-test';
 export const S3_ACCESS_KEY = 'redisforge-test';
 export const S3_SECRET_KEY = 'redisforge-test-secret';
-/** verifyBackup's scratch clusters (first port 21091 in the tests). */
+/** verifyBackup's scratch clusters: their mkdtemp directories, and the range the drills' clusters reserve. */
 export const SCRATCH_DIR = join(STATE_DIR, 'scratch');
 export const SCRATCH_BASE_PORT = 21091;
+export const SCRATCH_PORTS = '21091-21099';
 export const REDIS_8_BINARY = join(process.env.REDISFORGE_CACHE ?? join(homedir(), '.cache', 'redisforge'), 'redis-8.0.2', 'redis-server');
 
 function ports(first: number, count = 6): string[] {
@@ -112,6 +113,10 @@ export function testInventory() {
   (clusters.restored as Record<string, unknown>).backupStore = 's3';
   (clusters['fault-backup'] as Record<string, unknown>).backupStore = 'local';
   (clusters['fault-core'] as Record<string, unknown>).backupStore = 'local';
+  // The clusters whose tests run verifyBackup drills (one at a time: the port check refuses a second).
+  for (const name of ['backup', 'fault-backup']) (clusters[name] as Record<string, unknown>).scratchPorts = SCRATCH_PORTS;
+  // The same nodes as `backup`, with a scratch range over live nodes: a drill on it is refused.
+  clusters['scratch-overlap'] = { ...(clusters.backup as Record<string, unknown>), scratchPorts: '21071-21099' };
   // routingCheck goes through it: the repair tests start a pass-through proxy there.
   (clusters.repair as Record<string, unknown>).clientEndpoint = '127.0.0.1:21109';
   const stores = {
@@ -132,6 +137,7 @@ export interface RunInfo {
   workerPid: number;
   dockerAvailable: boolean;
   s3Available: boolean;
+  codecKey?: string;
 }
 
 export function runInfo(): RunInfo {

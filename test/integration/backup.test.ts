@@ -4,7 +4,7 @@
  * six other nodes (new addresses: nodes.conf rewritten, node ids kept), under writes and a due
  * automatic AOF rewrite, with a tampered object, with nodes down, with retention.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
@@ -174,8 +174,9 @@ test('a backup while writes go on and an automatic rewrite is due: it restores (
     expect(report.keys).toBeLessThan(before.keys + written);
     const verified = await runWorkflow<VerifyBackupReport>('verifyBackup', { cluster: 'backup', backupId: report.backupId, basePort: SCRATCH_BASE_PORT });
     expect(verified.keys.reduce((n, k) => n + k.restored, 0)).toBe(report.keys);
-    // The scratch cluster is gone.
+    // The scratch cluster is gone, servers and directory.
     expect(await withRedis(verified.scratchNodes[0]!, (r) => r.ping()).catch(() => 'down')).toBe('down');
+    expect(existsSync(verified.scratchDir)).toBe(false);
   } finally {
     writing = false;
     await writer;

@@ -6,6 +6,8 @@ import {
   AUTO_REWRITE_HELD_FROM, backupAofFiles, heldAutoRewrite, originalAutoRewrite, groupBackups, parseAofManifest, parseClusterNodes, parseNodesConf, nodesConfNodes, nodesConfVars, planBackupSources,
   planRestore, planRetention, rdbKeyCount, restoredNodesConf, serializeAofManifest,
 } from '../../src/cluster';
+import { validateManifest } from '../../src/cluster/manifestSchema';
+import { planScratchPorts, type TakenPorts } from '../../src/cluster/scratch';
 
 const fixture = (version: string, name: string) => readFileSync(join(__dirname, '..', 'fixtures', version, name));
 
@@ -159,4 +161,50 @@ test('a held auto-aof-rewrite-percentage carries the operator value back, so a d
   expect(originalAutoRewrite('100')).toEqual({ original: '100', held: false });
   // Holding twice (a retried attempt) still yields the operator's value.
   expect(heldAutoRewrite(originalAutoRewrite(heldAutoRewrite('70')).original)).toBe(heldAutoRewrite('70'));
+});
+
+describe('manifests read from a store', () => {
+  const good = () => {
+    const m = sampleManifest('main', 'b1');
+    return { ...m, shards: m.shards.map((s) => ({ ...s, object: { ...s.object, sha256: 'ab'.repeat(32) } })) };
+  };
+
+  test('a well-formed manifest of the backup asked for passes', () => {
+    expect(validateManifest(good(), { cluster: 'main', backupId: 'b1' })).toEqual({ manifest: good() });
+  });
+
+  test('each bad field is named by its path', () => {
+    const m = good();
+    const bad = { ...m, format: 2, compression: 'zstd', nodes: [{ ...m.nodes[0]!, id: 'short' }, ...m.nodes.slice(1)], shards: [{ ...m.shards[0]!, keys: -1 }, ...m.shards.slice(1)] };
+    const result = validateManifest(bad, { cluster: 'main', backupId: 'b1' });
+    expect('problems' in result && result.problems.map((p) => p.split(':')[0])).toEqual(['format', 'compression', 'nodes[0].id', 'shards[0].keys']);
+    expect(validateManifest('not an object', { cluster: 'main', backupId: 'b1' })).toEqual({ problems: [expect.stringMatching(/^\(input\): /)] });
+  });
+
+  test("a manifest of another backup, or pointing at another backup's objects, is refused", () => {
+    const m = good();
+    expect(validateManifest(m, { cluster: 'other', backupId: 'b1' })).toMatchObject({ problems: [expect.stringMatching(/^cluster: "main", but it was read as a backup of other/), ...m.shards.map(() => expect.stringMatching(/object\.key: .*\(expected under other\/b1\/\)/))] });
+    const elsewhere = { ...m, shards: m.shards.map((s, i) => (i === 2 ? { ...s, object: { ...s.object, key: 'main/b1/../b0/shard-2.tar' } } : s)) };
+    expect(validateManifest(elsewhere, { cluster: 'main', backupId: 'b1' })).toEqual({ problems: ['shards[2].object.key: "main/b1/../b0/shard-2.tar" is not an object of this backup (expected under main/b1/)'] });
+  });
+});
+
+describe('scratch ports', () => {
+  const taken: TakenPorts[] = [{ first: 21071, last: 21076, what: "cluster backup's node 127.0.0.1:21071" }, { first: 21100, last: 21100, what: 'x' }];
+  const plan = (range: string, basePort?: number, count = 6) => planScratchPorts({ range, field: 'clusters.b.scratchPorts', basePort, count, taken });
+
+  test('the block starts at basePort (default the first of the range) and must fit in it', () => {
+    expect(plan('21091-21099')).toEqual({ ports: [21091, 21092, 21093, 21094, 21095, 21096] });
+    expect(plan('21091-21099', 21094)).toEqual({ ports: [21094, 21095, 21096, 21097, 21098, 21099] });
+    expect(plan('21091-21099', 21095)).toEqual({ problem: 'basePort: 21095 does not fit in clusters.b.scratchPorts (21091-21099) for 6 scratch nodes: pass a basePort from 21091 to 21094' });
+    expect(plan('21091-21093')).toEqual({ problem: expect.stringMatching(/has 3 ports, the scratch cluster needs 6/) });
+    expect(plan('60000-60010')).toEqual({ problem: expect.stringMatching(/not a usable range/) });
+  });
+
+  test('a port or bus port of an inventory address is never used', () => {
+    expect(plan('21066-21099', 21066)).toEqual({ problem: expect.stringMatching(/scratch port 21071 would collide with cluster backup's node/) });
+    // A scratch bus port on an inventory port, and a scratch port on an inventory bus port.
+    expect(plan('11095-11105', 11095)).toEqual({ problem: expect.stringMatching(/^clusters\.b\.scratchPorts: scratch port 11100 \(bus port 21100\) would collide with x in the worker's inventory/) });
+    expect(plan('31071-31080', 31071)).toEqual({ problem: expect.stringMatching(/^clusters\.b\.scratchPorts: scratch port 31071 would collide with cluster backup's node/) });
+  });
 });
