@@ -164,7 +164,7 @@ export const PROCEDURES: ProcedureSpec[] = [
     name: 'verify-backup', type: 'verifyBackup', long: true,
     summary: 'Restore a backup onto scratch nodes and compare key counts (the restore drill)',
     args: [{ name: '[backupId]', description: 'default: the newest complete backup', field: 'backupId' }],
-    flags: [store, { flags: '--base-port <port>', description: 'first port of the scratch cluster on 127.0.0.1 (default 40001)', field: 'basePort', parse: wholeNumber }, timeout('one wait', 300)],
+    flags: [store, { flags: '--base-port <port>', description: 'first port of the scratch cluster on 127.0.0.1 (default: the first of clusters.<name>.scratchPorts)', field: 'basePort', parse: wholeNumber }, timeout('one wait', 300)],
     examples: ['redisforge verify-backup --cluster main --wait'],
   },
   {
