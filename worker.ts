@@ -2,12 +2,14 @@
  * The RedisForge Ops worker: runs every runbook workflow and its activities on the task queue
  * `redisforge-ops`. Connection settings come from the Temporal environment variables and
  * profiles (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY, ...), as
- * the Temporal CLI reads them; the inventory from REDISFORGE_INVENTORY (default ./redisforge.json).
+ * the Temporal CLI reads them; the inventory from REDISFORGE_INVENTORY (default ./redisforge.json);
+ * the payload encryption keys from REDISFORGE_CODEC_KEYS or REDISFORGE_CODEC_KEYS_FILE.
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { createActivities } from './src/activities';
 import { TASK_QUEUE } from './src/client/connection';
+import { CodecConfigError, codecFromEnv, describeCodec, type EncryptionCodec } from './src/codec';
 import { InventoryError, inventoryPath, loadInventory, type Inventory } from './src/config';
 
 export interface RedisForgeWorkerOptions {
@@ -27,6 +29,8 @@ export interface RedisForgeWorkerOptions {
   env?: NodeJS.ProcessEnv;
   /** Worker interceptors (the test harness injects faults through them). */
   interceptors?: WorkerOptions['interceptors'];
+  /** The payload codec; clients must use the same keys. @default the keys of `env` (plain payloads without any) */
+  codec?: EncryptionCodec;
 }
 
 export function createWorker(options: RedisForgeWorkerOptions): Promise<Worker> {
@@ -39,6 +43,7 @@ export function createWorker(options: RedisForgeWorkerOptions): Promise<Worker> 
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: createActivities(options.inventory, options.env, { taskQueue: options.lockTaskQueue ?? options.taskQueue ?? TASK_QUEUE }),
     interceptors: options.interceptors,
+    dataConverter: { payloadCodecs: [options.codec ?? codecFromEnv(options.env ?? process.env)] },
     ...workflows,
   });
 }
@@ -47,6 +52,7 @@ export function createWorker(options: RedisForgeWorkerOptions): Promise<Worker> 
 export async function main(interceptors?: WorkerOptions['interceptors']): Promise<void> {
   const file = inventoryPath();
   const inventory = loadInventory(file);
+  const codec = codecFromEnv();
   const { connectionOptions, namespace } = loadClientConnectConfig();
   const connection = await NativeConnection.connect(connectionOptions);
   const worker = await createWorker({
@@ -58,10 +64,11 @@ export async function main(interceptors?: WorkerOptions['interceptors']): Promis
     // A prebuilt bundle spares the tests a bundle per worker start.
     workflowBundlePath: process.env.REDISFORGE_WORKFLOW_BUNDLE,
     interceptors,
+    codec,
   });
   console.log(
     `redisforge worker: task queue ${worker.options.taskQueue}, namespace ${worker.options.namespace}, ` +
-      `clusters: ${Object.keys(inventory.clusters).join(', ')} (inventory ${file})`,
+      `clusters: ${Object.keys(inventory.clusters).join(', ')} (inventory ${file}); ${describeCodec(codec)}`,
   );
   // run() shuts down gracefully on SIGINT/SIGTERM: in-flight activities finish or are cancelled first.
   await worker.run();
@@ -71,7 +78,7 @@ export async function main(interceptors?: WorkerOptions['interceptors']): Promis
 
 export function runMain(interceptors?: WorkerOptions['interceptors']): void {
   main(interceptors).catch((err) => {
-    if (err instanceof InventoryError) {
+    if (err instanceof InventoryError || err instanceof CodecConfigError) {
       console.error(`redisforge worker: ${err.message}`);
       process.exit(2);
     }

@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterFromEnv } from '../src/codec';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import Redis from 'ioredis';
 import { keyHashSlot, parseClusterNodes, parseInfo, type ClusterNode } from '../src/cluster';
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
       worker.once('exit', (c) => fail(new Error(`the worker exited with ${c}; see ${join(STATE, 'worker.log')}`)));
       worker.stdout!.on('data', (d: Buffer) => d.toString().includes('redisforge worker:') && ok());
     });
-    const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+    const client = new Client({ connection: await Connection.connect({ address: server.address }), dataConverter: dataConverterFromEnv() });
     const startKb = watchRss(worker.pid!)().sampledKb;
     const workflow = async <T>(type: string, input: object) => {
       const workflowId = `bench-${type}-${Date.now()}`;

@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterFromEnv } from '../src/codec';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createWorker } from '../worker';
 import { parseInventory } from '../src/config';
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
   try {
     await Promise.all(NODES.map((n) => runtime.start(n)));
     const worker = await createWorker({ inventory, connection: await NativeConnection.connect({ address: server.address }) });
-    const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+    const client = new Client({ connection: await Connection.connect({ address: server.address }), dataConverter: dataConverterFromEnv() });
     await worker.runUntil(async () => {
       let lastId = '';
       const run = <T>(type: string, input: object) => {

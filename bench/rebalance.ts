@@ -14,6 +14,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterFromEnv } from '../src/codec';
 import Redis from 'ioredis';
 import { keyHashSlot, parseClusterNodes } from '../src/cluster';
 import { parseInventory } from '../src/config';
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     env: { ...process.env, TEMPORAL_ADDRESS: server.address, REDISFORGE_INVENTORY: join(STATE, 'inventory.json'), REDIS_REQUIREPASS: password },
   });
   await new Promise<void>((ok) => worker.stdout!.on('data', (d: Buffer) => d.toString().includes('redisforge worker:') && ok()));
-  const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+  const client = new Client({ connection: await Connection.connect({ address: server.address }), dataConverter: dataConverterFromEnv() });
   const workflow = <T>(type: string, input: object) =>
     client.workflow.execute<(i: object) => Promise<T>>(type, { taskQueue: 'redisforge-ops', workflowId: `bench-${type}-${Date.now()}`, args: [input] });
 

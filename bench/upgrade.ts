@@ -18,6 +18,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterFromEnv } from '../src/codec';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { parseInventory } from '../src/config';
 import { ProcessRuntime } from '../src/runtime';
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
       worker.once('exit', (c) => fail(new Error(`the worker exited with ${c}; see ${join(STATE, 'worker.log')}`)));
       worker.stdout!.on('data', (d: Buffer) => d.toString().includes('redisforge worker:') && ok());
     });
-    const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+    const client = new Client({ connection: await Connection.connect({ address: server.address }), dataConverter: dataConverterFromEnv() });
     const workflow = async <T>(type: string, input: object) => {
       const workflowId = `bench-${type}-${Date.now()}`;
       const t0 = Date.now();

@@ -4,7 +4,8 @@
  * procedures as real workflows: createCluster, clusterHealth, failoverTest, addNode, removeNode,
  * backupCluster, restoreCluster onto six other nodes (127.0.0.1:7011-7016), verifyBackup,
  * routingCheck, repairCluster (a master and its replica killed) and upgradeRedis 7.0.15 -> 8.0.2.
- * `npm run demo -- --keep` leaves it all running until Ctrl-C.
+ * Payloads are encrypted (a key made once in .state/demo/codec-keys); the Web UI decodes them
+ * through the codec server on 127.0.0.1:8888. `npm run demo -- --keep` leaves it all running until Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { parseInventory } from '../src/config';
 import { ProcessRuntime } from '../src/runtime/process';
 import { acceptsConnections } from '../src/runtime/wait';
 import { startDevServer } from '../src/client/devServer';
+import { codecFromEnv, describeCodec, generateCodecKey, KEYS_ENV, KEYS_FILE_ENV, startCodecServer } from '../src/codec';
 import { formatFailoverReport, formatHealthReport, summaryTable, workflowUrl } from '../src/client/format';
 import { TASK_QUEUE } from '../src/client/connection';
 import type { ClusterHealthResult } from '../src/workflows/clusterHealth';
@@ -42,6 +44,17 @@ const DEMO_KEYS = 10_000;
 const REDIS_8 = join(process.env.REDISFORGE_CACHE ?? join(homedir(), '.cache', 'redisforge'), 'redis-8.0.2', 'redis-server');
 const VERSIONS: Record<string, string> = { '7.0.15': 'redis-server', ...(existsSync(REDIS_8) ? { '8.0.2': REDIS_8 } : {}) };
 const keep = process.argv.includes('--keep');
+const CODEC_PORT = 8888;
+
+/** The demo's payload key: the caller's REDISFORGE_CODEC_KEYS(_FILE) if set, else one made once, 0600, in .state/demo. */
+function demoCodecKeys(): string {
+  if (process.env[KEYS_ENV]) return KEYS_ENV;
+  if (process.env[KEYS_FILE_ENV]) return process.env[KEYS_FILE_ENV];
+  const file = join(STATE, 'codec-keys');
+  if (!existsSync(file)) writeFileSync(file, `# the demo's payload encryption key; put a new one first to rotate\n${generateCodecKey('demo')}\n`, { mode: 0o600 });
+  process.env[KEYS_FILE_ENV] = file;
+  return file;
+}
 
 /** The demo's Redis password: REDIS_REQUIREPASS if set, else one generated once and kept in .state/demo. */
 function demoPassword(): string {
@@ -57,18 +70,21 @@ async function main(): Promise<void> {
     return;
   }
   mkdirSync(STATE, { recursive: true });
-  for (const port of [7233, 8233, ...[...NODES, ...RESTORED].map((n) => Number(n.split(':')[1]))]) {
+  for (const port of [7233, 8233, CODEC_PORT, ...[...NODES, ...RESTORED].map((n) => Number(n.split(':')[1]))]) {
     if (await acceptsConnections(`127.0.0.1:${port}`)) throw new Error(`port ${port} on 127.0.0.1 is in use: stop whatever runs there (a previous demo with --keep?) and try again`);
   }
   const password = demoPassword();
   process.env.REDIS_REQUIREPASS = password;
+  const keysFrom = demoCodecKeys();
+  const codec = codecFromEnv();
   Runtime.install({ logger: new DefaultLogger('WARN') });
 
   const inventoryFile = join(STATE, 'inventory.json');
   const inventory = parseInventory(
     {
       clusters: {
-        local: { nodes: NODES, masters: 3, replicasPerMaster: 1, runtime: 'local', backupStore: 'local' },
+        // addNode adds 7007 and verifyBackup's scratch cluster takes 7021-7026: the worker contacts only what the inventory lists.
+        local: { nodes: NODES, masters: 3, replicasPerMaster: 1, runtime: 'local', backupStore: 'local', spareNodes: ['127.0.0.1:7007'], scratchPorts: '7021-7026' },
         restored: { nodes: RESTORED, masters: 3, replicasPerMaster: 1, runtime: 'restored', backupStore: 'local' },
       },
       runtimes: {
@@ -81,8 +97,15 @@ async function main(): Promise<void> {
   );
   writeFileSync(inventoryFile, JSON.stringify(inventory, null, 2));
 
-  console.log('Starting the Temporal dev server on 127.0.0.1:7233 (Web UI http://127.0.0.1:8233) ...');
-  const server = await startDevServer({ port: 7233, uiPort: 8233, dbFile: join(STATE, 'temporal.db'), logFile: join(STATE, 'temporal.log') });
+  console.log(`Starting the codec server on 127.0.0.1:${CODEC_PORT}: ${describeCodec(codec)} (from ${keysFrom}) ...`);
+  const codecServer = await startCodecServer({ codec, port: CODEC_PORT, origins: ['http://127.0.0.1:8233', 'http://localhost:8233'] });
+  console.log('Starting the Temporal dev server on 127.0.0.1:7233 (Web UI http://127.0.0.1:8233, decoding through the codec server) ...');
+  const server = await startDevServer({
+    port: 7233, uiPort: 8233, dbFile: join(STATE, 'temporal.db'), logFile: join(STATE, 'temporal.log'), codecEndpoint: codecServer.url,
+  }).catch(async (err: unknown) => {
+    await codecServer.stop();
+    throw err;
+  });
   type ProcessConfig = Extract<(typeof inventory.runtimes)[string], { type: 'process' }>;
   const runtime = new ProcessRuntime(inventory.runtimes.local as ProcessConfig, { password });
   const restoredRuntime = new ProcessRuntime(inventory.runtimes.restored as ProcessConfig, { password });
@@ -90,6 +113,7 @@ async function main(): Promise<void> {
     await Promise.all([...NODES, '127.0.0.1:7007'].map((n) => runtime.stop(n).catch(() => runtime.kill(n))));
     await Promise.all(RESTORED.map((n) => restoredRuntime.stop(n).catch(() => restoredRuntime.kill(n))));
     await server.stop();
+    await codecServer.stop();
   };
 
   try {
@@ -99,8 +123,8 @@ async function main(): Promise<void> {
 
     console.log('Starting the worker on task queue redisforge-ops ...');
     const connection = await NativeConnection.connect({ address: server.address });
-    const worker = await createWorker({ inventory, connection });
-    const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+    const worker = await createWorker({ inventory, connection, codec });
+    const client = new Client({ connection: await Connection.connect({ address: server.address }), dataConverter: { payloadCodecs: [codec] } });
     // The server keeps its history between demos; an operation a previous one left running
     // (a restore waiting for approval) would still hold its cluster.
     for await (const wf of client.workflow.list({ query: 'ExecutionStatus = "Running"' })) {
@@ -187,7 +211,8 @@ async function main(): Promise<void> {
         console.log(
           `\nEverything keeps running (Ctrl-C to stop). Try:\n` +
             `  REDIS_REQUIREPASS=$(cat .state/demo/redis-password) redis-cli -c -p 7001 --no-auth-warning -a "$REDIS_REQUIREPASS" cluster info\n` +
-            `  ${'temporal'} workflow start --type clusterHealth --task-queue redisforge-ops --input '{"cluster":"local"}'`,
+            `  ${'temporal'} workflow execute --type clusterHealth --task-queue redisforge-ops --input '{"cluster":"local"}' --codec-endpoint ${codecServer.url}\n` +
+            `  REDISFORGE_CODEC_KEYS_FILE=${keysFrom === KEYS_ENV ? '...' : keysFrom} npm run cli -- health --cluster local`,
         );
         await new Promise<void>((done) => {
           process.once('SIGINT', done);

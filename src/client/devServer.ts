@@ -35,6 +35,8 @@ export interface DevServerOptions {
   logFile?: string;
   /** @default 60000 */
   startTimeoutMs?: number;
+  /** The codec server the Web UI decodes payloads through (`redisforge codec-server`); none when absent. */
+  codecEndpoint?: string;
 }
 
 export interface DevServer {
@@ -58,6 +60,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, v]) => ['--search-attribute', `${k}=${v}`]),
     ...(options.headless ? ['--headless'] : ['--ui-ip', '127.0.0.1', '--ui-port', String(uiPort)]),
     ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
+    ...(options.codecEndpoint && !options.headless ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
   ];
   const out = options.logFile ? openSync(options.logFile, 'a') : 'ignore';
   const child = spawn(findTemporalCli(), args, { stdio: ['ignore', out, out], detached: false });

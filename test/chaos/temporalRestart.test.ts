@@ -14,6 +14,7 @@ import type { UpgradeRedisReport } from '../../src/workflows/upgradeRedis';
 import type { BackupReport } from '../../src/workflows/backupCluster';
 import { password, runWorkflow, TestCluster, workflowId } from '../harness/cluster';
 import { digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
+import { testDataConverter } from '../harness/codec';
 import { STATE_DIR, TEMPORAL_PORT } from '../harness/env';
 import { startWorker, type WorkerProcess } from '../harness/worker';
 import { progressReaches } from '../helpers/waitFor';
@@ -41,7 +42,7 @@ beforeAll(async () => {
   await runWorkflow('addNode', { cluster: 'fault-core', address: EXTRA, role: 'master', rebalance: false });
   await startServer();
   worker = await startWorker(password(), { TEMPORAL_ADDRESS: ADDRESS, REDISFORGE_TASK_QUEUE: QUEUE }, 'worker-temporal-restart.log');
-  client = new Client({ connection: await Connection.connect({ address: ADDRESS }) });
+  client = new Client({ connection: await Connection.connect({ address: ADDRESS }), dataConverter: testDataConverter() });
 });
 afterAll(async () => {
   await worker?.stop('SIGKILL');

@@ -2,7 +2,8 @@
  * A real 3-master 3-replica cluster of redis-server processes, formed by our own createCluster
  * workflow through the shared worker, and removed afterwards, processes and directories.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
@@ -15,11 +16,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { findTemporalCli } from '../../src/client/devServer';
 import { NODES_DIR, ROOT, TASK_QUEUE, TEMPORAL_ADDRESS, TEST_CLUSTERS, testInventory, type TestClusterName } from './env';
 import { splitAddress } from '../../src/cluster';
+import { CODEC_URL, testDataConverter } from './codec';
 
 let clientPromise: Promise<Client> | undefined;
 
 export function testClient(): Promise<Client> {
-  clientPromise ??= Connection.connect({ address: TEMPORAL_ADDRESS }).then((connection) => new Client({ connection }));
+  clientPromise ??= Connection.connect({ address: TEMPORAL_ADDRESS }).then((connection) => new Client({ connection, dataConverter: testDataConverter() }));
   return clientPromise;
 }
 
@@ -128,12 +130,20 @@ export function findingCodes(report: { findings: { code: string }[] }): string[]
 }
 
 /**
+ * A workflow's history as the Temporal CLI writes it (the canonical JSON form historyFromJSON
+ * reads back), decoded through the run's codec server: recorded histories must outlive the
+ * run's key, so they are kept plain. (Asynchronously: the codec server answers from this very process.)
+ */
+export async function plainHistoryJson(id: string): Promise<string> {
+  const args = ['workflow', 'show', '--workflow-id', id, '--output', 'json', '--address', TEMPORAL_ADDRESS, '--codec-endpoint', CODEC_URL];
+  return (await promisify(execFile)(findTemporalCli(), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })).stdout;
+}
+
+/**
  * With REDISFORGE_RECORD_HISTORIES=1, saves a finished workflow's history under test/histories
  * as `<name>.json`, for the replay test that guards every later change to workflow code.
  */
 export async function recordHistory(workflowIdToSave: string, name: string): Promise<void> {
   if (process.env.REDISFORGE_RECORD_HISTORIES !== '1') return;
-  // The Temporal CLI writes the canonical JSON form that historyFromJSON reads back.
-  const json = execFileSync(findTemporalCli(), ['workflow', 'show', '--workflow-id', workflowIdToSave, '--output', 'json', '--address', TEMPORAL_ADDRESS], { encoding: 'utf8' });
-  writeFileSync(join(ROOT, 'test', 'histories', `${name}.json`), json);
+  writeFileSync(join(ROOT, 'test', 'histories', `${name}.json`), await plainHistoryJson(workflowIdToSave));
 }

@@ -1,22 +1,25 @@
 /**
  * Once per test run: a real Temporal dev server (the CLI scripts/setup.sh installed) with the
  * RedisCluster and RunbookOperation search attributes, the workflow bundle built once, and the
- * worker as a child process with the test inventory.
+ * worker as a child process with the test inventory. Payloads are encrypted with a key made
+ * for the run; the Web UI decodes them through the codec server started here.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer } from '../../src/client/devServer';
+import { KEYS_ENV, KEYS_FILE_ENV, startCodecServer } from '../../src/codec';
 import { createBucket, findVersitygw, startS3Server, type S3Server } from '../../src/storage';
 import {
   BUNDLE_PATH, INVENTORY_PATH, ROOT, RUN_INFO_PATH, S3_ACCESS_KEY, S3_BUCKET, S3_ENDPOINT, S3_PORT, S3_SECRET_KEY, SCRATCH_DIR, STATE_DIR,
-  TEMPORAL_ADDRESS, TEMPORAL_PORT, TEMPORAL_UI_PORT, testInventory, type RunInfo,
+  TEMPORAL_ADDRESS, TEMPORAL_PORT, TEMPORAL_UI_PORT, testInventory,
 } from './env';
 import { dockerAvailable, killLeftoverNodes } from './nodes';
 import { acceptsConnections } from '../../src/runtime/wait';
 import { startWorker } from './worker';
 import { join } from 'node:path';
 import { prepareTls } from './tls';
+import { CODEC_PORT, CODEC_URL, newRunCodecKey, runCodec, UI_ORIGIN, type RunInfoWithCodec } from './codec';
 
 export default async function globalSetup(): Promise<void> {
   // The pinned AWS SDK works on Node 20; its notice about later releases is not a test's business.
@@ -36,7 +39,16 @@ export default async function globalSetup(): Promise<void> {
   mkdirSync(STATE_DIR, { recursive: true });
 
   const s3 = await startS3();
-  const server = await startDevServer({ port: TEMPORAL_PORT, uiPort: TEMPORAL_UI_PORT, logFile: join(STATE_DIR, 'temporal.log') });
+  // A fresh key per run: the codec test looks for what it must hide.
+  const codecKey = newRunCodecKey();
+  process.env[KEYS_ENV] = codecKey;
+  delete process.env[KEYS_FILE_ENV];
+  const codecServer = await startCodecServer({ codec: runCodec(), port: CODEC_PORT, origins: [UI_ORIGIN], log: (line) => console.warn(line) });
+  const server = await startDevServer({ port: TEMPORAL_PORT, uiPort: TEMPORAL_UI_PORT, logFile: join(STATE_DIR, 'temporal.log'), codecEndpoint: CODEC_URL }).catch(async (err: unknown) => {
+    // No teardown runs after a failed setup: an open codec server would hold jest.
+    await codecServer.stop();
+    throw err;
+  });
   const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(join(ROOT, 'src', 'workflows')), logger: quietLogger });
   writeFileSync(BUNDLE_PATH, code);
   await prepareTls();
@@ -45,13 +57,15 @@ export default async function globalSetup(): Promise<void> {
   // A fresh secret per run: the history test searches for it.
   const password = `rf-${randomBytes(12).toString('hex')}`;
   const worker = await startWorker(password, s3 ? S3_ENV : {});
-  const info: RunInfo = { password, temporalPid: server.process.pid!, workerPid: worker.child.pid!, dockerAvailable: docker.ok, s3Available: s3 !== undefined };
+  const info: RunInfoWithCodec = {
+    password, temporalPid: server.process.pid!, workerPid: worker.child.pid!, dockerAvailable: docker.ok, s3Available: s3 !== undefined, codecKey,
+  };
   writeFileSync(RUN_INFO_PATH, JSON.stringify(info));
   process.env.REDIS_REQUIREPASS = password;
   process.env.TEMPORAL_ADDRESS = TEMPORAL_ADDRESS;
   // Keep the handles for globalTeardown (same process under --runInBand and in the parent otherwise).
   Object.assign(process.env, S3_ENV);
-  (globalThis as Record<string, unknown>).__redisforge = { server, worker, s3 };
+  (globalThis as Record<string, unknown>).__redisforge = { server, worker, s3, codecServer };
 }
 
 /** Test-only keys of the run's S3 server, for the worker and the tests (the AWS SDK reads them). */

@@ -2,7 +2,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
+import { KEYS_ENV, KEYS_FILE_ENV } from '../../src/codec';
 import { aclEnv } from './acl';
+import { runCodecKey } from './codec';
 import { BUNDLE_PATH, INVENTORY_PATH, ROOT, STATE_DIR, TEMPORAL_ADDRESS, WRONG_PASSWORD_ENV } from './env';
 
 export interface WorkerProcess {
@@ -28,6 +30,9 @@ export async function startWorker(password: string, extraEnv: NodeJS.ProcessEnv 
       ...(extraEnv.REDISFORGE_TASK_QUEUE && !extraEnv.TEMPORAL_ADDRESS ? { REDISFORGE_LOCK_TASK_QUEUE: 'redisforge-ops' } : {}),
       [WRONG_PASSWORD_ENV]: 'not-the-password',
       ...aclEnv(password),
+      // The run's payload key, whatever the developer's shell holds.
+      [KEYS_ENV]: runCodecKey(),
+      [KEYS_FILE_ENV]: undefined,
       ...extraEnv,
     },
   });

@@ -2,8 +2,9 @@
  * The Temporal Web UI of the run's dev server, driven in headless Chromium (Debian's, through
  * playwright-core; no browser download), as an operator would: filter by RedisCluster, open the
  * restore that waits for approval and read its current details (step, plan, what it waits
- * for); approve it; find it again among the finished operations. Screenshots are kept in
- * test-results/ as artifacts.
+ * for); approve it; find it again among the finished operations. The payloads are encrypted:
+ * the UI shows them decoded through the run's codec server, and no page shows a secret.
+ * Screenshots are kept in test-results/ as artifacts.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,8 +12,9 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { BackupReport } from '../../src/workflows/backupCluster';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { approveUpdate, progressQuery } from '../../src/workflows/definitions';
-import { runWorkflow, TestCluster, testClient, workflowId } from '../harness/cluster';
-import { ROOT, TASK_QUEUE, TEMPORAL_UI_PORT } from '../harness/env';
+import { password, runWorkflow, TestCluster, testClient, workflowId } from '../harness/cluster';
+import { runCodecKey } from '../harness/codec';
+import { ROOT, S3_SECRET_KEY, TASK_QUEUE, TEMPORAL_UI_PORT } from '../harness/env';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-results');
@@ -38,6 +40,14 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
+/** What the page and its frames show must hold no secret, and no payload left encrypted. */
+async function expectNothingSecret(page: Page): Promise<void> {
+  const shown = (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
+  const secrets = { 'the Redis password': password(), 'the S3 secret key': S3_SECRET_KEY, 'the codec key': runCodecKey().split(':')[1]! };
+  for (const [what, secret] of Object.entries(secrets)) expect({ [what]: shown.includes(secret) }).toEqual({ [what]: false });
+  expect(shown).not.toContain('binary/encrypted');
+}
+
 /** Opens the workflow list filtered by `query` until `id` shows (visibility is eventually consistent). */
 async function findInList(page: Page, query: string, id: string): Promise<void> {
   for (let i = 0; i < 20; i++) {
@@ -62,6 +72,7 @@ test('filtered by RedisCluster, a restore waiting for approval shows its plan an
   const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
   await findInList(page, 'RedisCluster = "guard" AND ExecutionStatus = "Running"', id);
   await page.screenshot({ path: join(ARTIFACTS, 'webui-filtered-running.png') });
+  await expectNothingSecret(page);
   await page.getByRole('link', { name: id }).first().click();
   await page.waitForURL(new RegExp(`/workflows/${id}/`));
   await page.getByText('User Metadata').first().click();
@@ -77,6 +88,7 @@ test('filtered by RedisCluster, a restore waiting for approval shows its plan an
   const frames = await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')));
   expect(frames.join('\n')).toMatch(/restoreCluster on\s+guard/);
   await page.screenshot({ path: join(ARTIFACTS, 'webui-current-details.png'), fullPage: true });
+  await expectNothingSecret(page);
 
   await handle.executeUpdate(approveUpdate, { args: [{ by: 'webui-test' }] });
   await handle.result();
@@ -84,9 +96,11 @@ test('filtered by RedisCluster, a restore waiting for approval shows its plan an
   await page.getByRole('link', { name: id }).first().click();
   await page.waitForURL(new RegExp(`/workflows/${id}/`));
   await page.getByText('Completed').first().waitFor();
-  // The result panel fills in after the status: wait for it rather than read too early.
-  const result = `"backupId": "${backupId}"`;
-  const shown = await page.waitForFunction(`document.body.innerText.includes(${JSON.stringify(result)})`, undefined, { timeout: 20_000 }).then(() => true, () => false);
-  expect(shown ? result : await page.innerText('body')).toContain(result);
+  // The result panel fills in after the status (decoded through the codec server): wait for it rather than read too early.
+  for (const decoded of [`"backupId": "${backupId}"`, `"cluster": "guard"`]) {
+    const shown = await page.waitForFunction(`document.body.innerText.includes(${JSON.stringify(decoded)})`, undefined, { timeout: 20_000 }).then(() => true, () => false);
+    expect(shown ? decoded : await page.innerText('body')).toContain(decoded);
+  }
   await page.screenshot({ path: join(ARTIFACTS, 'webui-finished.png'), fullPage: true });
+  await expectNothingSecret(page);
 });

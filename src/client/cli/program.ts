@@ -1,10 +1,11 @@
 /**
  * The redisforge command line: one subcommand per runbook procedure, plus status, watch,
- * approve, pause, resume, abort, throttle, list and schedule. runCli returns the exit code
+ * approve, pause, resume, abort, throttle, list, schedule and codec-server. runCli returns the exit code
  * (see errors.ts) and never exits the process, so tests and wrappers can call it.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { version } from '../../../package.json';
+import { addCodecServerCommand } from './codecServer';
 import { EXIT, explain } from './errors';
 import { addOperationCommands } from './operations';
 import { addScheduleCommands } from './schedule';
@@ -14,6 +15,7 @@ import { addProcedureCommands, type Register } from './start';
 const HELP_AFTER = `
 Connection: like the Temporal CLI (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
 TEMPORAL_TLS_*, TEMPORAL_PROFILE and its config file); --address and --namespace override.
+Payload encryption: REDISFORGE_CODEC_KEYS or REDISFORGE_CODEC_KEYS_FILE, the worker's keys.
 Exit codes: 0 succeeded, 1 the procedure failed (or found a problem, e.g. an unhealthy cluster),
 2 bad usage or input, 3 Temporal cannot be reached.`;
 
@@ -35,6 +37,7 @@ function buildProgram(io: CliIo, globals: GlobalOptions, register: Register): Co
   addProcedureCommands(program, register);
   addOperationCommands(program, register);
   addScheduleCommands(program, register);
+  addCodecServerCommand(program, register);
   return program;
 }
 

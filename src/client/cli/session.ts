@@ -4,6 +4,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { CodecConfigError } from '../../codec';
 import { connectClient } from '../connection';
 import { CliError, EXIT, unreachable } from './errors';
 import type { ProgressSink } from './progress';
@@ -95,6 +96,7 @@ export class Session {
 
   client(): Promise<Client> {
     this.clientPromise ??= this.io.connect({ address: this.globals.address, namespace: this.globals.namespace }).catch((err: unknown) => {
+      if (err instanceof CodecConfigError) throw new CliError(`${err.message} (the payload encryption keys)`, EXIT.usage);
       if (/profile|config|toml/i.test((err as Error).message) && !/connect/i.test((err as Error).message)) {
         throw new CliError(`the Temporal client configuration is wrong (${(err as Error).message}): fix TEMPORAL_CONFIG_FILE / TEMPORAL_PROFILE`, EXIT.unreachable);
       }
