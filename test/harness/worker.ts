@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { KEYS_ENV, KEYS_FILE_ENV } from '../../src/codec';
 import { aclEnv } from './acl';
 import { runCodecKey } from './codec';
-import { BUNDLE_PATH, INVENTORY_PATH, ROOT, STATE_DIR, TEMPORAL_ADDRESS, WRONG_PASSWORD_ENV } from './env';
+import { BUNDLE_PATH, INVENTORY_PATH, ROOT, SCRATCH_DIR, STATE_DIR, TEMPORAL_ADDRESS, WRONG_PASSWORD_ENV } from './env';
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -25,6 +25,8 @@ export async function startWorker(password: string, extraEnv: NodeJS.ProcessEnv 
       TEMPORAL_NAMESPACE: 'default',
       REDISFORGE_INVENTORY: INVENTORY_PATH,
       REDISFORGE_WORKFLOW_BUNDLE: BUNDLE_PATH,
+      // Every worker of the run, with or without the S3 server, keeps its drills in the run's folder.
+      REDISFORGE_SCRATCH_DIR: SCRATCH_DIR,
       REDIS_REQUIREPASS: password,
       // Workers on a test queue die with their test; the locks stay with the run's own worker.
       ...(extraEnv.REDISFORGE_TASK_QUEUE && !extraEnv.TEMPORAL_ADDRESS ? { REDISFORGE_LOCK_TASK_QUEUE: 'redisforge-ops' } : {}),

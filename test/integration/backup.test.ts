@@ -18,6 +18,7 @@ import { approveUpdate, progressQuery } from '../../src/workflows/definitions';
 import type { RestoreReport } from '../../src/workflows/restoreCluster';
 import type { VerifyBackupReport } from '../../src/workflows/verifyBackup';
 import { recordHistory, runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
+import { testDataConverter } from '../harness/codec';
 import { clusterClient, digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
 import { runInfo, SCRATCH_BASE_PORT, STATE_DIR, TASK_QUEUE, TEMPORAL_ADDRESS, testInventory } from '../harness/env';
 
@@ -210,7 +211,7 @@ test('the nightly Schedule: created, updated in place, triggered now (retention 
   const client = await testClient();
   const lines: string[] = [];
   // The command closes its connection: give it its own.
-  const connect = async () => new Client({ connection: await Connection.connect({ address: TEMPORAL_ADDRESS }) });
+  const connect = async () => new Client({ connection: await Connection.connect({ address: TEMPORAL_ADDRESS }), dataConverter: testDataConverter() });
   const cli = (...argv: string[]) => scheduleCommand(argv, connect, (l) => lines.push(l));
   expect(await cli('backup', '--cluster', 'backup', '--cron', '0 3 * * *', '--tz', 'Europe/Berlin', '--retain-count', '1')).toBe(0);
   expect(lines[0]).toBe('created schedule backup-backup');

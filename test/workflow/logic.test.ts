@@ -17,6 +17,7 @@ import { lockHolderQuery, lockWorkflowId } from '../../src/workflows/clusterLock
 import { abortUpdate, approveUpdate, pauseUpdate, progressQuery, resumeUpdate, throttleUpdate } from '../../src/workflows/definitions';
 import type { RebalanceReport } from '../../src/workflows/rebalance';
 import { testClient, workflowId } from '../harness/cluster';
+import { testDataConverter } from '../harness/codec';
 import { BUNDLE_PATH, TEMPORAL_ADDRESS } from '../harness/env';
 import { healthyObservations, sampleManifest } from '../helpers/topology';
 import { until } from '../helpers/waitFor';
@@ -98,6 +99,7 @@ beforeAll(async () => {
   const connection = await NativeConnection.connect({ address: TEMPORAL_ADDRESS });
   worker = await Worker.create({
     connection,
+    dataConverter: testDataConverter(),
     taskQueue: QUEUE,
     workflowBundle: { codePath: BUNDLE_PATH },
     activities: { ...stubs, ...createLockActivities(async () => client, () => QUEUE) },
