@@ -4,7 +4,7 @@
  */
 import { ApplicationFailure, CancellationScope, executeChild, workflowInfo } from '@temporalio/workflow';
 import { analyzeHealth, compareRedisVersions, referenceView, shardsOf, topologyBlockers, type TopologyShard } from '../cluster';
-import { invalidInput, nodeSteps, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { addressesOutsideInventory, invalidInput, nodeSteps, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
 import { addNodeInput } from './inputs';
 import type { RebalanceReport } from './rebalance';
 
@@ -37,10 +37,13 @@ export async function addNode(rawInput: unknown): Promise<AddNodeReport> {
     const input = parseInput(addNodeInput, rawInput);
     op.forCluster(input.cluster);
     const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    // Refusals that need only the input and the inventory come before the cluster is taken.
+    const problems = addressesOutsideInventory({ address: input.address }, spec);
+    if (input.replicaOf !== undefined && input.role !== 'replica') problems.push('replicaOf: only for role "replica"');
+    if (problems.length > 0) throw invalidInput(problems);
     await op.lock(spec.name);
     const wait = waiting(input.timeoutSeconds);
     const timeoutMs = input.timeoutSeconds * 1000;
-    if (input.replicaOf !== undefined && input.role !== 'replica') throw invalidInput(['replicaOf: only for role "replica"']);
 
     op.step(STEPS[0]);
     const observations = await quick.collectClusterState(spec.name, spec.nodes);

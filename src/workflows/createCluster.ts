@@ -6,7 +6,7 @@
 import { ActivityCancellationType, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { createClusterPreflight, layoutInPlace, planClusterLayout, type ClusterLayout, type HealthReport } from '../cluster';
-import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { addressesOutsideInventory, invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
 import { createClusterInput } from './inputs';
 
 export interface CreateClusterResult {
@@ -44,12 +44,15 @@ export async function createCluster(rawInput: unknown): Promise<CreateClusterRes
     const nodes = input.nodes ?? spec.nodes;
     const replicasPerMaster = input.replicasPerMaster ?? spec.replicasPerMaster;
 
-    let layout: ClusterLayout;
+    // Every node is checked against the inventory before one is probed: a probe carries the credentials.
+    const refused = input.nodes ? addressesOutsideInventory(Object.fromEntries(input.nodes.map((n, i) => [`nodes[${i}]`, n])), spec) : [];
+    let layout: ClusterLayout | undefined;
     try {
       layout = planClusterLayout(nodes, replicasPerMaster);
     } catch (err) {
-      throw invalidInput([(err as Error).message]);
+      refused.push((err as Error).message);
     }
+    if (refused.length > 0 || !layout) throw invalidInput(refused);
 
     op.step(STEPS[0]);
     const probes = await quick.probeNodes(spec.name, nodes);

@@ -145,6 +145,8 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
     const written = await acting.writeCanaries(spec.name, master.address, keys, value);
     report.canaries = { ...report.canaries, written: written.written, acknowledged: written.acknowledged };
     if (!written.acknowledged) {
+      // A refused drill leaves nothing behind: its canaries would otherwise live a day.
+      if (patched('refused-drill-removes-canaries')) await CancellationScope.nonCancellable(() => cleaning.removeCanaries(spec.name, spec.nodes, keys)).catch(() => undefined);
       throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `no replica of ${master.address} acknowledged the canary writes (WAIT 1 5000 returned 0): it would lose writes on failover` });
     }
 

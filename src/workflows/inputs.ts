@@ -9,9 +9,18 @@ import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from './definitions';
 // so errors read "expected string, received number", not "Invalid input".
 z.config(z.locales.en());
 
-const clusterName = z
+/** The inventory's names (src/config.ts): a scratch cluster is verifyBackup's own, never an input. */
+export const CLUSTER_NAME = /^[A-Za-z0-9_-]+$/;
+
+export const clusterName = z
   .string({ error: (iss) => (iss.input === undefined ? 'required: the inventory name of the cluster, e.g. "main"' : 'expected a string, the inventory name of the cluster') })
-  .min(1, 'must not be empty: the inventory name of the cluster, e.g. "main"');
+  .min(1, 'must not be empty: the inventory name of the cluster, e.g. "main"')
+  .regex(CLUSTER_NAME, 'expected the inventory name of a cluster (letters, digits, "_" and "-"), e.g. "main"');
+
+/** A field that is not an input (any more): refused by name, saying where the value comes from. */
+function notAnInput(why: string) {
+  return z.never({ error: `not an input: ${why}` }).optional();
+}
 
 const address = z.string().regex(/^[A-Za-z0-9._-]+:\d{1,5}$/, 'expected "host:port", e.g. "127.0.0.1:7001"');
 
@@ -92,8 +101,8 @@ export const rebalanceInput = z
     dryRun: z.boolean().default(false),
     /** Continue as new after this many batches, to bound the history. @default 200 */
     batchesPerRun: z.int().min(1).max(10_000).default(200),
-    /** Internal: the state carried over by continue-as-new. */
-    resume: z.any().optional(),
+    /** Refused: the state a continued run carries is the workflow's own second argument. */
+    resume: notAnInput('the state of a rebalance is carried by the workflow itself from one run to the next; start a new rebalance to move slots'),
   })
   .strict();
 export type RebalanceInput = z.input<typeof rebalanceInput>;
@@ -181,7 +190,7 @@ export const restoreClusterInput = z
     cluster: clusterName,
     backupId,
     /** The cluster the backup was taken of. @default the same cluster */
-    from: z.string().min(1).optional(),
+    from: clusterName.optional(),
     /** Default: the backupStore of `from` in the inventory. */
     store: storeName.optional(),
     /** Skip the approval gate: the restore stops every node and replaces its data. @default false */
@@ -275,9 +284,9 @@ export const routingCheckInput = z
     cluster: clusterName,
     /** Keys written and read in every slot range. @default 3 */
     keysPerRange: z.int({ error: 'expected a whole number of keys per slot range, e.g. 3' }).min(1, 'at least 1 key per slot range').max(100, 'at most 100 keys per slot range').default(3),
-    /** The address applications use; default the cluster's clientEndpoint in the inventory. */
-    endpoint: address.optional(),
-    /** The node for the direct check; default the master owning slot 0. */
+    /** Refused: the endpoint checked is always the inventory's, so no input can send credentials elsewhere. */
+    endpoint: notAnInput('the endpoint comes from clusters.<cluster>.clientEndpoint in the worker\'s inventory; set it there'),
+    /** The node for the direct check, one of the cluster's nodes in the inventory; default the master owning slot 0. */
     node: address.optional(),
   })
   .strict();

@@ -5,27 +5,15 @@
  * open. The workflow continues as new every `batchesPerRun` batches to bound its history.
  */
 import { allHandlersFinished, ApplicationFailure, condition, continueAsNew } from '@temporalio/workflow';
-import { analyzeHealth, topologyBlockers, batchSlots, countSlots, planRebalance, referenceView, removeSlots, SLOT_FINDINGS, type RebalancePlan, type SlotMove, type TopologyShard } from '../cluster';
+import { analyzeHealth, topologyBlockers, batchSlots, countSlots, planRebalance, referenceView, removeSlots, SLOT_FINDINGS, type RebalancePlan, type TopologyShard } from '../cluster';
 import type { MigrationProgress } from './definitions';
 import { RunControls } from './controls';
 import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
 import { moveSlotBatches } from './slotMoves';
 import { rebalanceInput, type RebalanceInput } from './inputs';
+import { carriedState, type RebalanceState } from './rebalanceState';
 
-export interface RebalanceState {
-  plan: RebalancePlan;
-  /** Every master when the plan was made: each learns each new owner (SETSLOT NODE). */
-  masters: string[];
-  remaining: SlotMove[];
-  slotsDone: number;
-  keysMoved: number;
-  keysReplaced: number;
-  /** Milliseconds spent moving, over every run of this rebalance. */
-  movingMs: number;
-  runs: number;
-  maxKeysPerSecond?: number;
-  aborted?: string;
-}
+export type { RebalanceState } from './rebalanceState';
 
 export interface RebalanceReport {
   cluster: string;
@@ -44,14 +32,15 @@ export interface RebalanceReport {
 
 const STEPS = ['Check the cluster is healthy', 'Plan the moves', 'Check for keys too large to move', 'Move slots', 'Check the cluster is healthy again'] as const;
 
-export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
+/** `carried` is internal: the state one run hands the next when it continues as new (see rebalanceState.ts). */
+export async function rebalance(rawInput: unknown, carried?: unknown): Promise<RebalanceReport> {
   const op = new Operation('rebalance', STEPS);
   return op.run(async () => {
     const input = parseInput(rebalanceInput, rawInput);
+    let state = carriedState(carried);
     op.forCluster(input.cluster);
     const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
     const wait = waiting(600);
-    let state = input.resume as RebalanceState | undefined;
 
     // Installed before preflight, so an abort or a throttle sent while it runs is kept, not dropped.
     const controls = new RunControls('rebalance', { throttle: true, maxKeysPerSecond: state ? state.maxKeysPerSecond : input.maxKeysPerSecond });
@@ -70,14 +59,16 @@ export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
       op.step(STEPS[1]);
       const view = referenceView(observations) ?? [];
       const masters = view.filter((n) => n.role === 'master' && !n.flags.includes('fail')).map((n) => ({ id: n.id, address: n.address, slots: n.slots }));
-      const resolve = (ref: string) => {
+      const unknown: string[] = [];
+      const resolve = (ref: string, field: string) => {
         const m = masters.find((n) => n.id === ref || n.address === ref);
-        if (!m) throw invalidInput([`"${ref}" is not a master of cluster ${spec.name}; masters: ${masters.map((n) => n.address).join(', ')}`]);
-        return m.id;
+        if (!m) unknown.push(`${field}: "${ref}" is not a master of cluster ${spec.name}; masters: ${masters.map((n) => n.address).join(', ')}`);
+        return m?.id ?? ref;
       };
       const weights: Record<string, number> = {};
-      for (const [ref, w] of Object.entries(input.weights ?? {})) weights[resolve(ref)] = w;
-      for (const ref of input.drain ?? []) weights[resolve(ref)] = 0;
+      for (const [ref, w] of Object.entries(input.weights ?? {})) weights[resolve(ref, `weights.${ref}`)] = w;
+      (input.drain ?? []).forEach((ref, i) => (weights[resolve(ref, `drain[${i}]`)] = 0));
+      if (unknown.length > 0) throw invalidInput(unknown);
       let plan: RebalancePlan;
       try {
         plan = planRebalance(masters, { weights, thresholdPercent: input.thresholdPercent, useEmptyMasters: input.useEmptyMasters });
@@ -133,7 +124,7 @@ export async function rebalance(rawInput: unknown): Promise<RebalanceReport> {
         await condition(allHandlersFinished);
         s.aborted = controls.aborted;
         s.maxKeysPerSecond = controls.maxKeysPerSecond;
-        await continueAsNew<typeof rebalance>({ ...(rawInput as RebalanceInput), resume: s });
+        await continueAsNew<typeof rebalance>(rawInput as RebalanceInput, s);
       }
       // One batch per (source, target) pair at a time; pairs move in parallel. Redis runs each
       // node's commands one at a time, so parallel batches only overlap the round trips.

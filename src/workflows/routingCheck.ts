@@ -5,12 +5,12 @@
  */
 import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import { judgeRouting, referenceView, routingProbes, unreachableVerdict, type RoutingVerdict } from '../cluster';
-import { Operation, parseInput, quick, surfaceActivityFailure } from './common';
+import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure } from './common';
 import { routingCheckInput } from './inputs';
 
 export interface RoutingCheckReport {
   cluster: string;
-  /** The address checked as the applications' endpoint: the input's, else the inventory's. */
+  /** The address checked as the applications' endpoint: the inventory's clientEndpoint. */
   clientEndpoint?: string;
   ranges: number;
   keysPerRange: number;
@@ -29,6 +29,10 @@ export async function routingCheck(rawInput: unknown): Promise<RoutingCheckRepor
     const input = parseInput(routingCheckInput, rawInput);
     op.forCluster(input.cluster);
     const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    // The probes carry the cluster's credentials: only the inventory says where they may go.
+    if (input.node !== undefined && !spec.nodes.includes(input.node)) {
+      throw invalidInput([`node: "${input.node}" is not a node of cluster ${spec.name} in the worker's inventory (clusters.${spec.name}.nodes: ${spec.nodes.join(', ')}); name one of those, or leave node out`]);
+    }
 
     op.step(STEPS[0]);
     const observations = await quick.collectClusterState(spec.name, spec.nodes);
@@ -39,7 +43,7 @@ export async function routingCheck(rawInput: unknown): Promise<RoutingCheckRepor
     const notes: string[] = [];
 
     op.step(STEPS[1]);
-    const endpoint = input.endpoint ?? (await quick.clientEndpointOf(spec.name)).clientEndpoint;
+    const endpoint = (await quick.clientEndpointOf(spec.name)).clientEndpoint;
     let proxy: RoutingVerdict | undefined;
     if (endpoint) {
       const seen = await quick.probeRouting(spec.name, endpoint, probes);

@@ -15,9 +15,8 @@ import { password, recordHistory, runWorkflow, TestCluster, testClient, withRedi
 import { clusterClient, digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
 import { TASK_QUEUE, testInventory } from '../harness/env';
 
-const PROXY = '127.0.0.1:21109';
-/** The `repair` cluster's clientEndpoint in the test inventory (the pass-through proxy), when it has one. */
-const inventoryEndpoint = (testInventory().clusters.repair as { clientEndpoint?: string }).clientEndpoint;
+/** The `repair` cluster's clientEndpoint in the test inventory, where the tests start a pass-through proxy. */
+const PROXY = (testInventory().clusters.repair as { clientEndpoint: string }).clientEndpoint;
 let cluster: TestCluster;
 let proxy: { server: Server; sockets: Set<Socket> } | undefined;
 
@@ -82,20 +81,13 @@ async function startPassThrough(listen: string, target: string): Promise<{ serve
   return { server, sockets };
 }
 
-test('routingCheck on one node: MOVED for the ranges other masters own, a cluster-aware client advised; no (or no running) client endpoint is said', async () => {
+test('routingCheck on one node: MOVED for the ranges other masters own, a cluster-aware client advised; a client endpoint that does not answer is said', async () => {
   const shards = await masters();
   const report = await runWorkflow<RoutingCheckReport>('routingCheck', { cluster: 'repair' });
-  if (inventoryEndpoint) {
-    expect(report.proxy).toMatchObject({ asExpected: false, ranges: [] });
-    expect(report.proxy!.advice).toContain(`Cannot reach the client endpoint ${inventoryEndpoint}`);
-  } else {
-    expect(report.proxy).toBeUndefined();
-    expect(report.notes[0]).toContain('cluster repair has no clientEndpoint in the worker\'s inventory, so only the direct check ran');
-    // An endpoint nothing listens on yet: reported, not retried.
-    const unreachable = await runWorkflow<RoutingCheckReport>('routingCheck', { cluster: 'repair', endpoint: PROXY, keysPerRange: 1 });
-    expect(unreachable.proxy).toMatchObject({ asExpected: false, ranges: [] });
-    expect(unreachable.proxy!.advice).toContain(`Cannot reach the client endpoint ${PROXY}`);
-  }
+  // The inventory's clientEndpoint, where nothing listens yet: reported, not retried.
+  expect(report.clientEndpoint).toBe(PROXY);
+  expect(report.proxy).toMatchObject({ asExpected: false, ranges: [] });
+  expect(report.proxy!.advice).toContain(`Cannot reach the client endpoint ${PROXY}`);
   expect(report).toMatchObject({ ranges: 3, keysPerRange: 3 });
   expect(report.direct).toMatchObject({ through: 'node', address: shards[0]!.master.address, asExpected: true, redirectedRanges: [shards[1]!.slots, shards[2]!.slots] });
   expect(report.direct.ranges.map((r) => [r.range, r.ok, r.moved])).toEqual([[shards[0]!.slots, 3, 0], [shards[1]!.slots, 0, 3], [shards[2]!.slots, 0, 3]]);
@@ -107,8 +99,7 @@ test('routingCheck on one node: MOVED for the ranges other masters own, a cluste
 test('routingCheck through a proxy that is not cluster-aware: MOVED reaches the client for the ranges it does not forward to', async () => {
   const shards = await masters();
   proxy = await startPassThrough(PROXY, shards[1]!.master.address);
-  // The inventory's clientEndpoint when the harness sets one, else the input's override.
-  const report = await runWorkflow<RoutingCheckReport>('routingCheck', { cluster: 'repair', keysPerRange: 2, ...(inventoryEndpoint === PROXY ? {} : { endpoint: PROXY }) });
+  const report = await runWorkflow<RoutingCheckReport>('routingCheck', { cluster: 'repair', keysPerRange: 2 });
   expect(report.clientEndpoint).toBe(PROXY);
   expect(report.proxy).toMatchObject({ through: 'proxy', address: PROXY, asExpected: false, redirectedRanges: [shards[0]!.slots, shards[2]!.slots] });
   expect(report.proxy!.ranges.map((r) => [r.ok, r.moved])).toEqual([[0, 2], [2, 0], [0, 2]]);

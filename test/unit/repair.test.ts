@@ -152,7 +152,7 @@ test('bad input names the field and the fix', () => {
     '(input): Unrecognized key: "extra"',
   ]);
   const routing = routingCheckInput.safeParse({ cluster: 'main', keysPerRange: 0, endpoint: 'envoy' });
-  expect(routing.success ? [] : formatIssues(routing.error)).toEqual(['keysPerRange: at least 1 key per slot range', 'endpoint: expected "host:port", e.g. "127.0.0.1:7001"']);
+  expect(routing.success ? [] : formatIssues(routing.error)).toEqual(['keysPerRange: at least 1 key per slot range', "endpoint: not an input: the endpoint comes from clusters.<cluster>.clientEndpoint in the worker's inventory; set it there"]);
 });
 
 test('a master only this worker cannot reach (no other master flags it fail): not dead, its slots are not uncovered', () => {
