@@ -1,9 +1,6 @@
 /** Inputs of configureAcl and rotateCredentials. No password is ever an input: the worker reads them. */
 import { z } from 'zod';
-
-const clusterName = z
-  .string({ error: (iss) => (iss.input === undefined ? 'required: the inventory name of the cluster, e.g. "main"' : 'expected a string, the inventory name of the cluster') })
-  .min(1, 'must not be empty: the inventory name of the cluster, e.g. "main"');
+import { clusterName } from './inputs';
 
 export const configureAclInput = z
   .object({

@@ -7,6 +7,7 @@ import { findTemporalCli } from '../../src/client/devServer';
 import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
 import { findingCodes, recordHistory, runWorkflow, TestCluster, withRedis, workflowId } from '../harness/cluster';
 import { TEMPORAL_ADDRESS } from '../harness/env';
+import { CODEC_URL } from '../harness/codec';
 
 let cluster: TestCluster;
 
@@ -108,7 +109,8 @@ describe('started from the Temporal CLI, as an operator would', () => {
   test('temporal workflow start + temporal workflow result print a healthy report', async () => {
     const cli = findTemporalCli();
     const id = workflowId('cli-health');
-    const common = ['--address', TEMPORAL_ADDRESS, '--namespace', 'default'];
+    // Payloads are encrypted: the CLI decodes them through the run's codec server, as an operator's would.
+    const common = ['--address', TEMPORAL_ADDRESS, '--namespace', 'default', '--codec-endpoint', CODEC_URL];
     const start = await exec(cli, ['workflow', 'start', '--type', 'clusterHealth', '--task-queue', 'redisforge-ops', '--input', '{"cluster":"health"}', '--workflow-id', id, ...common]);
     expect(start.stdout).toContain(id);
     const result = await exec(cli, ['workflow', 'result', '--workflow-id', id, '--output', 'json', ...common]);
