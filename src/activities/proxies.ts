@@ -103,7 +103,7 @@ export function createProxyActivities(inventory: Inventory) {
     if (runtime?.type !== 'docker') throw new Error(`runtime ${proxy.runtime} is not a docker runtime`);
     let docker = clients.get(runtime.endpoint);
     if (!docker) {
-      docker = new Docker(dockerOptions(runtime.endpoint, runtime.tls));
+      docker = new Docker(dockerOptions(runtime.endpoint, runtime.tls, runtime));
       clients.set(runtime.endpoint, docker);
     }
     return { docker, endpoint: runtime.endpoint };
