@@ -3,11 +3,16 @@
  * file in <baseDir>/<port>/, daemonized so it outlives the worker that started it. The node
  * directory holds the runtime's own files (redis.conf, redis.log, redis.pid, version) and the
  * node's data (appendonlydir, nodes.conf).
+ *
+ * redis.conf holds the node's passwords and the data files hold every value, so the directory
+ * is 0700, redis.conf 0600, and redis-server and tar run under umask 077 with a minimal
+ * environment: a daemon keeps the environment it was started with in memory for its lifetime,
+ * and the worker's holds REDIS_REQUIREPASS, AWS_SECRET_ACCESS_KEY, TEMPORAL_API_KEY and more.
  */
-import { spawn } from 'node:child_process';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { chmod, mkdir, open, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { ProcessRuntimeConfig } from '../config';
 import type { NodeSecrets } from '../credentials';
 import { splitAddress } from '../cluster/address';
@@ -16,6 +21,41 @@ import { RuntimeError, type NodeRuntime, type NodeStatus } from './types';
 import { awaitPort, sleep } from './wait';
 
 const RUNTIME_FILES = ['redis.conf', 'redis.log', 'redis.pid', 'version'];
+
+/**
+ * All a child needs: PATH to find `redis-server` (or `tar`) and a fixed locale. Nothing of the
+ * worker's environment (secrets, tokens, proxy settings) reaches the node.
+ */
+export function childEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { PATH: env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
+}
+
+/**
+ * Runs `command args` under umask 077, so every file it creates (AOF, nodes.conf, redis.log,
+ * extracted data) is its owner's alone. The command and its arguments reach the shell as
+ * positional parameters ($0, $@), never as script text, so no name can inject shell code; the
+ * shell execs the command, which keeps its pid and exit status.
+ */
+export function spawnUmasked(command: string, args: readonly string[], options: SpawnOptions) {
+  return spawn('/bin/sh', ['-c', 'umask 077; exec "$0" "$@"', command, ...args], { ...options, env: childEnvironment() });
+}
+
+/** The node directory, 0700 whether it is new or was made looser before (mkdir's mode applies only when it creates). */
+async function privateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+}
+
+/** Writes a file readable by its owner only, also when it already existed with a looser mode: tightened before the content goes in. */
+async function privateFile(path: string, content: string): Promise<void> {
+  const file = await open(path, 'w', 0o600);
+  try {
+    await file.chmod(0o600);
+    await file.writeFile(content);
+  } finally {
+    await file.close();
+  }
+}
 
 export class ProcessRuntime implements NodeRuntime {
   readonly kind = 'process' as const;
@@ -59,8 +99,8 @@ export class ProcessRuntime implements NodeRuntime {
   async provision(address: string, version?: string): Promise<void> {
     if (version !== undefined && !(await readFile(join(this.nodeDir(address), 'version'), 'utf8').catch(() => ''))) {
       this.binary(address, version);
-      await mkdir(this.nodeDir(address), { recursive: true });
-      await writeFile(join(this.nodeDir(address), 'version'), `${version}\n`);
+      await privateDir(this.nodeDir(address));
+      await privateFile(join(this.nodeDir(address), 'version'), `${version}\n`);
     }
     await this.start(address);
   }
@@ -69,7 +109,7 @@ export class ProcessRuntime implements NodeRuntime {
     if (await this.pid(address)) return;
     const dir = this.nodeDir(address);
     const log = join(dir, 'redis.log');
-    await mkdir(dir, { recursive: true });
+    await privateDir(dir);
     const confPath = join(dir, 'redis.conf');
     const extraConfig = {
       // Nodes on one machine gain nothing from the default 5 s wait for more replicas before a
@@ -78,14 +118,20 @@ export class ProcessRuntime implements NodeRuntime {
       ...this.config.extraConfig,
     };
     const conf = nodeConf({ address, dir, nodeTimeoutMs: this.config.nodeTimeoutMs, secrets: this.secrets, extraConfig, daemonize: true });
-    await writeFile(confPath, conf, { mode: 0o600 });
+    await privateFile(confPath, conf);
     const binary = this.binary(address, await this.version(address));
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(binary, [confPath], { stdio: 'ignore' });
+      const child = spawnUmasked(binary, [confPath], { stdio: 'ignore' });
       child.on('error', (err) => reject(new RuntimeError(address, `cannot run ${binary}: ${err.message}`)));
       child.on('exit', (code) => (code === 0 ? resolve() : reject(new RuntimeError(address, `redis-server exited with ${code}; see ${log}`))));
     });
     await awaitPort(address, 30_000, () => `see ${log}`);
+    // Redis listens a moment before it writes its pid file; until then status() says stopped.
+    const deadline = Date.now() + 10_000;
+    while (!(await this.pid(address))) {
+      if (Date.now() > deadline) throw new RuntimeError(address, `listens, but wrote no pid file ${join(dir, 'redis.pid')} within 10 s; see ${log}`);
+      await sleep(10);
+    }
   }
 
   private async signal(address: string, sig: NodeJS.Signals, timeoutMs: number): Promise<void> {
@@ -144,7 +190,7 @@ export class ProcessRuntime implements NodeRuntime {
       return { changed: false };
     }
     await this.stop(address);
-    await writeFile(join(this.nodeDir(address), 'version'), `${version}\n`);
+    await privateFile(join(this.nodeDir(address), 'version'), `${version}\n`);
     await this.start(address);
     return { changed: true };
   }
@@ -156,38 +202,32 @@ export class ProcessRuntime implements NodeRuntime {
   async readDataDir(address: string): Promise<Readable> {
     const dir = this.nodeDir(address);
     const entries = (await readdir(dir)).filter((e) => !RUNTIME_FILES.includes(e));
-    const child = spawn('tar', ['-C', dir, '-cf', '-', '--', ...entries], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => {
-      if (code !== 0) child.stdout.destroy(new RuntimeError(address, `tar of ${dir} failed (${code}): ${stderr.trim()}`));
-    });
-    return child.stdout;
+    return tarOf(address, dir, entries, `tar of ${dir}`);
   }
 
   async readDataFiles(address: string, paths: readonly string[]): Promise<Readable> {
     const dir = this.nodeDir(address);
-    const child = spawn('tar', ['-C', dir, '-cf', '-', '--', ...paths], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => {
-      if (code !== 0) child.stdout.destroy(new RuntimeError(address, `tar of ${paths.join(', ')} in ${dir} failed (${code}): ${stderr.trim()}`));
-    });
-    return child.stdout;
+    return tarOf(address, dir, paths, `tar of ${paths.join(', ')} in ${dir}`);
   }
 
   async writeDataDir(address: string, tar: Readable): Promise<void> {
     if (await this.pid(address)) throw new RuntimeError(address, 'is running: stop it before writing its data directory');
     const dir = this.nodeDir(address);
-    await mkdir(dir, { recursive: true });
-    const child = spawn('tar', ['-C', dir, '-xf', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    await privateDir(dir);
+    // Run as root, tar would restore the archive's modes as they are: --no-same-permissions
+    // applies the umask (077) instead, so extracted data is not readable by others either.
+    const child = spawnUmasked('tar', ['--no-same-permissions', '-C', dir, '-xf', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    // Both are pipes (stdio above).
+    const [stdin, stderrStream] = [child.stdin!, child.stderr!];
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    stderrStream.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    tar.on('error', (err) => child.stdin.destroy(err));
-    tar.pipe(child.stdin);
+    tar.on('error', (err) => stdin.destroy(err));
+    tar.pipe(stdin);
     const code = await exited;
     if (code !== 0) throw new RuntimeError(address, `extracting into ${dir} failed (${code}): ${stderr.trim()}`);
+    // An archive entry for the directory itself would have reset its mode.
+    await chmod(dir, 0o700);
   }
 
   async cleanDataDir(address: string): Promise<void> {
@@ -202,6 +242,26 @@ export class ProcessRuntime implements NodeRuntime {
     await this.kill(address);
     await rm(this.nodeDir(address), { recursive: true, force: true });
   }
+}
+
+/**
+ * A tar archive of `paths` in `dir`, as a stream that ends only once tar has exited 0 (and fails
+ * with its stderr otherwise). tar's stdout is piped at once: Node discards what a child wrote to
+ * a pipe nobody reads when the child exits, and a small directory is archived before a caller
+ * that first awaits something (a mkdir, a chmod) starts reading.
+ */
+function tarOf(address: string, dir: string, paths: readonly string[], what: string): Readable {
+  // tar refuses to write an archive of nothing; an empty directory is the end-of-archive blocks alone.
+  if (paths.length === 0) return Readable.from([Buffer.alloc(1024)]);
+  const child = spawn('tar', ['-C', dir, '-cf', '-', '--', ...paths], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnvironment() });
+  const out = new PassThrough();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout.pipe(out, { end: false });
+  child.on('error', (err) => out.destroy(new RuntimeError(address, `cannot run tar: ${err.message}`)));
+  // 'close' comes after stdout has ended, so `out` has every byte by then.
+  child.on('close', (code) => (code === 0 ? out.end() : out.destroy(new RuntimeError(address, `${what} failed (${code}): ${stderr.trim()}`))));
+  return out;
 }
 
 /**

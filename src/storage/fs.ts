@@ -2,10 +2,12 @@
  * A BackupStore in a local (or mounted) directory: a key is a file below it. A put writes a
  * temp file beside its target and renames it, so a reader sees the old object or the whole new
  * one; a crash mid-put leaves only the temp file, which list ignores and abortIncomplete removes.
+ * Backups hold every value of the cluster: files are 0600 (temp files too, from their creation)
+ * in 0700 directories; directories made looser before are tightened when a store first writes below them.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { chmod, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -66,6 +68,8 @@ interface FileEntry {
 export class FsBackupStore implements BackupStore {
   readonly kind = 'fs';
   readonly description: string;
+  /** Directories this store has made 0700 already (a put need not chmod them again). */
+  private readonly tightened = new Set<string>();
 
   constructor(readonly root: string) {
     this.description = root;
@@ -83,12 +87,12 @@ export class FsBackupStore implements BackupStore {
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<PutResult> {
     const target = this.pathOf(key);
     opts.signal?.throwIfAborted();
-    await mkdir(dirname(target), { recursive: true });
+    await this.privateDirs(dirname(target));
     const temp = join(dirname(target), partialFileName(basename(target)));
     const digest = createDigest(opts.onProgress);
     let renamed = false;
     try {
-      const file = await open(temp, 'wx');
+      const file = await open(temp, 'wx', 0o600);
       try {
         await pipeline(body, digest.stream, fileWriter(file), opts.signal ? { signal: opts.signal } : {});
       } finally {
@@ -103,6 +107,25 @@ export class FsBackupStore implements BackupStore {
       }
     }
     return { key, ...digest.result() };
+  }
+
+  /** Creates dir (0700) and makes it and every directory between it and the root 0700. */
+  private async privateDirs(dir: string): Promise<void> {
+    // Always: the directory may have been removed since (mode 0700 then applies to what mkdir creates).
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (this.tightened.has(dir)) return;
+    const segments = relative(this.root, dir).split(sep).filter(Boolean);
+    for (let i = 0; i <= segments.length; i++) {
+      const path = join(this.root, ...segments.slice(0, i));
+      if (this.tightened.has(path)) continue;
+      try {
+        await chmod(path, 0o700);
+      } catch (err) {
+        // A root that another user owns (a shared mount) is theirs to set; below it, everything is ours.
+        if (!(i === 0 && (err as NodeJS.ErrnoException).code === 'EPERM')) throw err;
+      }
+      this.tightened.add(path);
+    }
   }
 
   putJson(key: string, value: unknown): Promise<PutResult> {

@@ -4,23 +4,13 @@
  */
 import { CreateMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { StoreConfig } from '../../src/config';
-import {
-  createBucket,
-  createS3Client,
-  createStore,
-  findVersitygw,
-  FsBackupStore,
-  partialFileName,
-  startS3Server,
-  StoreObjectMissing,
-  type BackupStore,
-  type S3Server,
-} from '../../src/storage';
+import { createBucket, createS3Client, createStore, findVersitygw, FsBackupStore, partialFileName, startS3Server, StoreObjectMissing, type BackupStore, type S3Server } from '../../src/storage';
+import { until } from '../helpers/waitFor';
 
 const S3_PORT = 19900;
 const BUCKET = 'redisforge-test';
@@ -301,4 +291,24 @@ test('the fs store ignores the temp files of unfinished puts', async () => {
   writeFileSync(join(tmp, 'fs-temp', 'a', partialFileName('pending')), 'half');
   expect((await store.list('a/')).map((o) => o.key)).toEqual(['a/done']);
   await expect(store.put('a/.rf-partial-0.x', body('x'))).rejects.toThrow('temp files');
+});
+
+test('the fs store writes files 0600 (temp files from their creation, the manifest too) in 0700 directories, tightening looser ones', async () => {
+  const root = join(tmp, 'fs-modes');
+  mkdirSync(join(root, 'backups'), { recursive: true });
+  [root, join(root, 'backups')].forEach((d) => chmodSync(d, 0o755));
+  const store = new FsBackupStore(root);
+  const mode = (...path: string[]) => (statSync(join(root, ...path)).mode & 0o777).toString(8);
+  // A body that waits after its first chunk holds the put at its temp file.
+  const slow = new Readable({ read() {} });
+  slow.push('first half ');
+  const put = store.put('backups/b1/shard-0.aof', slow);
+  const temp = await until('the temp file of the put', async () => readdirSync(join(root, 'backups', 'b1')), (names) => names.some((n) => n.startsWith('.rf-partial-')));
+  expect(mode('backups', 'b1', temp.find((n) => n.startsWith('.rf-partial-'))!)).toBe('600');
+  slow.push('second half');
+  slow.push(null);
+  await put;
+  await store.putJson('backups/b1/manifest.json', { shards: 1 });
+  expect([mode(), mode('backups'), mode('backups', 'b1')]).toEqual(['700', '700', '700']);
+  expect([mode('backups', 'b1', 'shard-0.aof'), mode('backups', 'b1', 'manifest.json')]).toEqual(['600', '600']);
 });
