@@ -2,7 +2,7 @@ import type { Inventory } from '../config';
 import type { NodeSecrets } from '../credentials';
 import { DockerRuntime } from './docker';
 import { ProcessRuntime } from './process';
-import { secretsCarryingTls, serverTls } from './tlsConf';
+import { serverTls } from './tlsConf';
 import type { NodeRuntime } from './types';
 
 export type { NodeRuntime, NodeStatus } from './types';
@@ -20,5 +20,5 @@ export function createRuntime(inventory: Inventory, cluster: string, secrets: No
   if (!config) return undefined;
   const tls = serverTls(cluster, inventory.clusters[cluster]);
   if (config.type === 'docker') return new DockerRuntime(cluster, config, secrets, tls);
-  return new ProcessRuntime(config, tls ? secretsCarryingTls(secrets, tls) : secrets);
+  return new ProcessRuntime(config, secrets, tls);
 }

@@ -17,6 +17,7 @@ import type { ProcessRuntimeConfig } from '../config';
 import type { NodeSecrets } from '../credentials';
 import { splitAddress } from '../cluster/address';
 import { nodeConf } from './redisConf';
+import type { NodeTls } from './tlsConf';
 import { RuntimeError, type NodeRuntime, type NodeStatus } from './types';
 import { awaitPort, sleep } from './wait';
 
@@ -63,6 +64,8 @@ export class ProcessRuntime implements NodeRuntime {
   constructor(
     private readonly config: ProcessRuntimeConfig,
     private readonly secrets: NodeSecrets = {},
+    /** The cluster's tls.server: every node it starts serves TLS only. */
+    private readonly tls?: NodeTls,
   ) {}
 
   nodeDir(address: string): string {
@@ -117,7 +120,7 @@ export class ProcessRuntime implements NodeRuntime {
       'repl-diskless-sync-delay': '0',
       ...this.config.extraConfig,
     };
-    const conf = nodeConf({ address, dir, nodeTimeoutMs: this.config.nodeTimeoutMs, secrets: this.secrets, extraConfig, daemonize: true });
+    const conf = nodeConf({ address, dir, nodeTimeoutMs: this.config.nodeTimeoutMs, secrets: this.secrets, tls: this.tls, extraConfig, daemonize: true });
     await privateFile(confPath, conf);
     const binary = this.binary(address, await this.version(address));
     await new Promise<void>((resolve, reject) => {

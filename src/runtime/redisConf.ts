@@ -2,7 +2,7 @@
 import { splitAddress } from '../cluster/address';
 import type { NodeSecrets } from '../credentials';
 import { authDirectives } from './aclConf';
-import { tlsCarriedBy, tlsDirectives, type NodeTls } from './tlsConf';
+import { tlsDirectives, type NodeTls } from './tlsConf';
 
 export interface NodeConfOptions {
   address: string;
@@ -19,7 +19,7 @@ export interface NodeConfOptions {
 
 export function nodeConf(o: NodeConfOptions): string {
   const { host, port } = splitAddress(o.address);
-  const tls = o.tls ?? tlsCarriedBy(o.secrets);
+  const tls = o.tls;
   const lines: [string, string][] = [
     ['bind', host],
     // A TLS node's own port line (plaintext off, or moved) comes with its TLS directives.

@@ -3,7 +3,6 @@
  * TLS and the replication link and cluster bus too, from the inventory's `tls.server`.
  */
 import type { ClusterConfig } from '../config';
-import type { NodeSecrets } from '../credentials';
 import { quoteConf } from './aclConf';
 
 /** The node's certificate, key and CA, as paths the node itself opens (a host path, or one inside the container). */
@@ -48,19 +47,3 @@ export function tlsDirectives(port: number, tls: NodeTls): [string, string][] {
   ];
 }
 
-/**
- * Until ProcessRuntime passes its NodeTls to nodeConf itself, createRuntime hands it over with
- * the secrets object the runtime passes on unchanged (the NodeTls is no secret; keyed weakly,
- * so nothing outlives the runtime).
- */
-const carried = new WeakMap<NodeSecrets, NodeTls>();
-
-export function secretsCarryingTls(secrets: NodeSecrets, tls: NodeTls): NodeSecrets {
-  const copy = { ...secrets };
-  carried.set(copy, tls);
-  return copy;
-}
-
-export function tlsCarriedBy(secrets: NodeSecrets): NodeTls | undefined {
-  return carried.get(secrets);
-}

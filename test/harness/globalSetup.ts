@@ -60,7 +60,7 @@ export default async function globalSetup(): Promise<void> {
   const info: RunInfoWithCodec = {
     password, temporalPid: server.process.pid!, workerPid: worker.child.pid!, dockerAvailable: docker.ok, s3Available: s3 !== undefined, codecKey,
   };
-  writeFileSync(RUN_INFO_PATH, JSON.stringify(info));
+  writeFileSync(RUN_INFO_PATH, JSON.stringify(info), { mode: 0o600 });
   process.env.REDIS_REQUIREPASS = password;
   process.env.TEMPORAL_ADDRESS = TEMPORAL_ADDRESS;
   // Keep the handles for globalTeardown (same process under --runInBand and in the parent otherwise).

@@ -1,6 +1,6 @@
 /** Runs worker.ts as a child process, exactly as an operator would, so tests can kill it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { KEYS_ENV, KEYS_FILE_ENV } from '../../src/codec';
 import { aclEnv } from './acl';
@@ -43,6 +43,8 @@ export async function startWorker(password: string, extraEnv: NodeJS.ProcessEnv 
     const timer = setTimeout(() => reject(new Error(`worker did not start within 60 s: ${out}`)), 60_000);
     child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready: ${out}`)));
     child.stdout!.on('data', (chunk: Buffer) => {
+      // Kept in the log too: the secrets test reads everything a worker printed.
+      writeSync(log, chunk);
       out += chunk.toString();
       if (out.includes('redisforge worker:')) {
         clearTimeout(timer);
