@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     {
       clusters: {
         // addNode adds 7007 and verifyBackup's scratch cluster takes 7021-7026: the worker contacts only what the inventory lists.
-        local: { nodes: NODES, masters: 3, replicasPerMaster: 1, runtime: 'local', backupStore: 'local', spareNodes: ['127.0.0.1:7007'], scratchPorts: '7021-7026' },
+        local: { nodes: NODES, masters: 3, replicasPerMaster: 1, runtime: 'local', backupStore: 'local', spareNodes: ['127.0.0.1:7007-7010'], scratchPorts: '7021-7026' },
         restored: { nodes: RESTORED, masters: 3, replicasPerMaster: 1, runtime: 'restored', backupStore: 'local' },
       },
       runtimes: {
