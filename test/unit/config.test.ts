@@ -66,3 +66,27 @@ test('secrets are redacted and connection errors classified', () => {
   expect(classifyRedisError(new Error('ERR This instance has cluster support disabled'))).toBe('cluster-disabled');
   expect(classifyRedisError(new Error('ERR unknown command'))).toBe('other');
 });
+
+test('security settings: unchecked TLS must say insecure, ACL users name where their password is, spare and scratch ranges are checked', () => {
+  const withMain = (extra: Record<string, unknown>) => ({ ...good, clusters: { main: { ...good.clusters.main, ...extra } } });
+  const problems = (data: unknown) => {
+    try {
+      parseInventory(data);
+      return [];
+    } catch (err) {
+      return (err as InventoryError).problems;
+    }
+  };
+  expect(problems(withMain({ tls: { rejectUnauthorized: false } }))).toEqual([expect.stringMatching(/^clusters\.main\.tls\.rejectUnauthorized: .*"insecure": true/)]);
+  expect(problems(withMain({ tls: { rejectUnauthorized: false, insecure: true } }))).toEqual([]);
+  expect(problems(withMain({ acl: { operator: { username: 'op' }, replication: { passwordEnv: 'R' }, application: { passwordFile: 'app.pw' } } }))).toEqual([
+    expect.stringMatching(/^clusters\.main\.acl\.operator: name passwordEnv or passwordFile/),
+  ]);
+  expect(problems(withMain({ spareNodes: ['127.0.0.1:7007-7010', '10.0.0.0/24:6379', 'nohost'], scratchPorts: '40001' }))).toEqual([
+    expect.stringMatching(/^clusters\.main\.spareNodes\[2\]: expected "host:port"/),
+    expect.stringMatching(/^clusters\.main\.scratchPorts: expected "first-last"/),
+  ]);
+  const inv = parseInventory(withMain({ acl: { operator: { passwordEnv: 'OP' }, replication: { passwordEnv: 'R' }, application: { passwordEnv: 'A', nextPasswordEnv: 'A_NEXT' } } }));
+  expect(inv.clusters.main!.acl!.operator.username).toBe('redisforge-operator');
+  expect(resolveCredentials(inv.clusters.main!, { OP: 'op-pass', R: 'r', A: 'a' })).toEqual({ username: 'redisforge-operator', password: 'op-pass' });
+});
