@@ -85,12 +85,12 @@ export function isRunbookWorkflow(type: string): type is RunbookWorkflow {
 }
 
 /** Workflows with a gate the `approve` update opens. */
-export const APPROVABLE: readonly RunbookWorkflow[] = ['removeNode', 'restoreCluster', 'repairCluster'];
+export const APPROVABLE: readonly RunbookWorkflow[] = ['removeNode', 'restoreCluster', 'repairCluster', 'configureAcl'];
 /** Workflows that take these updates themselves (abort declines at an approval gate). */
 const CONTROL_HANDLERS = {
   pause: ['rebalance', 'upgradeRedis'],
   resume: ['rebalance', 'upgradeRedis'],
-  abort: ['rebalance', 'upgradeRedis', 'repairCluster', 'restoreCluster', 'removeNode'],
+  abort: ['rebalance', 'upgradeRedis', 'repairCluster', 'restoreCluster', 'removeNode', 'configureAcl'],
   throttle: ['rebalance'],
 } as const satisfies Record<string, readonly RunbookWorkflow[]>;
 /** Workflows whose slot moves run in a rebalance child workflow with this id suffix: its controls go there while it runs. */

@@ -1,5 +1,6 @@
 /** Inputs of configureAcl and rotateCredentials. No password is ever an input: the worker reads them. */
 import { z } from 'zod';
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from './definitions';
 import { clusterName } from './inputs';
 
 export const configureAclInput = z
@@ -7,6 +8,10 @@ export const configureAclInput = z
     cluster: clusterName,
     /** Return what would change on each node without touching any. @default false */
     dryRun: z.boolean().default(false),
+    /** Pre-approve turning the default user off (it cuts off every client still on the old password). @default false */
+    approve: z.boolean().default(false),
+    /** How long the approval gate waits for the approve update before it declines. @default 86400 (24 h) */
+    approvalTimeoutSeconds: z.int().min(1).max(30 * 86_400).default(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
   })
   .strict();
 export type ConfigureAclInput = z.input<typeof configureAclInput>;

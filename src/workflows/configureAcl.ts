@@ -7,6 +7,8 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { AclNodeStatus } from '../activities/redis/acl';
 import { Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { ApprovalGate } from './controls';
+import type { Approval } from './definitions';
 import { configureAclInput } from './aclInputs';
 
 export interface ConfigureAclReport {
@@ -19,12 +21,15 @@ export interface ConfigureAclReport {
   /** Nodes without a config file: their users live in memory only until the runtime writes one. */
   notRewritten: string[];
   notes: string[];
+  /** Who approved turning the default user off (the approve update's payload, or the input). */
+  approval?: Approval;
 }
 
 const STEPS = [
   'Check every node is reachable',
   'Create the users (ACL SETUSER) and set masteruser/masterauth',
   'Check the operator user logs in on every node',
+  'Wait for approval',
   'Turn the default user off and save (CONFIG REWRITE)',
   'Check the replicas are in sync',
 ] as const;
@@ -33,6 +38,7 @@ const ROLES = ['operator', 'replication', 'application'] as const;
 
 export async function configureAcl(rawInput: unknown): Promise<ConfigureAclReport> {
   const op = new Operation('configureAcl', STEPS);
+  const gate = new ApprovalGate('configureAcl');
   return op.run(async () => {
     const input = parseInput(configureAclInput, rawInput);
     op.forCluster(input.cluster);
@@ -72,13 +78,21 @@ export async function configureAcl(rawInput: unknown): Promise<ConfigureAclRepor
     op.step(STEPS[2]);
     for (const address of spec.nodes) await quick.verifyUserLogin(spec.name, 'operator', address).catch(surfaceActivityFailure);
 
-    op.step(STEPS[3]);
+    // The users are additive; this is the step that cuts off whoever still logs in with the old password.
+    op.step(STEPS[3], `**approval needed**: the default user goes off on ${spec.nodes.length} nodes, so every client still using the cluster's old password is refused from then on. Send the \`approve\` update once the clients use the application user, or \`abort\` to decline (the new users stay; nothing else changes).`);
+    const decision = await gate.decide({ preApproved: input.approve, timeoutSeconds: input.approvalTimeoutSeconds });
+    if (!decision.approved) {
+      throw ApplicationFailure.create({ type: 'Declined', nonRetryable: true, message: `turning the default user off was declined (${decision.declined}); the ACL users exist on every node and the old password still works` });
+    }
+    report.approval = decision.approval;
+
+    op.step(STEPS[4]);
     for (const address of spec.nodes) {
       const { rewritten } = await quick.disableDefaultUser(spec.name, address).catch(surfaceActivityFailure);
       if (!rewritten) report.notRewritten.push(address);
     }
 
-    op.step(STEPS[4]);
+    op.step(STEPS[5]);
     await waiting(120)
       .awaitClusterHealthy(spec.name, spec.nodes, { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster }, 120_000, ['NODE_UNREACHABLE', 'AUTH_FAILED', 'REPLICA_LINK_DOWN'])
       .catch(surfaceActivityFailure);

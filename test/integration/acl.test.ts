@@ -16,7 +16,8 @@ import type { RotateCredentialsReport } from '../../src/workflows/rotateCredenti
 import { ACL_CLUSTERS, aclNextEnv, aclSecrets, asTestAdmin, asUser, connectAs, startAclNodes } from '../harness/acl';
 import { password, runWorkflow, runWorkflowFailure, testClient, workflowId } from '../harness/cluster';
 import { startWorker, type WorkerProcess } from '../harness/worker';
-import { until } from '../helpers/waitFor';
+import { progressReaches, until } from '../helpers/waitFor';
+import { approveUpdate } from '../../src/workflows/definitions';
 
 const NODES = ACL_CLUSTERS.acl.nodes;
 const LEGACY = ACL_CLUSTERS['acl-legacy'].nodes;
@@ -113,7 +114,16 @@ test('configureAcl converts a requirepass cluster: users on every node, the defa
   expect(plan.created[LEGACY[0]!]).toEqual(['operator', 'replication', 'application']);
   expect(await errorOf(asUser(LEGACY[0]!, login('operator'), (r) => r.ping()))).toMatch(/WRONGPASS/);
 
-  const report = await runWorkflow<ConfigureAclReport>('configureAcl', { cluster: 'acl-legacy' });
+  // The users are created at once; the default user goes only after an approval.
+  const client = await testClient();
+  const handle = await client.workflow.start('configureAcl', { taskQueue: 'redisforge-ops', workflowId: workflowId('configure-acl'), args: [{ cluster: 'acl-legacy' }] });
+  const gate = await progressReaches(handle, 'the approval gate', (p) => Boolean(p.detail?.includes('approval needed')));
+  expect(gate.detail).toContain('the default user goes off on 6 nodes');
+  expect(await errorOf(asUser(LEGACY[0]!, { password: pw }, (r) => r.ping()))).toBe('ok');
+  expect(await errorOf(asUser(LEGACY[0]!, login('operator'), (r) => r.ping()))).toBe('ok');
+  expect(await handle.executeUpdate(approveUpdate, { args: [{ by: 'acl-test', reason: 'clients moved' }] })).toBe('approved by acl-test');
+  const report = (await handle.result()) as ConfigureAclReport;
+  expect(report.approval).toMatchObject({ by: 'acl-test' });
   expect(report.notRewritten).toEqual([]);
   for (const address of LEGACY) {
     expect(await errorOf(asUser(address, { password: pw }, (r) => r.ping()))).toMatch(/WRONGPASS/);
@@ -131,7 +141,7 @@ test('configureAcl converts a requirepass cluster: users on every node, the defa
   expect(conf).not.toContain(pw + '"');
   expect(conf).toMatch(/masteruser "?redisforge-replication/);
 
-  const again = await runWorkflow<ConfigureAclReport>('configureAcl', { cluster: 'acl-legacy' });
+  const again = await runWorkflow<ConfigureAclReport>('configureAcl', { cluster: 'acl-legacy', approve: true });
   expect(again.alreadyConfigured.sort()).toEqual([...LEGACY].sort());
 });
 

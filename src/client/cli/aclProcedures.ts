@@ -12,8 +12,11 @@ export const ACL_PROCEDURES: ProcedureSpec[] = [
   {
     name: 'configure-acl', type: 'configureAcl', long: false,
     summary: "Give a requirepass cluster one ACL user per role (operator, replication, application) from the inventory's acl section, then turn the default user off",
-    flags: [{ flags: '--dry-run', description: 'list what each node lacks without touching anything', field: 'dryRun' }],
-    examples: ['redisforge configure-acl --cluster main --dry-run', 'redisforge configure-acl --cluster main'],
+    flags: [
+      { flags: '--dry-run', description: 'list what each node lacks without touching anything', field: 'dryRun' },
+      { flags: '--approve', description: 'pre-approve turning the default user off (otherwise it waits for "redisforge approve <id>")', field: 'approve' },
+    ],
+    examples: ['redisforge configure-acl --cluster main --dry-run', 'redisforge configure-acl --cluster main', 'redisforge approve <id> --by alice'],
   },
   {
     name: 'rotate-credentials', type: 'rotateCredentials', long: false,
