@@ -59,7 +59,8 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
       const runtime = runtimeFor(cluster);
       // A node that does not answer may be the one a crashed attempt stopped: the replace goes on.
       // One whose process runs but that does not answer is hung: restarting it would hang too.
-      const me = await connector.withNode(address, myself).catch(async (err: Error) => {
+      // Heartbeating meanwhile: a hung node takes a connect and a command timeout to tell apart.
+      const me = await heartbeating({ probing: address }, () => connector.withNode(address, myself)).catch(async (err: Error) => {
         if (/timed out|timeout/i.test(err.message) && (await runtime.status(address)) === 'running') {
           throw ApplicationFailure.create({
             type: 'NodeHung', nonRetryable: true,
