@@ -202,8 +202,9 @@ export function createRepairActivities(connectorFor: (cluster: string) => NodeCo
                   if (stale.length === 0) throw err;
                   await pipelineChecked(redis, src.address, asking(stale.map((k) => ['DEL', k]), true));
                   result.staleCopiesDropped.push(...stale);
-                } else if (/IOERR|timeout/i.test(message) && attempt++ < 5) {
-                  await new Promise((r) => setTimeout(r, 200 * attempt));
+                } else if (/IOERR|timeout|CLUSTERDOWN|TRYAGAIN/i.test(message) && attempt++ < 8) {
+                  // Transient: a node just restarted (CLUSTERDOWN until the cluster agrees again), or a slow target.
+                  await new Promise((r) => setTimeout(r, 250 * attempt));
                 } else {
                   return `MIGRATE of slot ${slot} from ${src.address} to ${t.address}: ${message}`;
                 }
