@@ -49,6 +49,9 @@ export const tlsSchema = z
   })
   .strict()
   .superRefine((t, ctx) => {
+    if (t.server && !t.server.caFile && !t.caFile) {
+      ctx.addIssue({ code: 'custom', path: ['server', 'caFile'], message: "name the CA that signs the nodes' and clients' certificates (or set tls.caFile)" });
+    }
     if (!t.rejectUnauthorized && !t.insecure) {
       ctx.addIssue({ code: 'custom', path: ['rejectUnauthorized'], message: 'false turns off certificate checks: set "insecure": true as well to mean it (clusterHealth then reports it)' });
     }

@@ -79,6 +79,8 @@ test('security settings: unchecked TLS must say insecure, ACL users name where t
   };
   expect(problems(withMain({ tls: { rejectUnauthorized: false } }))).toEqual([expect.stringMatching(/^clusters\.main\.tls\.rejectUnauthorized: .*"insecure": true/)]);
   expect(problems(withMain({ tls: { rejectUnauthorized: false, insecure: true } }))).toEqual([]);
+  // Nodes that serve TLS need a CA for the clients' and each other's certificates: refused when the worker loads the file.
+  expect(problems(withMain({ tls: { server: { certFile: 'n.crt', keyFile: 'n.key' } } }))).toEqual([expect.stringMatching(/^clusters\.main\.tls\.server\.caFile: name the CA/)]);
   expect(problems(withMain({ acl: { operator: { username: 'op' }, replication: { passwordEnv: 'R' }, application: { passwordFile: 'app.pw' } } }))).toEqual([
     expect.stringMatching(/^clusters\.main\.acl\.operator: name passwordEnv or passwordFile/),
   ]);
