@@ -62,10 +62,17 @@ export async function expectUpgraded(cluster: TestCluster, outcome: UpgradeOutco
   }
 }
 
-/** Polls the progress query until `accept` holds; returns the last progress. */
-export async function progressUntil(handle: WorkflowHandle, accept: (p: Progress) => boolean, tries = 1200): Promise<Progress> {
+/**
+ * Polls the progress query until `accept` holds and returns that progress; after `timeoutMs` it
+ * fails with the last progress it saw (a timed-out test would otherwise leave this loop running).
+ */
+export async function progressUntil(handle: WorkflowHandle, accept: (p: Progress) => boolean, timeoutMs = 120_000): Promise<Progress> {
+  const deadline = Date.now() + timeoutMs;
   let progress = await handle.query(progressQuery);
-  for (let i = 0; i < tries && !accept(progress); i++) {
+  while (!accept(progress)) {
+    if (Date.now() > deadline) {
+      throw new Error(`${handle.workflowId}: the progress did not reach the expected state within ${timeoutMs} ms; last seen: ${JSON.stringify(progress)}`);
+    }
     await sleep(100);
     progress = await handle.query(progressQuery);
   }
