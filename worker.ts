@@ -5,15 +5,17 @@
  * the Temporal CLI reads them; the inventory from REDISFORGE_INVENTORY (default ./redisforge.json);
  * the payload encryption keys from REDISFORGE_CODEC_KEYS or REDISFORGE_CODEC_KEYS_FILE.
  */
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { createActivities } from './src/activities';
-import { TASK_QUEUE } from './src/client/connection';
+import { taskQueueFromEnv } from './src/shared';
 import { CodecConfigError, codecFromEnv, describeCodec, type EncryptionCodec } from './src/codec';
 import { InventoryError, inventoryPath, loadInventory, type Inventory } from './src/config';
 
 export interface RedisForgeWorkerOptions {
   inventory: Inventory;
+  /** The worker's connection; the lock activities' Temporal client uses it too. */
   connection: NativeConnection;
   namespace?: string;
   /** @default "redisforge-ops" */
@@ -37,13 +39,19 @@ export function createWorker(options: RedisForgeWorkerOptions): Promise<Worker> 
   const workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = options.workflowBundlePath
     ? { workflowBundle: { codePath: options.workflowBundlePath } }
     : { workflowsPath: require.resolve('./src/workflows') };
+  const namespace = options.namespace ?? 'default';
+  const taskQueue = options.taskQueue ?? taskQueueFromEnv(process.env);
+  const dataConverter = { payloadCodecs: [options.codec ?? codecFromEnv(options.env ?? process.env)] };
+  // The lock activities' client shares the worker's connection, namespace and codec: the lock
+  // workflows they start run where this worker's operations do, their payloads encrypted alike.
+  const client = new Client({ connection: options.connection, namespace, dataConverter });
   return Worker.create({
     connection: options.connection,
-    namespace: options.namespace ?? 'default',
-    taskQueue: options.taskQueue ?? TASK_QUEUE,
-    activities: createActivities(options.inventory, options.env, { taskQueue: options.lockTaskQueue ?? options.taskQueue ?? TASK_QUEUE }),
+    namespace,
+    taskQueue,
+    activities: createActivities(options.inventory, options.env, { client, lockTaskQueue: options.lockTaskQueue ?? taskQueue }),
     interceptors: options.interceptors,
-    dataConverter: { payloadCodecs: [options.codec ?? codecFromEnv(options.env ?? process.env)] },
+    dataConverter,
     ...workflows,
   });
 }

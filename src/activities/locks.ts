@@ -1,18 +1,20 @@
 /**
  * The guard's two activities: ask a cluster's lock workflow for the cluster (starting it when
  * none runs) and give it back. A holder that closed without releasing (terminated) is stale:
- * its lock is taken over, so a crash never leaves a cluster locked for good.
+ * its lock is taken over, so a crash never leaves a cluster locked for good. The Temporal client
+ * is the worker's, handed in (a provider, so an activity set built without one, as some tests
+ * build it, fails only if a lock activity is called).
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { acquireLockUpdate, lockWorkflowId, releaseLockSignal, type LockHolder, type LockRequest } from '../workflows/clusterLock';
+import { acquireLockUpdate, LOCK_WORKFLOW_TYPE, lockWorkflowId, releaseLockSignal, type LockHolder, type LockRequest } from '../shared';
 
 export function createLockActivities(clientFor: () => Promise<Client>, taskQueue: () => string) {
   async function ask(cluster: string, req: LockRequest) {
     const client = await clientFor();
     return client.workflow.executeUpdateWithStart(acquireLockUpdate, {
       args: [req],
-      startWorkflowOperation: new WithStartWorkflowOperation('clusterLock', {
+      startWorkflowOperation: new WithStartWorkflowOperation(LOCK_WORKFLOW_TYPE, {
         workflowId: lockWorkflowId(cluster),
         taskQueue: taskQueue(),
         args: [{ cluster }],

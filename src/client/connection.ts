@@ -1,14 +1,15 @@
 /**
  * A Temporal client configured like the Temporal CLI (environment variables and profiles), with
  * the payload codec of REDISFORGE_CODEC_KEYS / REDISFORGE_CODEC_KEYS_FILE: every client made
- * here (CLI, SDK, Schedules, the lock activities) writes and reads the same encrypted payloads.
+ * here (CLI, SDK, Schedules) writes and reads the same encrypted payloads.
  */
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { dataConverterFromEnv } from '../codec';
+import { taskQueueFromEnv } from '../shared';
 
-/** The task queue the worker polls: REDISFORGE_TASK_QUEUE, the variable the worker reads, else "redisforge-ops". */
-export const TASK_QUEUE = process.env.REDISFORGE_TASK_QUEUE || 'redisforge-ops';
+/** Where this process's clients start workflows: the queue the worker polls (see taskQueueFromEnv). */
+export const TASK_QUEUE = taskQueueFromEnv(process.env);
 
 export async function connectClient(overrides: { address?: string; namespace?: string } = {}): Promise<Client> {
   // Bad codec keys fail before a connection is opened, so nothing leaks.

@@ -3,40 +3,11 @@
  * Schedule). Each cluster has a lock workflow, id "redisforge-lock-<cluster>", started on
  * demand: an operation asks it (an update, sent by the acquireClusterLock activity) and is
  * granted the cluster or told who holds it. The operation's children (a removeNode's drain)
- * share their parent's grant. The lock workflow ends once the holder releases it.
+ * share their parent's grant. The lock workflow ends once the holder releases it. Its id and
+ * messages are in src/shared, where the activities and clients find them too.
  */
-import { allHandlersFinished, condition, defineQuery, defineSignal, defineUpdate, setHandler } from '@temporalio/workflow';
-
-export interface LockHolder {
-  workflowId: string;
-  runId: string;
-  operation: string;
-  /** ISO time the grant was made. */
-  since: string;
-}
-
-export interface LockRequest {
-  workflowId: string;
-  runId: string;
-  operation: string;
-  /** A child is granted what its parent holds. */
-  parentWorkflowId?: string;
-  /** Take the lock from this holder: it has closed without releasing (terminated). */
-  staleHolder?: string;
-}
-
-export interface LockReply {
-  granted: boolean;
-  holder: LockHolder;
-}
-
-export const acquireLockUpdate = defineUpdate<LockReply, [LockRequest]>('acquire');
-export const releaseLockSignal = defineSignal<[{ workflowId: string }]>('release');
-export const lockHolderQuery = defineQuery<LockHolder | undefined>('holder');
-
-export function lockWorkflowId(cluster: string): string {
-  return `redisforge-lock-${cluster}`;
-}
+import { allHandlersFinished, condition, setHandler } from '@temporalio/workflow';
+import { acquireLockUpdate, lockHolderQuery, releaseLockSignal, type LockHolder } from '../shared';
 
 export async function clusterLock(input: { cluster: string }): Promise<{ cluster: string; lastHolder?: LockHolder }> {
   let holder: LockHolder | undefined;

@@ -13,14 +13,13 @@ import type { ClusterSpec } from '../../src/activities';
 import { attachRunbookWorkflow } from '../../src/client/sdk';
 import { createLockActivities } from '../../src/activities/locks';
 import type { MigrateBatch } from '../../src/activities/redis/migrate';
-import { lockHolderQuery, lockWorkflowId } from '../../src/workflows/clusterLock';
-import { abortUpdate, approveUpdate, pauseUpdate, progressQuery, resumeUpdate, throttleUpdate } from '../../src/workflows/definitions';
+import { abortUpdate, approveUpdate, lockHolderQuery, lockWorkflowId, pauseUpdate, progressQuery, resumeUpdate, throttleUpdate } from '../../src/shared';
 import type { RebalanceReport } from '../../src/workflows/rebalance';
 import { testClient, workflowId } from '../harness/cluster';
 import { testDataConverter } from '../harness/codec';
 import { BUNDLE_PATH, TEMPORAL_ADDRESS } from '../harness/env';
 import { healthyObservations, sampleManifest } from '../helpers/topology';
-import { until } from '../helpers/waitFor';
+import { eventually } from '../helpers/waitFor';
 
 const QUEUE = `redisforge-logic-${process.pid}`;
 const NODES = healthyObservations().map((o) => o.address);
@@ -39,7 +38,7 @@ const behaviour = {
 
 const stubs = {
   async loadClusterSpec(name: string): Promise<ClusterSpec> {
-    return { name, nodes: NODES, masters: 3, replicasPerMaster: 1, auth: 'none', tls: false, tlsInsecure: false, spareNodes: [], runtime: 'process' };
+    return { name, nodes: NODES, masters: 3, replicasPerMaster: 1, tlsInsecure: false, spareNodes: [], runtime: 'process' };
   },
   async collectClusterState(cluster: string) {
     await sleep(behaviour.preflightMs.get(cluster) ?? 0);
@@ -135,7 +134,7 @@ test('the guard follows a rebalance across continue-as-new: no second operation 
   const holder = await start('rebalance', drain(cluster, { batchesPerRun: 1 }));
   const firstRun = (await holder.describe()).runId;
   // Several runs later the holder's first run id is closed; its workflow id still runs.
-  await until('the rebalance to continue as new twice', () => holder.query(progressQuery), () => (behaviour.migrations.get(cluster) ?? 0) >= 3);
+  await eventually('the rebalance to continue as new twice', () => holder.query(progressQuery), () => (behaviour.migrations.get(cluster) ?? 0) >= 3);
   expect((await holder.describe()).runId).not.toBe(firstRun);
 
   const refused: string[] = [];
@@ -152,14 +151,14 @@ test('the guard follows a rebalance across continue-as-new: no second operation 
   expect(report.slotsMoved).toBe(report.plan.slotsToMove);
   expect(report.runs).toBeGreaterThan(2);
   const client = await testClient();
-  await until('the lock to be free', () => client.workflow.getHandle(lockWorkflowId(cluster)).describe(), (d) => d.status.name !== 'RUNNING');
+  await eventually('the lock to be free', () => client.workflow.getHandle(lockWorkflowId(cluster)).describe(), (d) => d.status.name !== 'RUNNING');
 });
 
 test('abort and throttle sent while the preflight runs are kept, not dropped', async () => {
   const cluster = 'logic-early';
   behaviour.preflightMs.set(cluster, 1500);
   const handle = await start('rebalance', drain(cluster));
-  await until('the preflight to start', () => handle.query(progressQuery), (p) => p.step === 'Check the cluster is healthy');
+  await eventually('the preflight to start', () => handle.query(progressQuery), (p) => p.step === 'Check the cluster is healthy');
   expect(await handle.executeUpdate(throttleUpdate, { args: [{ maxKeysPerSecond: 500 }] })).toBe('at most 500 keys per second');
   expect(await handle.executeUpdate(abortUpdate, { args: [{ reason: 'changed my mind' }] })).toMatch(/stops at its next safe point/);
   const report = (await handle.result()) as RebalanceReport;
@@ -171,7 +170,7 @@ test('abort and throttle sent while the preflight runs are kept, not dropped', a
 test('controls that do not apply now are refused with the reason; the same control twice is answered', async () => {
   const cluster = 'logic-controls';
   const handle = await start('rebalance', drain(cluster, { slotsPerBatch: 256 }));
-  await until('slots to move', () => handle.query(progressQuery), (p) => (p.migration?.slotsDone ?? 0) > 0);
+  await eventually('slots to move', () => handle.query(progressQuery), (p) => (p.migration?.slotsDone ?? 0) > 0);
   expect(await refusal(handle.executeUpdate(resumeUpdate))).toMatch(/not paused: nothing to resume/);
   // The SDK handle the CLI uses gets the same answers.
   const sdk = await attachRunbookWorkflow(await testClient(), handle.workflowId);
@@ -180,7 +179,7 @@ test('controls that do not apply now are refused with the reason; the same contr
   expect(await refusal(handle.executeUpdate(throttleUpdate, { args: [{ maxKeysPerSecond: -5 }] }))).toMatch(/maxKeysPerSecond must be a whole number/);
   expect(await handle.executeUpdate(pauseUpdate)).toMatch(/pauses at its next safe point/);
   expect(await handle.executeUpdate(pauseUpdate)).toBe('rebalance is already paused');
-  const paused = await until('the pause to hold', () => handle.query(progressQuery), (p) => p.migration?.paused === true);
+  const paused = await eventually('the pause to hold', () => handle.query(progressQuery), (p) => p.migration?.paused === true);
   await sleep(500);
   expect((await handle.query(progressQuery)).migration?.slotsDone).toBe(paused.migration?.slotsDone);
   expect(await handle.executeUpdate(resumeUpdate)).toBe('rebalance resumed');
@@ -193,7 +192,7 @@ test('controls that do not apply now are refused with the reason; the same contr
 test('a cancelled rebalance releases the cluster only after its migration has stopped', async () => {
   const cluster = 'logic-cancel';
   const handle = await start('rebalance', drain(cluster));
-  await until('a migration to run', async () => behaviour.migrations.get(cluster) ?? 0, (n) => n > 0);
+  await eventually('a migration to run', async () => behaviour.migrations.get(cluster) ?? 0, (n) => n > 0);
   const client = await testClient();
   const lock = client.workflow.getHandle(lockWorkflowId(cluster));
   expect((await lock.query(lockHolderQuery))?.workflowId).toBe(handle.workflowId);
@@ -221,7 +220,7 @@ test('an approval gate declines when nobody answers in time, and refuses approve
   let release!: () => void;
   behaviour.stopNodeHold.set(cluster, new Promise<void>((r) => (release = r)));
   const gated = await start('restoreCluster', { cluster, backupId: 'b1' });
-  await until('the approval gate', () => gated.query(progressQuery), (p) => p.step === 'Wait for approval' || /approval needed/.test(p.detail ?? ''));
+  await eventually('the approval gate', () => gated.query(progressQuery), (p) => p.step === 'Wait for approval' || /approval needed/.test(p.detail ?? ''));
   expect(await refusal(gated.executeUpdate(approveUpdate, { args: [{ by: '  ' }] }))).toMatch(/"by" must say who approves/);
   expect(await gated.executeUpdate(approveUpdate, { args: [{ by: 'alice', reason: 'drill' }] })).toBe('approved by alice');
   // The same approval again (a client retry) is answered; an abort after it is refused, not ignored.

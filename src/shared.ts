@@ -1,9 +1,22 @@
 /**
- * The names a client shares with the workflows: queries and search attributes. Safe to import
- * from client code (no activity proxies are created here).
+ * The names workflows, activities and clients share: the task queue, search attributes, the
+ * messages of a running operation (queries and updates) and those of the per-cluster lock. It
+ * sits below all three, so none of them imports upward to reach another's names. Workflow code
+ * imports it, so it stays sandbox-safe: no I/O, no environment read at load.
  */
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** The task queue the worker polls unless REDISFORGE_TASK_QUEUE names another. */
+export const DEFAULT_TASK_QUEUE = 'redisforge-ops';
+
+/**
+ * REDISFORGE_TASK_QUEUE, the variable the worker reads, else DEFAULT_TASK_QUEUE. A function, not
+ * a constant: the workflow sandbox has no environment to read when this module loads there.
+ */
+export function taskQueueFromEnv(env: Record<string, string | undefined>): string {
+  return env.REDISFORGE_TASK_QUEUE || DEFAULT_TASK_QUEUE;
+}
 
 export const redisClusterKey = defineSearchAttributeKey('RedisCluster', SearchAttributeType.KEYWORD);
 export const runbookOperationKey = defineSearchAttributeKey('RunbookOperation', SearchAttributeType.KEYWORD);
@@ -59,3 +72,42 @@ export const approveUpdate = defineUpdate<string, [Approval]>('approve');
 
 /** How long an approval gate waits before it declines, unless the input says otherwise. */
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 86_400;
+
+/*
+ * The per-cluster lock (see src/workflows/clusterLock.ts): asked by the acquireClusterLock
+ * activity, released by releaseClusterLock, queried by tests and operators.
+ */
+
+/** The lock workflow's type: the name of its function in src/workflows/clusterLock.ts. */
+export const LOCK_WORKFLOW_TYPE = 'clusterLock';
+
+export function lockWorkflowId(cluster: string): string {
+  return `redisforge-lock-${cluster}`;
+}
+
+export interface LockHolder {
+  workflowId: string;
+  runId: string;
+  operation: string;
+  /** ISO time the grant was made. */
+  since: string;
+}
+
+export interface LockRequest {
+  workflowId: string;
+  runId: string;
+  operation: string;
+  /** A child is granted what its parent holds. */
+  parentWorkflowId?: string;
+  /** Take the lock from this holder: it has closed without releasing (terminated). */
+  staleHolder?: string;
+}
+
+export interface LockReply {
+  granted: boolean;
+  holder: LockHolder;
+}
+
+export const acquireLockUpdate = defineUpdate<LockReply, [LockRequest]>('acquire');
+export const releaseLockSignal = defineSignal<[{ workflowId: string }]>('release');
+export const lockHolderQuery = defineQuery<LockHolder | undefined>('holder');
