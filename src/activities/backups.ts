@@ -22,11 +22,11 @@ import {
   type BackupObject,
   type Compression,
 } from '../cluster';
-import type { NodeRuntime } from '../runtime';
+import { firstFileText, type NodeRuntime } from '../runtime';
 import type { BackupStore } from '../storage';
 import { classifyRedisError, type NodeConnector } from './redis/connection';
 import { heartbeating } from './heartbeat';
-import { pollUntil } from './waiting';
+import { pollUntil } from '../util/polling';
 
 export interface ShardBackupRequest {
   cluster: string;
@@ -214,17 +214,9 @@ async function rewriteAof(redis: Redis, address: string, timeoutMs: number): Pro
   );
 }
 
-/** The first file of a tar stream, as text (small files only). */
+/** The one small file a readDataFiles tar holds, as text. */
 async function readTarText(tar: Readable): Promise<string> {
-  let text: string | undefined;
-  const ex = extract();
-  tar.on('error', (err) => ex.destroy(err));
-  tar.pipe(ex);
-  for await (const entry of ex) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of entry) chunks.push(chunk as Buffer);
-    text ??= Buffer.concat(chunks).toString('utf8');
-  }
+  const text = await firstFileText(tar);
   if (text === undefined) throw new Error('the data directory read returned no file');
   return text;
 }

@@ -4,9 +4,7 @@
  * still tells a dead worker from a slow node within the heartbeat timeout.
  */
 import { Context } from '@temporalio/activity';
-
-/** How often a long activity heartbeats; well inside every heartbeatTimeout the workflows set (5 s). */
-const HEARTBEAT_EVERY_MS = 1000;
+import { HEARTBEAT_EVERY_MS } from '../util/polling';
 
 /**
  * Runs `work`, heartbeating `details` every second (a function: read anew each time, for

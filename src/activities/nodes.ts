@@ -3,7 +3,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { NodeRuntime } from '../runtime';
 import { heartbeating } from './heartbeat';
-import { acceptsConnections } from '../runtime/wait';
+import { acceptsConnections } from '../util/ports';
 
 export type StopMode = 'stop' | 'kill';
 
@@ -53,11 +53,6 @@ export function createNodeActivities(runtimeFor: (cluster: string) => NodeRuntim
     /** Stops a node and removes all it stored, so a later start on its address begins empty. */
     async deprovisionNode(cluster: string, address: string): Promise<void> {
       await heartbeating({ deprovisioning: address }, () => runtimeFor(cluster).deprovision(address));
-    },
-
-    async nodeStatus(cluster: string, address: string): Promise<{ status: 'running' | 'stopped'; version: string }> {
-      const runtime = runtimeFor(cluster);
-      return { status: await runtime.status(address), version: await runtime.version(address) };
     },
   };
 }

@@ -12,7 +12,7 @@ import type { Inventory, ProxyConfig } from '../config';
 import { containerNamed, recreateContainer, replacedContainers, restoreReplaced } from '../runtime/containers';
 import { dockerOptions } from '../runtime/docker';
 import { heartbeating } from './heartbeat';
-import { pollUntil } from './waiting';
+import { pollUntil } from '../util/polling';
 
 /** What a workflow may know of a proxy. */
 export interface ProxySpec {

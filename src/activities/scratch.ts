@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { myselfOf, nodesConfNodes, parseNodesConf, splitAddress } from '../cluster';
+import { nodesConfNodes, parseNodesConf, splitAddress } from '../cluster';
 import { planScratchPorts, SCRATCH_ID, SCRATCH_PREFIX, scratchAddresses, scratchAllocationSchema, type ScratchAllocation, type TakenPorts } from '../cluster/scratch';
 import type { ClusterConfig, Inventory } from '../config';
 import { formatIssues } from '../validation';
@@ -148,7 +148,7 @@ export function createScratchActivities(deps: {
         const pid = Number((await readFile(join(nodeDir, 'redis.pid'), 'utf8').catch(() => '')).trim());
         if (!(pid > 0) || !(await listensOn(splitAddress(address).port, pid))) throw mismatch(address, `the redis-server started in ${nodeDir} (pid ${pid || 'none'}) does not listen there`);
         const conf = await readFile(join(nodeDir, 'nodes.conf'), 'utf8').catch(() => '');
-        const own = myselfOf(nodesConfNodes(parseNodesConf(conf)))?.id;
+        const own = nodesConfNodes(parseNodesConf(conf)).find((n) => n.myself)?.id;
         if (own !== want) throw mismatch(address, `its nodes.conf names ${own ?? 'no node'} as itself, the backup's node is ${want}`);
         const id = String(await deps.connectorFor(name).withNode(address, (r) => r.call('CLUSTER', 'MYID')));
         if (id !== want) throw mismatch(address, `CLUSTER MYID answers ${id}, the backup's node is ${want}`);

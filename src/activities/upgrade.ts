@@ -6,14 +6,15 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type Redis from 'ioredis';
 import {
-  analyzeHealth, findingKey, flattenInfo, formatSlotRanges, healthDrop, parseInfo, parseReplicationInfo, replicaSyncProblems,
+  analyzeHealth, describeFinding, findingKey, flattenInfo, formatSlotRanges, healthDrop, parseInfo, parseReplicationInfo, replicaSyncProblems,
   type HealthExpectation, type ShardMember, type NodeVersion, type TopologyShard,
 } from '../cluster';
 import type { NodeRuntime } from '../runtime';
 import { heartbeating } from './heartbeat';
-import { myself, observeCluster } from './redis/cluster';
+import { observeCluster } from './redis/cluster';
+import { myself } from './redis/commands';
 import type { NodeConnector } from './redis/connection';
-import { pollUntil } from './waiting';
+import { pollUntil } from '../util/polling';
 
 export interface HealthCheckAfterShard {
   /** No finding the cluster did not have before the upgrade. */
@@ -150,7 +151,7 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
           const report = analyzeHealth(await observeCluster(connector, seeds), expected);
           const drop = healthDrop(baseline, report);
           if (drop.length === 0 || Date.now() >= deadline) {
-            return { done: true, value: { ok: drop.length === 0, newFindings: drop.map((f) => `${findingKey(f)}: ${f.message}`), shards: report.shards } };
+            return { done: true, value: { ok: drop.length === 0, newFindings: drop.map(describeFinding), shards: report.shards } };
           }
           return { done: false, status: drop.map(findingKey).join(', ') };
         },

@@ -7,7 +7,9 @@ import { existsSync, openSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { acceptsConnections } from '../runtime/wait';
+import { stopChild } from '../util/childProcess';
+import { pollUntil } from '../util/polling';
+import { acceptsConnections } from '../util/ports';
 
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 export const SEARCH_ATTRIBUTES = { RedisCluster: 'Keyword', RunbookOperation: 'Keyword' } as const;
@@ -67,37 +69,37 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   let exited: number | null = null;
   child.once('exit', (code) => (exited = code ?? -1));
 
-  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
-  for (;;) {
-    if (exited !== null) throw new Error(`the Temporal dev server exited with ${exited}${options.logFile ? `; see ${options.logFile}` : ''}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`the Temporal dev server did not answer on 127.0.0.1:${port}`);
-    }
-    if (await acceptsConnections(`127.0.0.1:${port}`)) {
-      try {
-        const conn = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 2000 });
-        await conn.healthService.check({});
-        await conn.close();
-        break;
-      } catch {
-        // not serving yet
-      }
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  const address = `127.0.0.1:${port}`;
+  try {
+    await pollUntil(
+      async () => {
+        if (exited !== null) throw new Error(`the Temporal dev server exited with ${exited}${options.logFile ? `; see ${options.logFile}` : ''}`);
+        return (await serves(address)) ? { done: true, value: undefined } : { done: false, status: 'not serving yet' };
+      },
+      { what: `the Temporal dev server on ${address}`, timeoutMs: options.startTimeoutMs ?? 60_000, intervalMs: 200, timedOut: () => new Error(`the Temporal dev server did not answer on ${address}`) },
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
   }
 
   return {
     address: `127.0.0.1:${port}`,
     uiUrl: options.headless ? undefined : `http://127.0.0.1:${uiPort}`,
     process: child,
-    async stop() {
-      if (exited !== null) return;
-      const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await done;
-      clearTimeout(timer);
-    },
+    stop: () => stopChild(child, 10_000),
   };
+}
+
+/** Whether a Temporal frontend answers its health check on `address`. */
+async function serves(address: string): Promise<boolean> {
+  if (!(await acceptsConnections(address))) return false;
+  try {
+    const conn = await Connection.connect({ address, connectTimeout: 2000 });
+    await conn.healthService.check({});
+    await conn.close();
+    return true;
+  } catch {
+    return false; // not serving yet
+  }
 }

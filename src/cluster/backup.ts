@@ -108,6 +108,7 @@ export function originalAutoRewrite(current: string): { original: string; held: 
   return { original: current, held: false };
 }
 
+/** A backup id as backupCluster returns it (workflow inputs are checked against it). */
 export const BACKUP_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** What the store holds for a cluster, grouped by backup. */

@@ -1,6 +1,6 @@
 /** Pure decisions of the failover drill: which master, which replica, which canary keys. */
 import { referenceView, type NodeObservation } from './health';
-import { keyHashSlot, type SlotRange } from './slots';
+import { keyHashSlot, slotInRanges, type SlotRange } from './slots';
 import type { ClusterNode } from './nodes';
 
 export interface FailoverTarget {
@@ -62,11 +62,10 @@ export function chooseFailoverTarget(observations: readonly NodeObservation[], m
 
 /** `count` keys whose slots all belong to `slots`, each in its own slot where there are enough. */
 export function canaryKeys(slots: readonly SlotRange[], count: number, runId: string): string[] {
-  const inRange = (s: number) => slots.some((r) => s >= r.start && s <= r.end);
   const keys: string[] = [];
   for (let n = 0; keys.length < count && n < count * 100_000; n++) {
     const tag = `c${n}`;
-    if (inRange(keyHashSlot(tag))) keys.push(`redisforge:canary:${runId}:{${tag}}`);
+    if (slotInRanges(keyHashSlot(tag), slots)) keys.push(`redisforge:canary:${runId}:{${tag}}`);
   }
   if (keys.length < count) throw new Error(`could not find ${count} canary keys in slots ${JSON.stringify(slots)}`);
   return keys;

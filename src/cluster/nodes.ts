@@ -106,7 +106,3 @@ export function parseClusterNodes(reply: string): ClusterNode[] {
 export function isFailing(node: ClusterNode): boolean {
   return node.flags.some((f) => (FAILURE_FLAGS as readonly string[]).includes(f));
 }
-
-export function myselfOf(nodes: readonly ClusterNode[]): ClusterNode | undefined {
-  return nodes.find((n) => n.myself);
-}

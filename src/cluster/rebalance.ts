@@ -3,7 +3,7 @@
  * (by weight), and which slots move from whom to whom. Like `redis-cli --cluster rebalance`,
  * nothing moves while every master is within `thresholdPercent` of its target.
  */
-import { countSlots, normalizeRanges, rangesFromSlots, SLOT_COUNT, type SlotRange } from './slots';
+import { countSlots, rangesFromSlots, SLOT_COUNT, slotsOf, type SlotRange } from './slots';
 
 export interface MasterSlots {
   id: string;
@@ -67,7 +67,7 @@ export function planRebalance(masters: readonly MasterSlots[], options: Rebalanc
   if (!draining && !overThreshold) return { moves: [], slotsToMove: 0, targets: Object.fromEntries(owned) };
 
   // Donors give their highest slots first, so ranges stay contiguous where they can.
-  const pools = new Map(participants.map((m) => [m.id, expand(m.slots)] as const));
+  const pools = new Map(participants.map((m) => [m.id, slotsOf(m.slots)] as const));
   const byId = new Map(participants.map((m) => [m.id, m] as const));
   const donors = participants.filter((m) => balance.get(m.id)! > 0).sort((a, b) => balance.get(b.id)! - balance.get(a.id)!);
   const receivers = participants.filter((m) => balance.get(m.id)! < 0).sort((a, b) => balance.get(a.id)! - balance.get(b.id)!);
@@ -95,15 +95,9 @@ export function planRebalance(masters: readonly MasterSlots[], options: Rebalanc
   return { moves, slotsToMove: moves.reduce((s, m) => s + countSlots(m.slots), 0), targets: after };
 }
 
-function expand(ranges: readonly SlotRange[]): number[] {
-  const out: number[] = [];
-  for (const r of normalizeRanges(ranges)) for (let s = r.start; s <= r.end; s++) out.push(s);
-  return out;
-}
-
 /** Splits a move into batches of at most `size` slots, keeping the order. */
 export function batchSlots(ranges: readonly SlotRange[], size: number): number[][] {
-  const slots = expand(ranges);
+  const slots = slotsOf(ranges);
   const batches: number[][] = [];
   for (let i = 0; i < slots.length; i += size) batches.push(slots.slice(i, i + size));
   return batches;

@@ -3,10 +3,10 @@
  * `redis-cli --cluster fix` makes them: which members to bring back, how to close each open
  * slot (by where its keys are), and which live master takes each slot nobody serves. Pure.
  */
-import { analyzeHealth, referenceView, type HealthExpectation, type NodeObservation } from './health';
+import { analyzeHealth, describeFinding, referenceView, type HealthExpectation, type NodeObservation } from './health';
 import { deathVerdict } from './membership';
 import type { ClusterNode } from './nodes';
-import { countSlots, formatSlotRanges, normalizeRanges, rangesFromSlots, removeSlots, uncoveredSlots, type SlotRange } from './slots';
+import { countSlots, formatSlotRanges, normalizeRanges, rangesFromSlots, removeSlots, slotInRanges, slotsOf, uncoveredSlots, type SlotRange } from './slots';
 
 export interface NodeRef {
   id: string;
@@ -94,7 +94,7 @@ export function diagnoseCluster(observations: readonly NodeObservation[]): Repai
 
 /** The live master that owns `slot` in the cluster's map, if any. */
 export function liveOwnerOf(diagnosis: Pick<RepairDiagnosis, 'liveMasters'>, slot: number): NodeRef | undefined {
-  const m = diagnosis.liveMasters.find((n) => n.slots.some((r) => slot >= r.start && slot <= r.end));
+  const m = diagnosis.liveMasters.find((n) => slotInRanges(slot, n.slots));
   return m && { id: m.id, address: m.address };
 }
 
@@ -183,10 +183,9 @@ export function planSlotAssignment(uncovered: readonly SlotRange[], keyCounts: r
   const slots = normalizeRanges(uncovered);
   if (countSlots(slots) === 0) return [];
   if (masters.length === 0) throw new Error('no live master to assign the uncovered slots to: bring a master back first');
-  const inUncovered = (s: number) => slots.some((r) => s >= r.start && s <= r.end);
   const best = new Map<number, SlotKeyCount>();
   for (const c of keyCounts) {
-    if (c.keys <= 0 || !inUncovered(c.slot) || !masters.some((m) => m.address === c.address)) continue;
+    if (c.keys <= 0 || !slotInRanges(c.slot, slots) || !masters.some((m) => m.address === c.address)) continue;
     const current = best.get(c.slot);
     if (!current || c.keys > current.keys) best.set(c.slot, c);
   }
@@ -203,7 +202,7 @@ export function planSlotAssignment(uncovered: readonly SlotRange[], keyCounts: r
   if (countSlots(rest) > 0) {
     const fewest = [...masters].sort((a, b) => countSlots(a.slots) - countSlots(b.slots) || a.address.localeCompare(b.address, 'en', { numeric: true }))[0]!;
     const e = entry({ id: fewest.id, address: fewest.address });
-    for (const r of rest) for (let s = r.start; s <= r.end; s++) e.slots.push(s);
+    e.slots.push(...slotsOf(rest));
   }
   return [...out.values()].map((e) => {
     const ranges = rangesFromSlots(e.slots);
@@ -242,7 +241,7 @@ export function repairSnapshot(observations: readonly NodeObservation[], expecte
   const d = diagnoseCluster(observations);
   return {
     healthy: health.healthy,
-    findings: health.findings.filter((f) => f.severity !== 'info').map((f) => `${f.code}${f.node ? ` ${f.node}` : ''}: ${f.message}`),
+    findings: health.findings.filter((f) => f.severity !== 'info').map(describeFinding),
     slotsUncovered: formatSlotRanges(d.uncovered),
     slotsUncoveredCount: countSlots(d.uncovered),
     openSlots: d.openSlots,

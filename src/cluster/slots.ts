@@ -32,6 +32,18 @@ export function formatSlotRanges(ranges: readonly SlotRange[]): string {
   return ranges.map(formatSlotRange).join(',');
 }
 
+/** Whether `slot` lies in one of `ranges`: the one slot-in-range test. */
+export function slotInRanges(slot: number, ranges: readonly SlotRange[]): boolean {
+  return ranges.some((r) => slot >= r.start && slot <= r.end);
+}
+
+/** Every slot of the ranges, ascending, each once. */
+export function slotsOf(ranges: readonly SlotRange[]): number[] {
+  const out: number[] = [];
+  for (const r of normalizeRanges(ranges)) for (let s = r.start; s <= r.end; s++) out.push(s);
+  return out;
+}
+
 export function countSlots(ranges: readonly SlotRange[]): number {
   return ranges.reduce((sum, r) => sum + (r.end - r.start + 1), 0);
 }
@@ -125,7 +137,5 @@ export function keyHashSlot(key: string): number {
 /** The ranges without the given slots. */
 export function removeSlots(ranges: readonly SlotRange[], slots: Iterable<number>): SlotRange[] {
   const drop = new Set(slots);
-  const kept: number[] = [];
-  for (const r of normalizeRanges(ranges)) for (let s = r.start; s <= r.end; s++) if (!drop.has(s)) kept.push(s);
-  return rangesFromSlots(kept);
+  return rangesFromSlots(slotsOf(ranges).filter((s) => !drop.has(s)));
 }

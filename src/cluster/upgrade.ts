@@ -3,7 +3,7 @@
  * and in which order, whether a replaced replica is in sync enough to take over, whether the
  * cluster's health dropped between shards, and whether every node ended on the new version.
  */
-import { referenceView, shardsOf, type Finding, type HealthReport, type NodeObservation } from './health';
+import { findingKey, referenceView, shardsOf, type Finding, type HealthReport, type NodeObservation } from './health';
 
 /** A node's version as its runtime knows it (image tag or versions-map name) and as it reports it. */
 export interface NodeVersion {
@@ -104,11 +104,6 @@ export function replicaSyncProblems(observations: readonly NodeObservation[], re
   const offset = replicaOffsetAfter ?? rep?.replicationOffset ?? 0;
   if (problems.length === 0 && masterOffset !== undefined && masterOffset > offset) problems.push(`${replica} is ${masterOffset - offset} bytes behind ${masterAddress}`);
   return problems;
-}
-
-/** How a finding is compared across health checks: its code and node. */
-export function findingKey(f: Pick<Finding, 'code' | 'node'>): string {
-  return `${f.code}${f.node ? ` ${f.node}` : ''}`;
 }
 
 /** Findings worse than informational that the baseline (the health before the upgrade) did not have. */

@@ -1,4 +1,7 @@
-/** Tar helpers of the docker runtime: files move through getArchive/putArchive as tar streams. */
+/**
+ * Tar helpers: the docker runtime's files move through getArchive/putArchive as tar streams, and
+ * every runtime's readDataFiles answers with a tar.
+ */
 import type { Readable } from 'node:stream';
 import { extract, pack, type Pack } from 'tar-stream';
 
@@ -49,6 +52,23 @@ export function ownedBy(archive: Readable, uid: number, gid: number): Readable {
   archive.on('error', (err) => out.destroy(err));
   archive.pipe(ex);
   return out;
+}
+
+/**
+ * The first file of a tar (readDataFiles of one small file: nodes.conf, an AOF manifest) as
+ * text; undefined when the tar holds none. The rest of the tar is read and dropped.
+ */
+export async function firstFileText(tar: Readable): Promise<string | undefined> {
+  const ex = extract();
+  tar.on('error', (err) => ex.destroy(err));
+  tar.pipe(ex);
+  let text: string | undefined;
+  for await (const entry of ex) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of entry) chunks.push(chunk as Buffer);
+    text ??= Buffer.concat(chunks).toString('utf8');
+  }
+  return text;
 }
 
 /** Copies the one file entry of `archive` into `out` under `name`, streaming. */

@@ -17,7 +17,7 @@ import { dockerOptions } from './dockerEndpoint';
 import { nodeConf } from './redisConf';
 import type { NodeTls } from './tlsConf';
 import { RuntimeError, type NodeRuntime, type NodeStatus } from './types';
-import { awaitPort } from './wait';
+import { awaitPort } from '../util/ports';
 
 export const LABEL_CLUSTER = 'redisforge.cluster';
 export const LABEL_PORT = 'redisforge.port';
@@ -108,11 +108,6 @@ export class DockerRuntime implements NodeRuntime {
     if ((await c.inspect()).State.Running) await c.kill({ signal: 'SIGKILL' }).catch(ignoreNotModified);
   }
 
-  async restart(address: string): Promise<void> {
-    await this.stop(address);
-    await this.start(address);
-  }
-
   /** The image for a version: a tag of the configured repository, or a full image reference. */
   imageFor(version: string): string {
     return version.includes(':') || version.includes('/') ? version : `${this.config.image}:${version}`;
@@ -196,13 +191,18 @@ export class DockerRuntime implements NodeRuntime {
     const swapped = await recreateContainer(this.docker(address), old, info, image, 60, name);
     try {
       // Fails at once when the container exits or restarts (a bad image), not after a minute.
-      await awaitPort(address, 60_000, () => `see docker logs ${name}`, async () => {
-        const state = (await swapped.container.inspect()).State;
-        return !state.Running || state.Restarting ? `the container ${state.Restarting ? 'is restarting' : 'exited'} (exit code ${state.ExitCode})` : undefined;
+      // Not cancellable: a cancellation here would roll back a replace that may be succeeding.
+      await awaitPort(address, 60_000, () => `see docker logs ${name}`, {
+        cancellable: false,
+        gaveUp: async () => {
+          const state = (await swapped.container.inspect()).State;
+          return !state.Running || state.Restarting ? `the container ${state.Restarting ? 'is restarting' : 'exited'} (exit code ${state.ExitCode})` : undefined;
+        },
       });
     } catch (err) {
       await restoreReplaced(this.docker(address), name, swapped.replacedName);
-      await awaitPort(address, 60_000, () => `see docker logs ${name}`);
+      // The rollback finishes, cancelled or not: the node must not be left without a container.
+      await awaitPort(address, 60_000, () => `see docker logs ${name}`, { cancellable: false });
       throw new RuntimeError(address, `did not come up on ${image} (${(err as Error).message}); the previous container (${info.Config.Image}) is back and running`);
     }
     return { changed: true };

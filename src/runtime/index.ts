@@ -7,6 +7,7 @@ import type { NodeRuntime } from './types';
 
 export type { NodeRuntime, NodeStatus } from './types';
 export { RuntimeError } from './types';
+export { firstFileText } from './archive';
 export { DockerRuntime, ProcessRuntime };
 
 /**

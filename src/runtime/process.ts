@@ -19,7 +19,8 @@ import { splitAddress } from '../cluster/address';
 import { nodeConf } from './redisConf';
 import type { NodeTls } from './tlsConf';
 import { RuntimeError, type NodeRuntime, type NodeStatus } from './types';
-import { awaitPort, sleep } from './wait';
+import { pollUntil } from '../util/polling';
+import { awaitPort } from '../util/ports';
 
 const RUNTIME_FILES = ['redis.conf', 'redis.log', 'redis.pid', 'version'];
 
@@ -130,11 +131,14 @@ export class ProcessRuntime implements NodeRuntime {
     });
     await awaitPort(address, 30_000, () => `see ${log}`);
     // Redis listens a moment before it writes its pid file; until then status() says stopped.
-    const deadline = Date.now() + 10_000;
-    while (!(await this.pid(address))) {
-      if (Date.now() > deadline) throw new RuntimeError(address, `listens, but wrote no pid file ${join(dir, 'redis.pid')} within 10 s; see ${log}`);
-      await sleep(10);
-    }
+    await pollUntil(async () => ((await this.pid(address)) ? { done: true, value: undefined } : { done: false, status: 'no pid file' }), {
+      what: `${address} to write its pid file`,
+      timeoutMs: 10_000,
+      intervalMs: 10,
+      // The activity that starts the node heartbeats its own progress.
+      heartbeat: false,
+      timedOut: () => new RuntimeError(address, `listens, but wrote no pid file ${join(dir, 'redis.pid')} within 10 s; see ${log}`),
+    });
   }
 
   private async signal(address: string, sig: NodeJS.Signals, timeoutMs: number): Promise<void> {
@@ -147,23 +151,32 @@ export class ProcessRuntime implements NodeRuntime {
     } catch {
       return;
     }
-    const deadline = Date.now() + timeoutMs;
     let sent = Date.now();
-    while (Date.now() < deadline) {
-      if (!(await alive(pid))) return;
-      // Redis refuses a SIGTERM while it writes its first AOF after a full sync ("Writing
-      // initial AOF, can't exit") and does not retry by itself: ask again every second.
-      if (sig === 'SIGTERM' && Date.now() - sent >= 1000) {
-        sent = Date.now();
-        try {
-          process.kill(pid, sig);
-        } catch {
-          return;
+    await pollUntil(
+      async () => {
+        if (!(await alive(pid))) return { done: true, value: undefined };
+        // Redis refuses a SIGTERM while it writes its first AOF after a full sync ("Writing
+        // initial AOF, can't exit") and does not retry by itself: ask again every second.
+        if (sig === 'SIGTERM' && Date.now() - sent >= 1000) {
+          sent = Date.now();
+          try {
+            process.kill(pid, sig);
+          } catch {
+            return { done: true, value: undefined };
+          }
         }
-      }
-      await sleep(10);
-    }
-    throw new RuntimeError(address, `pid ${pid} did not exit within ${timeoutMs} ms after ${sig}`);
+        return { done: false, status: `pid ${pid} still running` };
+      },
+      {
+        what: `pid ${pid} to exit after ${sig}`,
+        timeoutMs,
+        intervalMs: 10,
+        // A stop left halfway would let a later start() see the exiting process as running.
+        cancellable: false,
+        heartbeat: false,
+        timedOut: () => new RuntimeError(address, `pid ${pid} did not exit within ${timeoutMs} ms after ${sig}`),
+      },
+    );
   }
 
   /** SIGTERM, re-sent every second; a node that has not exited after 30 s is killed, as `docker stop` does after its grace period. */
@@ -177,11 +190,6 @@ export class ProcessRuntime implements NodeRuntime {
 
   async kill(address: string): Promise<void> {
     await this.signal(address, 'SIGKILL', 10_000);
-  }
-
-  async restart(address: string): Promise<void> {
-    await this.stop(address);
-    await this.start(address);
   }
 
   async replace(address: string, version: string): Promise<{ changed: boolean }> {

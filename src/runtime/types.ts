@@ -20,7 +20,6 @@ export interface NodeRuntime {
   stop(address: string): Promise<void>;
   /** Stops the node at once (SIGKILL), as a crash would. No-op when stopped. */
   kill(address: string): Promise<void>;
-  restart(address: string): Promise<void>;
   status(address: string): Promise<NodeStatus>;
   /** The version the node runs: an image tag (docker) or a name of the versions map (process). */
   version(address: string): Promise<string>;

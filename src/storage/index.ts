@@ -7,7 +7,6 @@ export type { BackupStore, PutOptions, PutResult, StoredObject } from './types';
 export { checkKey, checkPrefix, StoreError, StoreObjectMissing } from './types';
 export { FsBackupStore, partialFileName } from './fs';
 export { createS3Client, S3BackupStore, type S3StoreConfig } from './s3';
-export { createBucket, findVersitygw, startS3Server, VERSITYGW_VERSION, type S3Server, type S3ServerOptions } from './s3Server';
 
 /** The store an inventory entry describes; `env` supplies S3 credentials when it is not process.env. */
 export function createStore(config: StoreConfig, env: NodeJS.ProcessEnv = process.env): BackupStore {

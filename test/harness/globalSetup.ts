@@ -9,13 +9,13 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer } from '../../src/client/devServer';
 import { KEYS_ENV, KEYS_FILE_ENV, startCodecServer } from '../../src/codec';
-import { createBucket, findVersitygw, startS3Server, type S3Server } from '../../src/storage';
+import { createBucket, findVersitygw, startS3Server, type S3Server } from './s3Server';
 import {
   BUNDLE_PATH, INVENTORY_PATH, ROOT, RUN_INFO_PATH, S3_ACCESS_KEY, S3_BUCKET, S3_ENDPOINT, S3_PORT, S3_SECRET_KEY, SCRATCH_DIR, STATE_DIR,
   TEMPORAL_ADDRESS, TEMPORAL_PORT, TEMPORAL_UI_PORT, testInventory,
 } from './env';
 import { dockerAvailable, killLeftoverNodes } from './nodes';
-import { acceptsConnections } from '../../src/runtime/wait';
+import { acceptsConnections } from '../../src/util/ports';
 import { startWorker } from './worker';
 import { join } from 'node:path';
 import { prepareTls } from './tls';

@@ -1,6 +1,6 @@
 import type { DevServer } from '../../src/client/devServer';
 import type { CodecServer } from '../../src/codec';
-import type { S3Server } from '../../src/storage';
+import type { S3Server } from './s3Server';
 import { SCRATCH_DIR } from './env';
 import { killLeftoverNodes } from './nodes';
 import type { WorkerProcess } from './worker';

@@ -1,5 +1,5 @@
 import {
-  countSlots, formatSlotRanges, keyHashSlot, normalizeRanges, parseSlotRange, rangesFromSlots, splitSlotsEvenly, uncoveredSlots,
+  countSlots, formatSlotRanges, keyHashSlot, normalizeRanges, parseSlotRange, rangesFromSlots, slotInRanges, slotsOf, splitSlotsEvenly, uncoveredSlots,
 } from '../../src/cluster';
 
 test('parses and formats single slots and ranges', () => {
@@ -39,4 +39,15 @@ test('computes CLUSTER KEYSLOT, hash tags included (values from a real Redis 7.0
   expect(keyHashSlot('{}x')).toBe(10595);
   expect(keyHashSlot('x')).toBe(16287);
   expect(keyHashSlot('héllo')).toBe(11061);
+});
+
+test('tells whether a slot lies in any of several ranges, ends included', () => {
+  const ranges = [{ start: 0, end: 99 }, { start: 5000, end: 5000 }];
+  expect([0, 99, 100, 4999, 5000, 5001, 16383].map((s) => slotInRanges(s, ranges))).toEqual([true, true, false, false, true, false, false]);
+  expect(slotInRanges(7, [])).toBe(false);
+});
+
+test('lists the slots of overlapping and unordered ranges once each, ascending', () => {
+  expect(slotsOf([{ start: 8, end: 10 }, { start: 2, end: 3 }, { start: 9, end: 12 }, { start: 3, end: 3 }])).toEqual([2, 3, 8, 9, 10, 11, 12]);
+  expect(slotsOf([])).toEqual([]);
 });

@@ -5,10 +5,10 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
-import type Redis from 'ioredis';
 import {
   analyzeHealth,
   countSlots,
+  findingKey,
   flattenInfo,
   parseClusterInfo,
   parseClusterNodes,
@@ -16,8 +16,8 @@ import {
   parseReplicationInfo,
   parseSlotRange,
   rangesFromSlots,
+  slotInRanges,
   splitAddress,
-  type ClusterNode,
   type FindingCode,
   type HealthExpectation,
   type HealthReport,
@@ -26,56 +26,12 @@ import {
   type PlannedMaster,
   type PlannedReplica,
 } from '../../cluster';
+import { callChecked, clusterNodes, myself, pipelineChecked } from './commands';
 import { classifyRedisError, type NodeConnector } from './connection';
 import { heartbeating } from '../heartbeat';
-import { pollUntil } from '../waiting';
+import { pollUntil } from '../../util/polling';
 
 const MAX_DISCOVERED_NODES = 1000;
-
-/** A node's CLUSTER NODES view, parsed. */
-export async function clusterNodes(redis: Redis): Promise<ClusterNode[]> {
-  return parseClusterNodes(String(await redis.call('CLUSTER', 'NODES')));
-}
-
-/** The node's own entry of its view. */
-export async function myself(redis: Redis): Promise<ClusterNode> {
-  return (await clusterNodes(redis)).find((n) => n.myself)!;
-}
-
-const SLOT_SUBCOMMANDS = /^(SETSLOT|COUNTKEYSINSLOT|GETKEYSINSLOT|ADDSLOTS|DELSLOTS|ADDSLOTSRANGE|DELSLOTSRANGE)$/i;
-
-/** A cluster command a node refused, named with the node and the slot(s), so the operator knows what to look at. */
-export function clusterCommandFailed(address: string, command: readonly string[], err: unknown): ApplicationFailure {
-  const isSlotCommand = command[0]?.toUpperCase() === 'CLUSTER' && SLOT_SUBCOMMANDS.test(command[1] ?? '');
-  const slots = isSlotCommand ? (/RANGE$/i.test(command[1]!) ? `${command[2]}-${command[3]}` : command[2]) : undefined;
-  const text = command.join(' ');
-  return ApplicationFailure.create({
-    type: 'ClusterCommandFailed',
-    message: `${address}: ${text} failed${slots ? ` (slot ${slots})` : ''}: ${(err as Error).message}`,
-    details: [{ node: address, slot: slots, command: text }],
-  });
-}
-
-/** One command, its failure named with the node, slot and command. */
-export async function callChecked(redis: Redis, address: string, ...command: string[]): Promise<unknown> {
-  try {
-    return await redis.call(command[0]!, ...command.slice(1));
-  } catch (err) {
-    throw clusterCommandFailed(address, command, err);
-  }
-}
-
-/** Commands in one pipeline, every reply checked: the first refused one fails the call, named. */
-export async function pipelineChecked(redis: Redis, address: string, commands: readonly string[][]): Promise<unknown[]> {
-  if (commands.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const c of commands) pipeline.call(c[0]!, ...c.slice(1));
-  const results = (await pipeline.exec()) ?? [];
-  if (results.length !== commands.length) throw clusterCommandFailed(address, commands[0]!, new Error(`the pipeline of ${commands.length} commands returned ${results.length} replies`));
-  const i = results.findIndex(([err]) => err);
-  if (i >= 0) throw clusterCommandFailed(address, commands[i]!, results[i]![0]);
-  return results.map(([, value]) => value);
-}
 
 /** Observes one node; failures are part of the observation, not thrown. */
 export async function observeNode(connector: NodeConnector, address: string): Promise<NodeObservation> {
@@ -158,14 +114,14 @@ export function createClusterFormingActivities(connectorFor: (cluster: string) =
         const others = view.filter((n) => !n.myself && n.role === 'master');
         const missing: number[] = [];
         for (let s = planned.start; s <= planned.end; s++) {
-          const owner = others.find((n) => n.slots.some((r) => s >= r.start && s <= r.end));
+          const owner = others.find((n) => slotInRanges(s, n.slots));
           if (owner) {
             throw ApplicationFailure.create({
               type: 'ClusterAlreadyFormed', nonRetryable: true,
               message: `${master.address}: slot ${s} already belongs to ${owner.address}; createCluster builds only from empty nodes`,
             });
           }
-          if (!me.slots.some((r) => s >= r.start && s <= r.end)) missing.push(s);
+          if (!slotInRanges(s, me.slots)) missing.push(s);
         }
         if (me.configEpoch === 0 && view.length === 1) {
           await callChecked(redis, master.address, 'CLUSTER', 'SET-CONFIG-EPOCH', String(master.configEpoch));
@@ -255,7 +211,7 @@ export function createClusterFormingActivities(connectorFor: (cluster: string) =
           const report = analyzeHealth(await observeCluster(connector, seeds), expected);
           const blocking = only ? report.findings.filter((f) => only.includes(f.code)) : report.healthy ? [] : report.findings.filter((f) => f.severity !== 'info');
           if (blocking.length === 0) return { done: true, value: report };
-          return { done: false, status: blocking.map((f) => `${f.code}${f.node ? ` ${f.node}` : ''}`).join(', ') };
+          return { done: false, status: blocking.map(findingKey).join(', ') };
         },
         { what: only ? `no ${only.join('/')} finding on any node` : 'the cluster to be healthy on every node', timeoutMs, intervalMs: 200 },
       );

@@ -4,12 +4,13 @@
  * A node that hangs (accepts connections, answers nothing) must not stall a wait whose outcome
  * does not depend on it: each node gets PROBE_MS to answer a round, and is named when it does not.
  */
-import { keyHashSlot, parseClusterInfo, parseInfo, parseReplicationInfo, referenceView } from '../../cluster';
+import { keyHashSlot, parseClusterInfo, parseInfo, parseReplicationInfo, referenceView, slotInRanges } from '../../cluster';
 import type Redis from 'ioredis';
 import type { NodeConnector } from './connection';
-import { clusterNodes, observeCluster } from './cluster';
+import { observeCluster } from './cluster';
+import { clusterNodes, pipelineChecked, pipelineReplies } from './commands';
 import { heartbeating } from '../heartbeat';
-import { pollUntil, within } from '../waiting';
+import { pause, pollUntil, within } from '../../util/polling';
 
 const POLL_MS = 100;
 /** Redis's CLUSTER_MF_TIMEOUT plus a margin. */
@@ -65,11 +66,7 @@ export function createFailoverActivities(connectorFor: (cluster: string) => Node
     async writeCanaries(cluster: string, master: string, keys: string[], value: string): Promise<{ written: number; acknowledged: boolean }> {
       return heartbeating({ writingCanaries: keys.length, on: master }, () =>
         connectorFor(cluster).withNode(master, async (redis) => {
-          const pipeline = redis.pipeline();
-          for (const key of keys) pipeline.set(key, value, 'EX', 86_400);
-          const results = (await pipeline.exec()) ?? [];
-          const failed = results.filter(([err]) => err);
-          if (failed.length > 0) throw new Error(`writing canaries on ${master}: ${failed[0]![0]!.message}`);
+          await pipelineChecked(redis, master, keys.map((key) => ['SET', key, value, 'EX', '86400']));
           const replicas = Number(await redis.call('WAIT', '1', '5000'));
           return { written: keys.length, acknowledged: replicas >= 1 };
         }),
@@ -96,9 +93,7 @@ export function createFailoverActivities(connectorFor: (cluster: string) => Node
               continue;
             }
             await connector.withNode(address, async (redis) => {
-              const pipeline = redis.pipeline();
-              for (const key of group) pipeline.get(key);
-              const results = (await pipeline.exec()) ?? [];
+              const results = await pipelineReplies(redis, address, group.map((key) => ['GET', key]));
               results.forEach(([err, got], i) => {
                 if (err && /MOVED|ASK|CLUSTERDOWN|TRYAGAIN/.test(err.message)) retry.push(group[i]!);
                 else if (err || got !== value) lost.push(group[i]!);
@@ -107,7 +102,7 @@ export function createFailoverActivities(connectorFor: (cluster: string) => Node
             });
           }
           pending = retry;
-          if (pending.length > 0) await new Promise((r) => setTimeout(r, 500));
+          if (pending.length > 0) await pause(500);
         }
         if (remove) await removeKeys(connector, seeds, read);
         return { checked: keys.length, lost: [...lost, ...pending] };
@@ -154,9 +149,9 @@ export function createFailoverActivities(connectorFor: (cluster: string) => Node
           }
           const result = { failFlaggedAt, promotedAt: promoted.at, newMaster: { id: promoted.id, address: promoted.address }, silent };
           if (!probeKey) return { done: true, value: result };
-          const write = await probe(connector, promoted.address, async (r) => {
-            const failed = ((await r.pipeline().set(probeKey, 'failover-probe').del(probeKey).exec()) ?? []).find(([err]) => err);
-            if (failed) throw failed[0]!;
+          const writer = promoted.address;
+          const write = await probe(connector, writer, async (r) => {
+            await pipelineChecked(r, writer, [['SET', probeKey, 'failover-probe'], ['DEL', probeKey]]);
           });
           if (write.answered) return { done: true, value: { ...result, writableAt: Date.now() } };
           return { done: false, status: `${promoted.address} promoted, but a write to it failed: ${write.why}${unanswered}` };
@@ -245,7 +240,7 @@ async function ownersOf(connector: NodeConnector, seeds: readonly string[], keys
   const byOwner = new Map<string, string[]>();
   for (const key of keys) {
     const slot = keyHashSlot(key);
-    const owner = view.find((n) => n.role === 'master' && !n.flags.includes('fail') && n.slots.some((r) => slot >= r.start && slot <= r.end))?.address ?? '';
+    const owner = view.find((n) => n.role === 'master' && !n.flags.includes('fail') && slotInRanges(slot, n.slots))?.address ?? '';
     byOwner.set(owner, [...(byOwner.get(owner) ?? []), key]);
   }
   return byOwner;
@@ -258,12 +253,8 @@ async function removeKeys(connector: NodeConnector, seeds: readonly string[], ke
   for (const [address, group] of await ownersOf(connector, seeds, keys)) {
     if (!address) throw new Error(`no master owns the slots of ${group.length} canary keys yet (e.g. ${group[0]})`);
     removed += await connector.withNode(address, async (redis) => {
-      const pipeline = redis.pipeline();
-      for (const key of group) pipeline.del(key);
-      const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([err]) => err);
-      if (failed) throw new Error(`deleting canaries on ${address}: ${failed[0]!.message}`);
-      return results.reduce((n, [, got]) => n + Number(got), 0);
+      const deleted = await pipelineChecked(redis, address, group.map((key) => ['DEL', key]));
+      return deleted.reduce<number>((n, got) => n + Number(got), 0);
     });
   }
   return removed;

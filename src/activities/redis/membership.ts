@@ -1,10 +1,10 @@
 /** Activities that change who belongs to the cluster: forgetting a node, taking over a dead master's slots. */
 import { ApplicationFailure } from '@temporalio/common';
 import type Redis from 'ioredis';
-import type { SlotRange } from '../../cluster';
-import { callChecked, clusterNodes, pipelineChecked } from './cluster';
+import { slotInRanges, slotsOf, type SlotRange } from '../../cluster';
+import { callChecked, clusterNodes, pipelineChecked } from './commands';
 import type { NodeConnector } from './connection';
-import { pollUntil } from '../waiting';
+import { pollUntil } from '../../util/polling';
 import { heartbeating } from '../heartbeat';
 
 /** Redis keeps a forgotten node banned from gossip this long; all nodes must forget it within it. */
@@ -42,8 +42,7 @@ export function createMembershipActivities(connectorFor: (cluster: string) => No
      */
     async takeOverSlots(cluster: string, slots: SlotRange[], newOwner: { id: string; address: string }, members: string[]): Promise<{ slots: number }> {
       const connector = connectorFor(cluster);
-      const all: number[] = [];
-      for (const r of slots) for (let s = r.start; s <= r.end; s++) all.push(s);
+      const all = slotsOf(slots);
       const ordered = [newOwner.address, ...members.filter((a) => a !== newOwner.address)];
       for (const address of ordered) {
         await connector.withNode(address, async (redis) => {
@@ -52,7 +51,7 @@ export function createMembershipActivities(connectorFor: (cluster: string) => No
           const view = await clusterNodes(redis);
           if (view.find((n) => n.myself)?.role !== 'master') return;
           const owned = view.find((n) => n.id === newOwner.id)?.slots ?? [];
-          const todo = all.filter((s) => !owned.some((r) => s >= r.start && s <= r.end));
+          const todo = all.filter((s) => !slotInRanges(s, owned));
           await pipelineChecked(redis, address, todo.map((s) => ['CLUSTER', 'SETSLOT', String(s), 'NODE', newOwner.id]));
         });
       }

@@ -9,9 +9,10 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type Redis from 'ioredis';
-import { classifyMigrationError, deathVerdict, splitAddress, type ClusterNode } from '../../cluster';
+import { classifyMigrationError, deathVerdict, slotInRanges, splitAddress } from '../../cluster';
 import { heartbeating, throwIfCancelled } from '../heartbeat';
-import { myself, observeNode } from './cluster';
+import { observeNode } from './cluster';
+import { myself, setSlotNode } from './commands';
 import type { NodeConnector } from './connection';
 
 export interface MigrateBatch {
@@ -36,8 +37,6 @@ export interface MigrateResult {
   /** Slots that were already partly or wholly moved when this attempt began. */
   slotsResumed: number;
 }
-
-const owns = (node: ClusterNode | undefined, slot: number) => !!node?.slots.some((r) => slot >= r.start && slot <= r.end);
 
 /** A move that a retry cannot make succeed: fails the workflow at once with where and what. */
 function migrationFailure(message: string, details: { node: string; slot?: number; command: string; from: string; to: string }): ApplicationFailure {
@@ -101,23 +100,15 @@ export function createMigrateActivities(connectorFor: (cluster: string) => NodeC
               throw fail(address, slot, command.slice(0, 4).join(' '), message);
             }
           };
-          const assign = async (redis: Redis, address: string, slot: number) => {
-            try {
-              await run(redis, address, slot, ['CLUSTER', 'SETSLOT', String(slot), 'NODE', batch.to.id]);
-            } catch (err) {
-              // A master whose last slot moved away turns itself into a replica of the new owner
-              // (cluster-allow-replica-migration), and a replica learns the owner from gossip.
-              if (!/only with masters/.test((err as Error).message) || (await myself(redis)).role === 'master') throw err;
-            }
-          };
+          const assign = (redis: Redis, address: string, slot: number) => setSlotNode(redis, slot, batch.to.id, (command) => run(redis, address, slot, command));
 
           for (const slot of batch.slots) {
             throwIfCancelled();
             current = slot;
-            const targetOwns = owns(dst, slot);
+            const targetOwns = slotInRanges(slot, dst.slots);
             const importing = dst.importing.some((i) => i.slot === slot);
             const migrating = src.migrating.some((m) => m.slot === slot);
-            if (!targetOwns && !owns(src, slot)) {
+            if (!targetOwns && !slotInRanges(slot, src.slots)) {
               throw fail(batch.from.address, slot, 'CLUSTER NODES', `slot ${slot} is owned by neither ${batch.from.address} nor ${batch.to.address}`);
             }
             if (targetOwns || importing || migrating) result.slotsResumed++;

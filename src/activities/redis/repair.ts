@@ -3,16 +3,14 @@
  * rejoin, closing an open slot without losing a key, and assigning slots nobody serves. Each
  * reads the live state first, so running it twice has the effect of running it once.
  */
-import type { Readable } from 'node:stream';
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type Redis from 'ioredis';
-import { extract } from 'tar-stream';
 import {
   isFailing,
   nodesConfNodes,
   parseNodesConf,
   rangesFromSlots,
+  slotInRanges,
+  slotsOf,
   splitAddress,
   type ClusterNode,
   type NodeRef,
@@ -21,11 +19,12 @@ import {
   type SlotKeyCount,
   type SlotRange,
 } from '../../cluster';
-import type { NodeRuntime } from '../../runtime';
-import { callChecked, clusterNodes, myself, observeCluster, pipelineChecked } from './cluster';
+import { firstFileText, type NodeRuntime } from '../../runtime';
+import { observeCluster } from './cluster';
+import { callChecked, clusterNodes, myself, pipelineChecked, setSlotNode } from './commands';
 import type { NodeConnector } from './connection';
 import { heartbeating } from '../heartbeat';
-import { pollUntil } from '../waiting';
+import { pollUntil } from '../../util/polling';
 
 /** What is left of a member that does not answer: is it running, and is its data still its own. */
 export interface DownNodeState {
@@ -41,39 +40,15 @@ export interface CloseSlotResult {
   staleCopiesDropped: string[];
 }
 
-const inSlot = (ranges: readonly SlotRange[], slot: number) => ranges.some((r) => slot >= r.start && slot <= r.end);
-
 function holderOf(me: ClusterNode, slot: number, keys: number): SlotHolder {
   return {
-    id: me.id, address: me.address, owns: inSlot(me.slots, slot), keys,
+    id: me.id, address: me.address, owns: slotInRanges(slot, me.slots), keys,
     migratingTo: me.migrating.find((m) => m.slot === slot)?.peerId, importingFrom: me.importing.find((i) => i.slot === slot)?.peerId,
   };
 }
 
 /** Each command preceded by ASKING, for a node that imports the slot rather than owns it. */
 const asking = (commands: string[][], needed: boolean) => (needed ? commands.flatMap((c) => [['ASKING'], c]) : commands);
-
-/** SETSLOT NODE on a master; a node that turned replica meanwhile learns the owner from gossip. */
-async function setSlotNode(redis: Redis, address: string, slot: number, ownerId: string): Promise<void> {
-  try {
-    await callChecked(redis, address, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', ownerId);
-  } catch (err) {
-    if (!/only with masters/.test((err as Error).message) || (await myself(redis)).role === 'master') throw err;
-  }
-}
-
-async function nodesConfText(tar: Readable): Promise<string | undefined> {
-  const ex = extract();
-  tar.on('error', (err) => ex.destroy(err));
-  tar.pipe(ex);
-  let text: string | undefined;
-  for await (const entry of ex) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of entry) chunks.push(chunk as Buffer);
-    text ??= Buffer.concat(chunks).toString('utf8');
-  }
-  return text;
-}
 
 function repairFailed(message: string, slot?: number): ApplicationFailure {
   return ApplicationFailure.create({ type: 'SlotRepairFailed', nonRetryable: true, message, details: [{ slot }] });
@@ -85,7 +60,7 @@ export function createRepairActivities(connectorFor: (cluster: string) => NodeCo
     async inspectDownNode(cluster: string, address: string, expectedId: string): Promise<DownNodeState> {
       const runtime = runtimeFor(cluster);
       const status = await runtime.status(address).catch(() => 'unknown' as const);
-      const text = await runtime.readDataFiles(address, ['nodes.conf']).then(nodesConfText).catch(() => undefined);
+      const text = await runtime.readDataFiles(address, ['nodes.conf']).then(firstFileText).catch(() => undefined);
       if (text === undefined) return { status, data: 'missing', detail: 'its data directory has no nodes.conf' };
       const me = nodesConfNodes(parseNodesConf(text)).find((n) => n.myself);
       if (me?.id === expectedId) return { status, data: 'intact', detail: 'its nodes.conf names it' };
@@ -124,8 +99,7 @@ export function createRepairActivities(connectorFor: (cluster: string) => NodeCo
 
     /** Slots that hold keys on each master, among `slots`. */
     async countKeysInSlots(cluster: string, masters: string[], slots: SlotRange[]): Promise<SlotKeyCount[]> {
-      const all: number[] = [];
-      for (const r of slots) for (let s = r.start; s <= r.end; s++) all.push(s);
+      const all = slotsOf(slots);
       const connector = connectorFor(cluster);
       const found = await Promise.all(
         masters.map((address) =>
@@ -150,14 +124,12 @@ export function createRepairActivities(connectorFor: (cluster: string) => NodeCo
      * copy clients were reading: the slot owner's (the source's while it still owns the slot).
      */
     async closeOpenSlot(cluster: string, step: { slot: number; owner?: NodeRef; masters: string[] }): Promise<CloseSlotResult> {
-      const ctx = Context.current();
       const connector = connectorFor(cluster);
       const slot = String(step.slot);
       const result: CloseSlotResult = { keysMoved: 0, staleCopiesDropped: [] };
-      const beat = setInterval(() => ctx.heartbeat({ slot: step.slot, keysMoved: result.keysMoved }), 1000);
       const auth = connector.migrateAuth();
-      try {
-        const problem = await connector.withNodes(step.masters, async (nodes): Promise<string | undefined> => {
+      const problem = await heartbeating(() => ({ slot: step.slot, keysMoved: result.keysMoved }), () =>
+        connector.withNodes(step.masters, async (nodes): Promise<string | undefined> => {
           const states = new Map<string, SlotHolder>();
           for (const [address, redis] of nodes) {
             const count = Number(await redis.call('CLUSTER', 'COUNTKEYSINSLOT', slot));
@@ -216,15 +188,13 @@ export function createRepairActivities(connectorFor: (cluster: string) => NodeCo
             if (h.id === t.id) continue;
             const redis = nodes.get(address)!;
             if (h.importingFrom || (h.migratingTo && h.migratingTo !== t.id && h.keys === 0)) await callChecked(redis, address, 'CLUSTER', 'SETSLOT', slot, 'STABLE');
-            await setSlotNode(redis, address, step.slot, t.id);
+            await setSlotNode(redis, step.slot, t.id, (command) => callChecked(redis, address, ...command));
           }
           return undefined;
-        });
-        if (problem) throw repairFailed(connector.redact(problem), step.slot);
-        return result;
-      } finally {
-        clearInterval(beat);
-      }
+        }),
+      );
+      if (problem) throw repairFailed(connector.redact(problem), step.slot);
+      return result;
     },
 
     /**
@@ -240,17 +210,15 @@ export function createRepairActivities(connectorFor: (cluster: string) => NodeCo
         const owners = view.filter((n) => n.role === 'master' && n.id !== me.id);
         const add: number[] = [];
         const del: number[] = [];
-        for (const r of assignment.slots) {
-          for (let s = r.start; s <= r.end; s++) {
-            if (inSlot(me.slots, s)) continue;
-            const owner = owners.find((n) => inSlot(n.slots, s));
-            // Only a FAIL (the cluster agreed) frees a slot; fail? is one node's suspicion, and the owner may still serve.
-            if (owner && !owner.flags.includes('fail')) return { problem: `slot ${s} is still owned by ${owner.address}, which ${isFailing(owner) ? 'is only suspected (fail?), not agreed failed' : 'is not flagged failed'}: it may serve it; run repairCluster again once the cluster agrees it failed` };
-            if (owner) del.push(s);
-            add.push(s);
-          }
+        for (const s of slotsOf(assignment.slots)) {
+          if (slotInRanges(s, me.slots)) continue;
+          const owner = owners.find((n) => slotInRanges(s, n.slots));
+          // Only a FAIL (the cluster agreed) frees a slot; fail? is one node's suspicion, and the owner may still serve.
+          if (owner && !owner.flags.includes('fail')) return { problem: `slot ${s} is still owned by ${owner.address}, which ${isFailing(owner) ? 'is only suspected (fail?), not agreed failed' : 'is not flagged failed'}: it may serve it; run repairCluster again once the cluster agrees it failed` };
+          if (owner) del.push(s);
+          add.push(s);
         }
-        const open = [...me.migrating, ...me.importing].filter((o) => inSlot(assignment.slots, o.slot)).map((o) => ['CLUSTER', 'SETSLOT', String(o.slot), 'STABLE']);
+        const open = [...me.migrating, ...me.importing].filter((o) => slotInRanges(o.slot, assignment.slots)).map((o) => ['CLUSTER', 'SETSLOT', String(o.slot), 'STABLE']);
         const ranges = (slots: number[], cmd: string) => rangesFromSlots(slots).map((r) => ['CLUSTER', cmd, String(r.start), String(r.end)]);
         await pipelineChecked(redis, master.address, [...open, ...ranges(del, 'DELSLOTSRANGE'), ...ranges(add, 'ADDSLOTSRANGE')]);
         if (add.length > 0) await callChecked(redis, master.address, 'CLUSTER', 'BUMPEPOCH');

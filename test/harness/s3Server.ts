@@ -1,15 +1,17 @@
 /**
- * A real S3 server on this machine: versitygw (pinned; scripts/setup.sh builds it) serving a
- * local directory, bucket = subdirectory. The store tests and demos back up to it the same
- * way the worker backs up to AWS.
+ * A real S3 server on this machine for the tests: versitygw (pinned; scripts/setup.sh builds it)
+ * serving a local directory, bucket = subdirectory. The store tests and the test run's worker
+ * back up to it the same way a worker backs up to AWS. Test-only, so it lives under test/.
  */
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { acceptsConnections, sleep } from '../runtime/wait';
-import { createS3Client } from './s3';
+import { createS3Client } from '../../src/storage';
+import { stopChild } from '../../src/util/childProcess';
+import { pollUntil } from '../../src/util/polling';
+import { acceptsConnections } from '../../src/util/ports';
 
 export const VERSITYGW_VERSION = '1.8.0';
 
@@ -63,25 +65,26 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
   process.once('exit', killOnExit);
   const logHint = options.logFile ? `; see ${options.logFile}` : '';
 
-  const deadline = Date.now() + (options.startTimeoutMs ?? 15_000);
-  for (;;) {
-    if (exited !== null) {
-      process.off('exit', killOnExit);
-      throw new Error(`versitygw exited with ${exited} before answering on ${address}${logHint}`);
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      process.off('exit', killOnExit);
-      throw new Error(`versitygw did not answer on ${endpoint}${HEALTH_PATH} within ${options.startTimeoutMs ?? 15_000} ms${logHint}`);
-    }
-    try {
-      const res = await fetch(`${endpoint}${HEALTH_PATH}`);
-      await res.arrayBuffer();
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
+  const timeoutMs = options.startTimeoutMs ?? 15_000;
+  try {
+    await pollUntil(
+      async () => {
+        if (exited !== null) throw new Error(`versitygw exited with ${exited} before answering on ${address}${logHint}`);
+        try {
+          const res = await fetch(`${endpoint}${HEALTH_PATH}`);
+          await res.arrayBuffer();
+          if (res.ok) return { done: true, value: undefined };
+          return { done: false, status: `${HEALTH_PATH} answered ${res.status}` };
+        } catch {
+          return { done: false, status: 'not listening yet' };
+        }
+      },
+      { what: `versitygw on ${endpoint}`, timeoutMs, timedOut: () => new Error(`versitygw did not answer on ${endpoint}${HEALTH_PATH} within ${timeoutMs} ms${logHint}`) },
+    );
+  } catch (err) {
+    if (exited === null) child.kill('SIGKILL');
+    process.off('exit', killOnExit);
+    throw err;
   }
 
   return {
@@ -89,12 +92,7 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
     pid: child.pid!,
     async stop() {
       process.off('exit', killOnExit);
-      if (exited !== null) return;
-      const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await done;
-      clearTimeout(timer);
+      await stopChild(child, 5_000);
     },
   };
 }
