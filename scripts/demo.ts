@@ -18,7 +18,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createWorker } from '../worker';
 import { parseInventory } from '../src/config';
 import { ProcessRuntime } from '../src/runtime/process';
-import { acceptsConnections } from '../src/runtime/wait';
+import { acceptsConnections } from '../src/util/ports';
 import { startDevServer } from '../src/client/devServer';
 import { codecFromEnv, describeCodec, generateCodecKey, KEYS_ENV, KEYS_FILE_ENV, startCodecServer } from '../src/codec';
 import { formatFailoverReport, formatHealthReport, summaryTable, workflowUrl } from '../src/client/format';

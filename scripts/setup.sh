@@ -72,7 +72,7 @@ else
 fi
 
 # 3b. versitygw, the S3-compatible server the backup store tests run against, pinned and cached
-#     like the Temporal CLI (src/storage/s3Server.ts looks for it there).
+#     like the Temporal CLI (test/harness/s3Server.ts looks for it there).
 install_versitygw() {
   local version=1.8.0 bin start
   bin="$CACHE/versitygw-$version/versitygw"

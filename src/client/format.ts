@@ -1,5 +1,5 @@
 /** Plain-text renderings of workflow results for terminals (the demo and the CLI). */
-import type { HealthReport } from '../cluster';
+import { findingKey, type HealthReport } from '../cluster';
 import type { FailoverTestReport } from '../workflows/failoverTest';
 
 function table(rows: string[][]): string[] {
@@ -25,7 +25,7 @@ export function formatHealthReport(cluster: string, report: HealthReport): strin
   } else {
     lines.push(`  ${report.findings.length} finding(s):`);
     for (const f of report.findings) {
-      lines.push(`  ${f.severity.toUpperCase().padEnd(8)} ${f.code}${f.node ? ` ${f.node}` : ''}${f.slots ? ` slots ${f.slots}` : ''}: ${f.message}`);
+      lines.push(`  ${f.severity.toUpperCase().padEnd(8)} ${findingKey(f)}${f.slots ? ` slots ${f.slots}` : ''}: ${f.message}`);
       lines.push(`           -> ${f.advice}`);
     }
   }

@@ -13,12 +13,14 @@ import type { z } from 'zod';
 import { formatIssues } from '../validation';
 import {
   abortUpdate, approveUpdate, pauseUpdate, progressQuery, redisClusterKey, resumeUpdate, runbookOperationKey, throttleUpdate, type Progress,
-} from '../workflows/definitions';
+} from '../shared';
 import {
   addNodeInput, backupClusterInput, clusterHealthInput, createClusterInput, failoverTestInput, rebalanceInput, removeNodeInput, repairClusterInput,
   restoreClusterInput, routingCheckInput, upgradeEnvoyInput, upgradeRedisInput, verifyBackupInput,
 } from '../workflows/inputs';
 import { configureAclInput, rotateCredentialsInput } from '../workflows/aclInputs';
+import { childWorkflowId } from '../workflows/childWorkflowIds';
+import { HANDLED_MESSAGES, handlesMessage, SLOT_MOVING_CHILD, workflowsHandling, type OperatorMessage, type WorkflowsHandling } from '../workflows/operatorMessages';
 import type { ConfigureAclReport } from '../workflows/configureAcl';
 import type { RotateCredentialsReport } from '../workflows/rotateCredentials';
 import type { AddNodeReport } from '../workflows/addNode';
@@ -36,7 +38,7 @@ import type { UpgradeRedisReport } from '../workflows/upgradeRedis';
 import type { VerifyBackupReport } from '../workflows/verifyBackup';
 import { TASK_QUEUE } from './connection';
 
-export type { Approval, MigrationProgress, Progress } from '../workflows/definitions';
+export type { Approval, MigrationProgress, Progress } from '../shared';
 
 /** Every runbook workflow by its public type name, with the schema of its one input. */
 export const inputSchemas = {
@@ -84,17 +86,14 @@ export function isRunbookWorkflow(type: string): type is RunbookWorkflow {
   return Object.hasOwn(inputSchemas, type);
 }
 
+// The workflows' table of the messages they handle names exactly the workflows this SDK starts.
+HANDLED_MESSAGES satisfies Record<RunbookWorkflow, readonly OperatorMessage[]>;
+inputSchemas satisfies Record<keyof typeof HANDLED_MESSAGES, z.ZodType>;
+
 /** Workflows with a gate the `approve` update opens. */
-export const APPROVABLE: readonly RunbookWorkflow[] = ['removeNode', 'restoreCluster', 'repairCluster', 'configureAcl'];
-/** Workflows that take these updates themselves (abort declines at an approval gate). */
-const CONTROL_HANDLERS = {
-  pause: ['rebalance', 'upgradeRedis'],
-  resume: ['rebalance', 'upgradeRedis'],
-  abort: ['rebalance', 'upgradeRedis', 'repairCluster', 'restoreCluster', 'removeNode', 'configureAcl'],
-  throttle: ['rebalance'],
-} as const satisfies Record<string, readonly RunbookWorkflow[]>;
-/** Workflows whose slot moves run in a rebalance child workflow with this id suffix: its controls go there while it runs. */
-const REBALANCE_CHILD: Partial<Record<RunbookWorkflow, string>> = { addNode: '-rebalance', removeNode: '-drain' };
+export type ApprovableWorkflow = WorkflowsHandling<'approve'>;
+export const APPROVABLE: readonly RunbookWorkflow[] = workflowsHandling('approve');
+type Control = Exclude<OperatorMessage, 'approve'>;
 
 /** A bad input, caught before anything was started: one line per problem, named by field. */
 export class InvalidInputError extends Error {
@@ -164,7 +163,7 @@ export class RunbookHandle<W extends RunbookWorkflow = RunbookWorkflow> {
     return this.workflow.query(progressQuery);
   }
 
-  /** Opens the approval gate of removeNode, restoreCluster or repairCluster; recorded in the history. */
+  /** Opens the approval gate of an APPROVABLE workflow (removeNode, restoreCluster...); recorded in the history. */
   async approve(by: string, reason?: string): Promise<string> {
     if (this.type && !APPROVABLE.includes(this.type)) {
       throw new UnsupportedOperationError(`${this.type} has no approval step; ${APPROVABLE.join(', ')} wait for one`);
@@ -201,21 +200,21 @@ export class RunbookHandle<W extends RunbookWorkflow = RunbookWorkflow> {
   }
 
   /** The workflow's type decides where a control goes: its own handler, or the rebalance child moving its slots now. */
-  private async controlTarget(control: keyof typeof CONTROL_HANDLERS): Promise<WorkflowHandle> {
-    const supported: readonly RunbookWorkflow[] = CONTROL_HANDLERS[control];
+  private async controlTarget(control: Control): Promise<WorkflowHandle> {
     if (!this.type || this.type === 'rebalance') return this.workflow;
-    const suffix = REBALANCE_CHILD[this.type];
-    if (suffix && supported.includes('rebalance')) {
-      const child = this.client.workflow.getHandle(`${this.workflowId}${suffix}`);
+    const purpose = Object.hasOwn(SLOT_MOVING_CHILD, this.type) ? SLOT_MOVING_CHILD[this.type as keyof typeof SLOT_MOVING_CHILD] : undefined;
+    const childId = purpose && childWorkflowId(this.workflowId, purpose);
+    if (childId && handlesMessage('rebalance', control)) {
+      const child = this.client.workflow.getHandle(childId);
       const running = await child.describe().then((d) => d.status.name === 'RUNNING', (err: unknown) => {
         if (err instanceof WorkflowNotFoundError) return false;
         throw err;
       });
       if (running) return child;
     }
-    if (supported.includes(this.type)) return this.workflow;
-    if (suffix) throw new UnsupportedOperationError(`${this.type} ${this.workflowId} is not moving slots now; ${control} acts on its rebalance step (${this.workflowId}${suffix}) only`);
-    throw new UnsupportedOperationError(`${this.type} does not take ${control}; ${[...supported, ...Object.keys(REBALANCE_CHILD)].join(', ')} do`);
+    if (handlesMessage(this.type, control)) return this.workflow;
+    if (childId) throw new UnsupportedOperationError(`${this.type} ${this.workflowId} is not moving slots now; ${control} acts on its rebalance step (${childId}) only`);
+    throw new UnsupportedOperationError(`${this.type} does not take ${control}; ${[...workflowsHandling(control), ...Object.keys(SLOT_MOVING_CHILD)].join(', ')} do`);
   }
 }
 

@@ -1,6 +1,6 @@
 /** Inputs of configureAcl and rotateCredentials. No password is ever an input: the worker reads them. */
 import { z } from 'zod';
-import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from './definitions';
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from '../shared';
 import { clusterName } from './inputs';
 
 export const configureAclInput = z

@@ -3,11 +3,13 @@
  * none is): a fresh AOF rewrite, then the base file and the AOF manifest streamed as a tar to
  * the store. manifest.json, written last, commits the backup; retention prunes old ones.
  */
-import { ActivityCancellationType, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ApplicationFailure, CancellationScope, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import type { ShardBackupResult } from '../activities/backups';
 import { BACKUP_FORMAT, backupIdAt, formatSlotRanges, planBackupSources, shardObjectKey, type BackupManifest, type ShardSource } from '../cluster';
-import { Operation, parseInput, quick, surfaceActivityFailure } from './common';
+import { backupUploadWithinSixHours, redisCallsWithinAMinute, rewriteSettingRestoreWithinFifteenSeconds } from './activityOptions';
+import { preflightFailed, surfaceActivityFailure } from './failures';
+import { parseInput } from './inputChecks';
+import { Operation } from './operation';
 import { backupClusterInput } from './inputs';
 
 export interface BackupReport {
@@ -29,24 +31,12 @@ export interface BackupReport {
 
 const STEPS = ['Choose a node per shard', 'Rewrite and upload each shard', 'Write the manifest', 'Apply retention'] as const;
 
-/** Whatever writes to the store: long, heartbeating (a dead worker is noticed in seconds); a retry starts a shard over with the same object key. */
-const uploading = proxyActivities<Activities>({
-  startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '10 seconds',
-  // A cancelled upload stops before the workflow puts the rewrite setting back and discards its objects.
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ['InvalidInput', 'PreflightFailed', 'WaitTimedOut'] },
-});
-
-/** Putting a node's rewrite setting back: bounded, so a node that stopped answering delays the next candidate by seconds. */
-const cleanup = proxyActivities<Activities>({ startToCloseTimeout: '15 seconds', retry: { initialInterval: '1 second', maximumAttempts: 2 } });
-
 export async function backupCluster(rawInput: unknown): Promise<BackupReport> {
   const op = new Operation('backupCluster', STEPS);
   return op.run(async () => {
     const input = parseInput(backupClusterInput, rawInput);
-    op.forCluster(input.cluster);
-    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    op.recordCluster(input.cluster);
+    const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
     const started = Date.now();
     const info = workflowInfo();
     const backupId = input.backupId ?? backupIdAt(info.startTime, info.runId.slice(0, 6));
@@ -56,14 +46,14 @@ export async function backupCluster(rawInput: unknown): Promise<BackupReport> {
       op.finish('succeeded', `backup of \`${spec.name}\` ${skipped}; nothing was written.`);
       return { cluster: spec.name, backupId, store: input.store ?? '', manifestKey: '', keys: 0, bytes: 0, shards: [], fallbacks: [], pruned: [], durationMs: Date.now() - started, skipped };
     }
-    const store = await quick.describeStore(spec.name, input.store ?? '').catch(surfaceActivityFailure);
+    const store = await redisCallsWithinAMinute.describeStore(spec.name, input.store ?? '').catch(surfaceActivityFailure);
     // Before anything is written: an id in use is refused, this workflow's own unfinished one resumed.
-    if (patched('backup-id-claimed')) await uploading.claimBackupId(spec.name, store.name, backupId, info.workflowId).catch(surfaceActivityFailure);
+    if (patched('backup-id-claimed')) await backupUploadWithinSixHours.claimBackupId(spec.name, store.name, backupId, info.workflowId).catch(surfaceActivityFailure);
 
     op.step(STEPS[0]);
-    const plan = planBackupSources(await quick.collectClusterState(spec.name, spec.nodes), input.source);
+    const plan = planBackupSources(await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes), input.source);
     if (plan.problems.length > 0) {
-      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `backup ${backupId} not started: ${plan.problems.join('; ')}` });
+      throw preflightFailed(`backup ${backupId} not started: ${plan.problems.join('; ')}`);
     }
 
     op.step(STEPS[1], `backup \`${backupId}\` to ${store.description}: ${plan.shards.length} shards in parallel`);
@@ -104,16 +94,16 @@ export async function backupCluster(rawInput: unknown): Promise<BackupReport> {
         keys: results.reduce((n, r) => n + r.keys, 0),
         bytes: results.reduce((n, r) => n + r.object.size, 0),
       };
-      ({ key } = await uploading.writeBackupManifest(store.name, manifest));
+      ({ key } = await backupUploadWithinSixHours.writeBackupManifest(store.name, manifest));
     } catch (err) {
       // Failed or cancelled before its manifest was stored: what it wrote goes, so the id is free
       // again. The activities have stopped by now (WAIT_CANCELLATION_COMPLETED); a stored manifest stays.
-      await CancellationScope.nonCancellable(() => uploading.discardIncompleteBackup(spec.name, store.name, backupId)).catch(() => undefined);
+      await CancellationScope.nonCancellable(() => backupUploadWithinSixHours.discardIncompleteBackup(spec.name, store.name, backupId)).catch(() => undefined);
       throw err;
     }
 
     op.step(STEPS[3]);
-    const pruned = input.retain ? (await uploading.pruneBackups(spec.name, store.name, input.retain, backupId)).deleted : [];
+    const pruned = input.retain ? (await backupUploadWithinSixHours.pruneBackups(spec.name, store.name, input.retain, backupId)).deleted : [];
 
     const report: BackupReport = {
       cluster: spec.name,
@@ -167,8 +157,8 @@ async function backupOneShard(
     // The operator's value, read before this backup changes it and kept in the history.
     let autoRewrite: string | undefined;
     try {
-      autoRewrite = (await quick.aofSettings(ctx.cluster, candidate.address)).autoRewrite;
-      const result = await uploading.backupShard({
+      autoRewrite = (await redisCallsWithinAMinute.aofSettings(ctx.cluster, candidate.address)).autoRewrite;
+      const result = await backupUploadWithinSixHours.backupShard({
         cluster: ctx.cluster,
         store: ctx.store,
         address: candidate.address,
@@ -186,7 +176,7 @@ async function backupOneShard(
     } finally {
       // backupShard puts it back itself; this covers an attempt whose worker died, and a cancelled one.
       const original = autoRewrite;
-      if (original !== undefined) await CancellationScope.nonCancellable(() => cleanup.setAutoRewrite(ctx.cluster, candidate.address, original)).catch(() => undefined);
+      if (original !== undefined) await CancellationScope.nonCancellable(() => rewriteSettingRestoreWithinFifteenSeconds.setAutoRewrite(ctx.cluster, candidate.address, original)).catch(() => undefined);
     }
   }
   throw ApplicationFailure.create({

@@ -4,7 +4,10 @@
  * per master, no fail/pfail flags, no open slots, one slot map agreed by all.
  */
 import { analyzeHealth, type HealthReport } from '../cluster';
-import { Operation, parseInput, quick, surfaceActivityFailure } from './common';
+import { redisCallsWithinAMinute } from './activityOptions';
+import { surfaceActivityFailure } from './failures';
+import { parseInput } from './inputChecks';
+import { Operation } from './operation';
 import { clusterHealthInput } from './inputs';
 
 export interface ClusterHealthResult extends HealthReport {
@@ -18,13 +21,13 @@ export async function clusterHealth(rawInput: unknown): Promise<ClusterHealthRes
   const op = new Operation('clusterHealth', STEPS);
   return op.run(async () => {
     const input = parseInput(clusterHealthInput, rawInput);
-    op.forCluster(input.cluster);
+    op.recordCluster(input.cluster);
 
     op.step(STEPS[0]);
-    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
 
     op.step(STEPS[1], `nodes: ${spec.nodes.join(', ')}`);
-    const observations = await quick.collectClusterState(spec.name, spec.nodes);
+    const observations = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes);
 
     op.step(STEPS[2]);
     const report = analyzeHealth(observations, {

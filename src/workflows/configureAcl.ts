@@ -6,9 +6,12 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { AclNodeStatus } from '../activities/redis/acl';
-import { Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { pollingWithin, redisCallsWithinAMinute } from './activityOptions';
+import { preflightFailed, surfaceActivityFailure } from './failures';
+import { parseInput } from './inputChecks';
+import { Operation } from './operation';
 import { ApprovalGate } from './controls';
-import type { Approval } from './definitions';
+import type { Approval } from '../shared';
 import { configureAclInput } from './aclInputs';
 
 export interface ConfigureAclReport {
@@ -41,19 +44,14 @@ export async function configureAcl(rawInput: unknown): Promise<ConfigureAclRepor
   const gate = new ApprovalGate('configureAcl');
   return op.run(async () => {
     const input = parseInput(configureAclInput, rawInput);
-    op.forCluster(input.cluster);
-    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    op.recordCluster(input.cluster);
+    const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
 
     op.step(STEPS[0]);
-    const status: AclNodeStatus[] = await quick.aclNodeStatus(spec.name, spec.nodes).catch(surfaceActivityFailure);
+    const status: AclNodeStatus[] = await redisCallsWithinAMinute.aclNodeStatus(spec.name, spec.nodes).catch(surfaceActivityFailure);
     const down = status.filter((s) => s.error);
     if (down.length > 0) {
-      throw ApplicationFailure.create({
-        type: 'PreflightFailed',
-        nonRetryable: true,
-        message: `every node must answer before the users change: ${down.map((s) => `${s.address} (${s.error})`).join('; ')}`,
-        details: [{ unreachable: down.map((s) => s.address) }],
-      });
+      throw preflightFailed(`every node must answer before the users change: ${down.map((s) => `${s.address} (${s.error})`).join('; ')}`, [{ unreachable: down.map((s) => s.address) }]);
     }
     const done = (s: AclNodeStatus) => s.users.length === ROLES.length && !s.defaultUserOn;
     const report: ConfigureAclReport = {
@@ -72,11 +70,11 @@ export async function configureAcl(rawInput: unknown): Promise<ConfigureAclRepor
 
     // All users first, on every node, so no replica loses its master's user midway.
     op.step(STEPS[1]);
-    for (const address of spec.nodes) report.created[address] = (await quick.applyAclUsers(spec.name, address).catch(surfaceActivityFailure)).created;
+    for (const address of spec.nodes) report.created[address] = (await redisCallsWithinAMinute.applyAclUsers(spec.name, address).catch(surfaceActivityFailure)).created;
 
     // The way back in after the default user is off: proven on a fresh connection on every node.
     op.step(STEPS[2]);
-    for (const address of spec.nodes) await quick.verifyUserLogin(spec.name, 'operator', address).catch(surfaceActivityFailure);
+    for (const address of spec.nodes) await redisCallsWithinAMinute.verifyUserLogin(spec.name, 'operator', address).catch(surfaceActivityFailure);
 
     // The users are additive; this is the step that cuts off whoever still logs in with the old password.
     op.step(STEPS[3], `**approval needed**: the default user goes off on ${spec.nodes.length} nodes, so every client still using the cluster's old password is refused from then on. Send the \`approve\` update once the clients use the application user, or \`abort\` to decline (the new users stay; nothing else changes).`);
@@ -88,12 +86,12 @@ export async function configureAcl(rawInput: unknown): Promise<ConfigureAclRepor
 
     op.step(STEPS[4]);
     for (const address of spec.nodes) {
-      const { rewritten } = await quick.disableDefaultUser(spec.name, address).catch(surfaceActivityFailure);
+      const { rewritten } = await redisCallsWithinAMinute.disableDefaultUser(spec.name, address).catch(surfaceActivityFailure);
       if (!rewritten) report.notRewritten.push(address);
     }
 
     op.step(STEPS[5]);
-    await waiting(120)
+    await pollingWithin(120)
       .awaitClusterHealthy(spec.name, spec.nodes, { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster }, 120_000, ['NODE_UNREACHABLE', 'AUTH_FAILED', 'REPLICA_LINK_DOWN'])
       .catch(surfaceActivityFailure);
     report.notes.push(

@@ -5,9 +5,13 @@
  * twice does what it did the first time.
  */
 import { condition, setHandler } from '@temporalio/workflow';
-import { abortUpdate, approveUpdate, pauseUpdate, resumeUpdate, throttleUpdate, type Approval } from './definitions';
+import { abortUpdate, approveUpdate, pauseUpdate, resumeUpdate, throttleUpdate, type Approval } from '../shared';
+import { handlesMessage, type WorkflowsHandling } from './operatorMessages';
 
-/** pause/resume/abort (and throttle, where slots move) between the steps of a long operation. */
+/**
+ * pause/resume/abort (and throttle, where slots move) between the steps of a long operation; which
+ * of them a workflow takes is its row of HANDLED_MESSAGES, the table the SDK reads too.
+ */
 export class RunControls {
   paused = false;
   aborted: string | undefined;
@@ -16,8 +20,8 @@ export class RunControls {
   private closedBecause: string | undefined;
 
   constructor(
-    private readonly operation: string,
-    { throttle = false, maxKeysPerSecond }: { throttle?: boolean; maxKeysPerSecond?: number } = {},
+    private readonly operation: WorkflowsHandling<'pause'>,
+    { maxKeysPerSecond }: { maxKeysPerSecond?: number } = {},
   ) {
     this.maxKeysPerSecond = maxKeysPerSecond;
     setHandler(
@@ -51,7 +55,7 @@ export class RunControls {
       },
       { validator: (_arg) => this.refuseWhenClosed('abort') },
     );
-    if (throttle) {
+    if (handlesMessage(operation, 'throttle')) {
       setHandler(
         throttleUpdate,
         ({ maxKeysPerSecond }) => {
@@ -97,7 +101,7 @@ export class ApprovalGate {
   private waiting = false;
   private outcome: GateOutcome | undefined;
 
-  constructor(private readonly operation: string) {
+  constructor(private readonly operation: WorkflowsHandling<'approve'>) {
     setHandler(
       approveUpdate,
       (a) => {

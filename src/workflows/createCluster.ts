@@ -3,10 +3,11 @@
  * evenly, MEET, REPLICATE, and wait until every node agrees and reports cluster_state:ok.
  * Every step is idempotent, so an interrupted run resumes where it stopped.
  */
-import { ActivityCancellationType, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
 import { createClusterPreflight, layoutInPlace, planClusterLayout, type ClusterLayout, type HealthReport } from '../cluster';
-import { addressesOutsideInventory, invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { clusterFormingWithinFiveMinutes, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
+import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';
+import { addressesOutsideInventory, parseInput } from './inputChecks';
+import { Operation } from './operation';
 import { createClusterInput } from './inputs';
 
 export interface CreateClusterResult {
@@ -27,20 +28,12 @@ const STEPS = [
   'Await cluster_state:ok on every node',
 ] as const;
 
-/** The forming steps heartbeat, so a worker that died in one is noticed within seconds and the step runs again (each is idempotent). */
-const forming = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '5 seconds',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '500 ms', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput', 'ClusterAlreadyFormed'] },
-});
-
 export async function createCluster(rawInput: unknown): Promise<CreateClusterResult> {
   const op = new Operation('createCluster', STEPS);
   return op.run(async () => {
     const input = parseInput(createClusterInput, rawInput);
-    op.forCluster(input.cluster);
-    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    op.recordCluster(input.cluster);
+    const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
     const nodes = input.nodes ?? spec.nodes;
     const replicasPerMaster = input.replicasPerMaster ?? spec.replicasPerMaster;
 
@@ -55,10 +48,10 @@ export async function createCluster(rawInput: unknown): Promise<CreateClusterRes
     if (refused.length > 0 || !layout) throw invalidInput(refused);
 
     op.step(STEPS[0]);
-    const probes = await quick.probeNodes(spec.name, nodes);
+    const probes = await redisCallsWithinAMinute.probeNodes(spec.name, nodes);
     const problems = createClusterPreflight(probes);
     if (problems.length > 0) {
-      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `cannot create the cluster: ${problems.join('; ')}`, details: [{ problems }] });
+      throw preflightFailed(`cannot create the cluster: ${problems.join('; ')}`, [{ problems }]);
     }
     const alreadyFormed = layoutInPlace(layout, probes);
     if (input.dryRun) {
@@ -67,20 +60,20 @@ export async function createCluster(rawInput: unknown): Promise<CreateClusterRes
     }
     await op.lock(spec.name);
 
-    const wait = waiting(input.timeoutSeconds);
+    const wait = pollingWithin(input.timeoutSeconds);
     const timeoutMs = input.timeoutSeconds * 1000;
     if (!alreadyFormed) {
       op.step(STEPS[1], layout.masters.map((m) => `${m.address}: ${m.slots}`).join(', '));
-      await Promise.all(layout.masters.map((m) => forming.assignSlots(spec.name, m).catch(surfaceActivityFailure)));
+      await Promise.all(layout.masters.map((m) => clusterFormingWithinFiveMinutes.assignSlots(spec.name, m).catch(surfaceActivityFailure)));
 
       op.step(STEPS[2]);
-      await forming.meetNodes(spec.name, nodes);
+      await clusterFormingWithinFiveMinutes.meetNodes(spec.name, nodes);
 
       op.step(STEPS[3]);
       await wait.awaitNodesKnown(spec.name, nodes, timeoutMs).catch(surfaceActivityFailure);
 
       op.step(STEPS[4], layout.replicas.map((r) => `${r.address} -> ${r.masterAddress}`).join(', '));
-      await forming.replicateNodes(spec.name, layout.replicas);
+      await clusterFormingWithinFiveMinutes.replicateNodes(spec.name, layout.replicas);
     }
 
     op.step(STEPS[5]);

@@ -9,11 +9,13 @@
  * the failover does not need (another shard's replica) does not stop the drill.
  */
 import {
-  ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, proxyActivities, TimeoutFailure, workflowInfo,
+  ActivityFailure, ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, TimeoutFailure, workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { analyzeHealth, canaryKeys, chooseFailoverTarget, type FailoverTarget, type TopologyShard } from '../cluster';
-import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { analyzeHealth, canaryKeys, chooseFailoverTarget, describeFinding, type FailoverTarget, type TopologyShard } from '../cluster';
+import { drillCleanupWithinAMinute, drillStepsWithinFiveMinutes, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
+import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';
+import { parseInput } from './inputChecks';
+import { Operation } from './operation';
 import { failoverTestInput } from './inputs';
 
 export interface FailoverTestReport {
@@ -63,26 +65,6 @@ const STEPS = [
   'Check the cluster is healthy again',
 ] as const;
 
-const NON_RETRYABLE = ['InvalidInput', 'WaitTimedOut', 'PreflightFailed', 'ClusterBusy'];
-
-/**
- * Stopping and starting nodes, and the canary reads and writes: they heartbeat, so a worker that
- * died in the middle is noticed in seconds and the step runs again (each is idempotent).
- */
-const acting = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '10 seconds',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '500 ms', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
-});
-
-/** Cleanup after a failed drill: a few quick tries, so a cluster that is down does not hold the failure back. */
-const cleaning = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', maximumAttempts: 3 },
-});
-
 /** The most specific message of a failure: an activity's own error or its timeout with its last heartbeat, not "Activity task failed". */
 function describeFailure(err: unknown): { type: string; message: string } {
   if (err instanceof ActivityFailure) {
@@ -102,16 +84,16 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
   const op = new Operation('failoverTest', STEPS);
   return op.run(async () => {
     const input = parseInput(failoverTestInput, rawInput);
-    op.forCluster(input.cluster);
-    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    op.recordCluster(input.cluster);
+    const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
     if (input.mode !== 'manual' && !spec.runtime) {
       throw invalidInput([`mode: "${input.mode}" stops a node, but cluster "${spec.name}" has no runtime in the inventory (clusters.${spec.name}.runtime); use mode "manual"`]);
     }
-    const wait = waiting(input.timeoutSeconds);
+    const wait = pollingWithin(input.timeoutSeconds);
     const timeoutMs = input.timeoutSeconds * 1000;
 
     op.step(STEPS[0]);
-    const observations = await quick.collectClusterState(spec.name, spec.nodes);
+    const observations = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes);
     const health = analyzeHealth(observations, { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster });
     let target: FailoverTarget;
     try {
@@ -119,11 +101,11 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
     } catch (err) {
       const message = (err as Error).message;
       if (message.startsWith('master: ')) throw invalidInput([message]);
-      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message });
+      throw preflightFailed(message);
     }
     if (!health.healthy) {
-      const problems = health.findings.filter((f) => f.severity !== 'info').map((f) => `${f.code}${f.node ? ` ${f.node}` : ''}: ${f.message}`);
-      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `the cluster is not healthy, so a failover drill would not be safe: ${problems.join('; ')}`, details: [{ problems }] });
+      const problems = health.findings.filter((f) => f.severity !== 'info').map(describeFinding);
+      throw preflightFailed(`the cluster is not healthy, so a failover drill would not be safe: ${problems.join('; ')}`, [{ problems }]);
     }
     const master = { id: target.master.id, address: target.master.address };
     const replica = target.replica;
@@ -142,12 +124,12 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
     const survivors = observations.map((o) => o.address).filter((a) => a !== master.address);
 
     op.step(STEPS[1], `${keys.length} keys in the slots of ${master.address}`);
-    const written = await acting.writeCanaries(spec.name, master.address, keys, value);
+    const written = await drillStepsWithinFiveMinutes.writeCanaries(spec.name, master.address, keys, value);
     report.canaries = { ...report.canaries, written: written.written, acknowledged: written.acknowledged };
     if (!written.acknowledged) {
       // A refused drill leaves nothing behind: its canaries would otherwise live a day.
-      if (patched('refused-drill-removes-canaries')) await CancellationScope.nonCancellable(() => cleaning.removeCanaries(spec.name, spec.nodes, keys)).catch(() => undefined);
-      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `no replica of ${master.address} acknowledged the canary writes (WAIT 1 5000 returned 0): it would lose writes on failover` });
+      if (patched('refused-drill-removes-canaries')) await CancellationScope.nonCancellable(() => drillCleanupWithinAMinute.removeCanaries(spec.name, spec.nodes, keys)).catch(() => undefined);
+      throw preflightFailed(`no replica of ${master.address} acknowledged the canary writes (WAIT 1 5000 returned 0): it would lose writes on failover`);
     }
 
     // Set before the stop is asked for: a stop cancelled or crashed in flight may have happened.
@@ -167,7 +149,7 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
       } else {
         op.step(STEPS[2], `${input.mode === 'kill' ? 'SIGKILL' : 'graceful stop'} of ${master.address}`);
         masterStopped = true;
-        start = (await acting.stopNode(spec.name, master.address, input.mode)).stoppedAt;
+        start = (await drillStepsWithinFiveMinutes.stopNode(spec.name, master.address, input.mode)).stoppedAt;
         op.step(STEPS[3]);
         const observers = survivors.filter((a) => !replicasOfMaster.includes(a));
         // A write to the shard once a replica took over times how long it could not be written.
@@ -192,14 +174,14 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
       // Read first, delete after: a retried read must not find the keys its first attempt deleted.
       // Runs recorded before removeCanaries existed read and deleted in one step.
       const twoSteps = patched('canaries-verify-then-remove');
-      const verified = await acting.verifyCanaries(spec.name, survivors, keys, value, !twoSteps);
+      const verified = await drillStepsWithinFiveMinutes.verifyCanaries(spec.name, survivors, keys, value, !twoSteps);
       report.canaries = { ...report.canaries, lost: verified.lost.length, lostKeys: verified.lost.slice(0, 20) };
-      if (twoSteps) await acting.removeCanaries(spec.name, survivors, keys);
+      if (twoSteps) await drillStepsWithinFiveMinutes.removeCanaries(spec.name, survivors, keys);
       canariesRemoved = true;
 
       if (input.mode !== 'manual') {
         op.step(STEPS[6]);
-        await acting.startNode(spec.name, master.address);
+        await drillStepsWithinFiveMinutes.startNode(spec.name, master.address);
         masterRestarted = true;
       }
       op.step(STEPS[7]);
@@ -230,14 +212,14 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
     } catch (err) {
       if (masterStopped && !masterRestarted) {
         // Not cancellable: a cancelled drill must not leave the master it stopped down.
-        report.compensation = await CancellationScope.nonCancellable(() => acting.startNode(spec.name, master.address)).then(
+        report.compensation = await CancellationScope.nonCancellable(() => drillStepsWithinFiveMinutes.startNode(spec.name, master.address)).then(
           () => `${master.address}, which the drill had stopped, was started again`,
           (e: unknown) => `${master.address}, which the drill had stopped, could not be started again (${describeFailure(e).message}): start it by hand`,
         );
       }
       if (!canariesRemoved && patched('failed-drill-removes-canaries')) {
         // Best effort: they expire after a day anyway, and a cluster that is down must not delay the failure long.
-        const removed = await CancellationScope.nonCancellable(() => cleaning.removeCanaries(spec.name, spec.nodes, keys)).then(() => true, () => false);
+        const removed = await CancellationScope.nonCancellable(() => drillCleanupWithinAMinute.removeCanaries(spec.name, spec.nodes, keys)).then(() => true, () => false);
         if (!removed) report.compensation = `${report.compensation ? `${report.compensation}; ` : ''}its canary keys could not be removed (they expire within a day)`;
       }
       const outcome = report.promoted ? `; the failover itself happened: ${report.promoted.address} took over from ${master.address}` : '';

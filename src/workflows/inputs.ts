@@ -3,7 +3,8 @@
  * Web UI send them. The client SDK infers its types from these schemas.
  */
 import { z } from 'zod';
-import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from './definitions';
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from '../shared';
+import { BACKUP_ID_PATTERN } from '../cluster/backup';
 
 // The workflow bundler drops zod's side-effect import of its English messages; load them here
 // so errors read "expected string, received number", not "Invalid input".
@@ -140,7 +141,7 @@ export const removeNodeInput = z
   .strict();
 export type RemoveNodeInput = z.input<typeof removeNodeInput>;
 
-const backupId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'expected a backup id as backupCluster returned it, e.g. "20261127T030000Z-1a2b3c"');
+const backupId = z.string().regex(BACKUP_ID_PATTERN, 'expected a backup id as backupCluster returned it, e.g. "20261127T030000Z-1a2b3c"');
 const storeName = z.string().min(1, 'the name of a store in the worker\'s inventory, e.g. "s3"');
 
 const retention = z

@@ -5,10 +5,13 @@
  * open. The workflow continues as new every `batchesPerRun` batches to bound its history.
  */
 import { allHandlersFinished, ApplicationFailure, condition, continueAsNew } from '@temporalio/workflow';
-import { analyzeHealth, topologyBlockers, batchSlots, countSlots, planRebalance, referenceView, removeSlots, SLOT_FINDINGS, type RebalancePlan, type TopologyShard } from '../cluster';
-import type { MigrationProgress } from './definitions';
+import { analyzeHealth, topologyBlockers, batchSlots, countSlots, describeFinding, findingKey, planRebalance, referenceView, removeSlots, SLOT_FINDINGS, type RebalancePlan, type TopologyShard } from '../cluster';
+import type { MigrationProgress } from '../shared';
 import { RunControls } from './controls';
-import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { pollingWithin, redisCallsWithinAMinute } from './activityOptions';
+import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';
+import { parseInput } from './inputChecks';
+import { Operation } from './operation';
 import { moveSlotBatches } from './slotMoves';
 import { rebalanceInput, type RebalanceInput } from './inputs';
 import { carriedState, type RebalanceState } from './rebalanceState';
@@ -38,35 +41,35 @@ export async function rebalance(rawInput: unknown, carried?: unknown): Promise<R
   return op.run(async () => {
     const input = parseInput(rebalanceInput, rawInput);
     let state = carriedState(carried);
-    op.forCluster(input.cluster);
-    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
-    const wait = waiting(600);
+    op.recordCluster(input.cluster);
+    const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    const wait = pollingWithin(600);
 
     // Installed before preflight, so an abort or a throttle sent while it runs is kept, not dropped.
-    const controls = new RunControls('rebalance', { throttle: true, maxKeysPerSecond: state ? state.maxKeysPerSecond : input.maxKeysPerSecond });
+    const controls = new RunControls('rebalance', { maxKeysPerSecond: state ? state.maxKeysPerSecond : input.maxKeysPerSecond });
     if (state?.aborted) controls.aborted = state.aborted;
 
     // A continued run holds the cluster under the same workflow id.
     if (state) await op.lock(spec.name);
     if (!state) {
       op.step(STEPS[0]);
-      const observations = await quick.collectClusterState(spec.name, spec.nodes);
+      const observations = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes);
       const health = analyzeHealth(observations, { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster });
       const blocking = topologyBlockers(health);
       if (blocking.length > 0) {
-        throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `the cluster is not healthy enough to move slots: ${blocking.map((f) => `${f.code}${f.node ? ` ${f.node}` : ''}: ${f.message}`).join('; ')}` });
+        throw preflightFailed(`the cluster is not healthy enough to move slots: ${blocking.map(describeFinding).join('; ')}`);
       }
       op.step(STEPS[1]);
       const view = referenceView(observations) ?? [];
       const masters = view.filter((n) => n.role === 'master' && !n.flags.includes('fail')).map((n) => ({ id: n.id, address: n.address, slots: n.slots }));
       const unknown: string[] = [];
       const resolve = (ref: string, field: string) => {
-        const m = masters.find((n) => n.id === ref || n.address === ref);
-        if (!m) unknown.push(`${field}: "${ref}" is not a master of cluster ${spec.name}; masters: ${masters.map((n) => n.address).join(', ')}`);
-        return m?.id ?? ref;
+        const master = masters.find((n) => n.id === ref || n.address === ref);
+        if (!master) unknown.push(`${field}: "${ref}" is not a master of cluster ${spec.name}; masters: ${masters.map((n) => n.address).join(', ')}`);
+        return master?.id ?? ref;
       };
       const weights: Record<string, number> = {};
-      for (const [ref, w] of Object.entries(input.weights ?? {})) weights[resolve(ref, `weights.${ref}`)] = w;
+      for (const [ref, weight] of Object.entries(input.weights ?? {})) weights[resolve(ref, `weights.${ref}`)] = weight;
       (input.drain ?? []).forEach((ref, i) => (weights[resolve(ref, `drain[${i}]`)] = 0));
       if (unknown.length > 0) throw invalidInput(unknown);
       let plan: RebalancePlan;
@@ -86,7 +89,7 @@ export async function rebalance(rawInput: unknown, carried?: unknown): Promise<R
         const samples = await Promise.all(plan.moves.map((m) => {
           const slots = batchSlots(m.slots, 1).map((b) => b[0]!);
           const step = Math.max(1, Math.floor(slots.length / 64));
-          return quick.findLargeKeys(spec.name, m.from.address, slots.filter((_, i) => i % step === 0), input.maxKeyBytes);
+          return redisCallsWithinAMinute.findLargeKeys(spec.name, m.from.address, slots.filter((_, i) => i % step === 0), input.maxKeyBytes);
         }));
         const large = samples.flat();
         if (large.length > 0) {
@@ -98,13 +101,14 @@ export async function rebalance(rawInput: unknown, carried?: unknown): Promise<R
       state.runs++;
     }
 
-    const s = state;
+    // Narrowed for the closures below: by here a first run has planned, a continued one carried its state.
+    const migration = state;
     const progress = (): MigrationProgress => {
-      const rate = s.movingMs > 0 ? Math.round((s.keysMoved * 1000) / s.movingMs) : 0;
-      const slotRate = s.movingMs > 0 ? s.slotsDone / s.movingMs : 0;
+      const rate = migration.movingMs > 0 ? Math.round((migration.keysMoved * 1000) / migration.movingMs) : 0;
+      const slotRate = migration.movingMs > 0 ? migration.slotsDone / migration.movingMs : 0;
       return {
-        slotsTotal: s.plan.slotsToMove, slotsDone: s.slotsDone, keysMoved: s.keysMoved, keysPerSecond: rate,
-        etaSeconds: slotRate > 0 ? Math.round((s.plan.slotsToMove - s.slotsDone) / slotRate / 1000) : undefined,
+        slotsTotal: migration.plan.slotsToMove, slotsDone: migration.slotsDone, keysMoved: migration.keysMoved, keysPerSecond: rate,
+        etaSeconds: slotRate > 0 ? Math.round((migration.plan.slotsToMove - migration.slotsDone) / slotRate / 1000) : undefined,
         paused: controls.paused, aborting: controls.aborted !== undefined, maxKeysPerSecond: controls.maxKeysPerSecond,
       };
     };
@@ -113,61 +117,61 @@ export async function rebalance(rawInput: unknown, carried?: unknown): Promise<R
     let batches = 0;
     for (;;) {
       if (controls.paused) {
-        op.progressOf(progress(), 'paused: send the resume update to go on');
+        op.recordMigration(progress(), 'paused: send the resume update to go on');
         await controls.safePoint();
       }
-      s.aborted = controls.aborted;
-      s.maxKeysPerSecond = controls.maxKeysPerSecond;
-      if (s.aborted !== undefined || s.remaining.length === 0) break;
+      migration.aborted = controls.aborted;
+      migration.maxKeysPerSecond = controls.maxKeysPerSecond;
+      if (migration.aborted !== undefined || migration.remaining.length === 0) break;
       if (batches >= input.batchesPerRun) {
-        // A control the last task accepted is applied (it is in `s`) before this run hands over.
+        // A control the last task accepted is applied (it is in `migration`) before this run hands over.
         await condition(allHandlersFinished);
-        s.aborted = controls.aborted;
-        s.maxKeysPerSecond = controls.maxKeysPerSecond;
-        await continueAsNew<typeof rebalance>(rawInput as RebalanceInput, s);
+        migration.aborted = controls.aborted;
+        migration.maxKeysPerSecond = controls.maxKeysPerSecond;
+        await continueAsNew<typeof rebalance>(rawInput as RebalanceInput, migration);
       }
       // One batch per (source, target) pair at a time; pairs move in parallel. Redis runs each
       // node's commands one at a time, so parallel batches only overlap the round trips.
-      const picked = input.parallel ? s.remaining : s.remaining.slice(0, 1);
+      const picked = input.parallel ? migration.remaining : migration.remaining.slice(0, 1);
       const started = Date.now();
       // A failed or cancelled batch has its open slots closed before this throws (see slotMoves.ts).
       const results = await moveSlotBatches(
         spec.name,
         picked.map((move) => {
           const slots = batchSlots(move.slots, input.slotsPerBatch)[0]!;
-          const others = s.masters.filter((a) => a !== move.from.address && a !== move.to.address);
-          const rate = s.maxKeysPerSecond ? Math.max(1, Math.floor(s.maxKeysPerSecond / picked.length)) : undefined;
+          const others = migration.masters.filter((a) => a !== move.from.address && a !== move.to.address);
+          const rate = migration.maxKeysPerSecond ? Math.max(1, Math.floor(migration.maxKeysPerSecond / picked.length)) : undefined;
           return { from: move.from, to: move.to, slots, others, keysPerMigrate: input.keysPerMigrate, maxKeysPerSecond: rate };
         }),
       );
-      s.movingMs += Date.now() - started;
-      for (const r of results) {
-        s.slotsDone += r.slots.length;
-        s.keysMoved += r.keysMoved;
-        s.keysReplaced += r.keysReplaced;
-        s.remaining = s.remaining.map((m) => ({ ...m, slots: removeSlots(m.slots, r.slots) })).filter((m) => countSlots(m.slots) > 0);
+      migration.movingMs += Date.now() - started;
+      for (const batch of results) {
+        migration.slotsDone += batch.slots.length;
+        migration.keysMoved += batch.keysMoved;
+        migration.keysReplaced += batch.keysReplaced;
+        migration.remaining = migration.remaining.map((m) => ({ ...m, slots: removeSlots(m.slots, batch.slots) })).filter((m) => countSlots(m.slots) > 0);
       }
       batches++;
-      op.progressOf(progress(), `${s.slotsDone} of ${s.plan.slotsToMove} slots moved, ${s.keysMoved} keys`);
+      op.recordMigration(progress(), `${migration.slotsDone} of ${migration.plan.slotsToMove} slots moved, ${migration.keysMoved} keys`);
     }
 
-    controls.close(s.aborted ? `the rebalance stopped (${s.aborted}) and is checking the cluster` : 'every slot has moved; the rebalance is checking the cluster');
+    controls.close(migration.aborted ? `the rebalance stopped (${migration.aborted}) and is checking the cluster` : 'every slot has moved; the rebalance is checking the cluster');
     op.step(STEPS[4]);
     // Success here is about slots: one slot map, no open slot, every slot served. Other findings
     // (a new master without a replica yet) are reported, not waited for.
     const after = await wait
-      .awaitClusterHealthy(spec.name, spec.nodes, { masters: countMasters(s), replicasPerMaster: spec.replicasPerMaster }, 120_000, [...SLOT_FINDINGS])
+      .awaitClusterHealthy(spec.name, spec.nodes, { masters: countMasters(migration), replicasPerMaster: spec.replicasPerMaster }, 120_000, [...SLOT_FINDINGS])
       .catch(surfaceActivityFailure);
     const report: RebalanceReport = {
-      cluster: spec.name, dryRun: false, plan: s.plan, slotsMoved: s.slotsDone, keysMoved: s.keysMoved, keysReplaced: s.keysReplaced,
-      keysPerSecond: progress().keysPerSecond, runs: s.runs, aborted: s.aborted, after: after.shards,
-      findingsAfter: after.findings.map((f) => `${f.code}${f.node ? ` ${f.node}` : ''}`),
+      cluster: spec.name, dryRun: false, plan: migration.plan, slotsMoved: migration.slotsDone, keysMoved: migration.keysMoved, keysReplaced: migration.keysReplaced,
+      keysPerSecond: progress().keysPerSecond, runs: migration.runs, aborted: migration.aborted, after: after.shards,
+      findingsAfter: after.findings.map(findingKey),
     };
-    op.finish('succeeded', s.aborted ? `Aborted (${s.aborted}) after ${s.slotsDone} of ${s.plan.slotsToMove} slots; no slot is left open.` : `${s.slotsDone} slots and ${s.keysMoved} keys moved (${report.keysPerSecond} keys/s).`);
+    op.finish('succeeded', migration.aborted ? `Aborted (${migration.aborted}) after ${migration.slotsDone} of ${migration.plan.slotsToMove} slots; no slot is left open.` : `${migration.slotsDone} slots and ${migration.keysMoved} keys moved (${report.keysPerSecond} keys/s).`);
     return report;
   });
 }
 
-function countMasters(s: RebalanceState): number {
-  return Object.values(s.plan.targets).filter((n) => n > 0).length;
+function countMasters(migration: RebalanceState): number {
+  return Object.values(migration.plan.targets).filter((n) => n > 0).length;
 }

@@ -8,7 +8,7 @@ import { workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import { SLOT_COUNT, type RebalancePlan, type SlotMove } from '../cluster';
 import { formatIssues } from '../validation';
-import { invalidInput } from './common';
+import { invalidInput } from './failures';
 
 const slot = z.int().min(0).max(SLOT_COUNT - 1);
 const slotRange = z

@@ -6,11 +6,15 @@
  */
 import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
 import { countSlots, deathVerdict, formatSlotRanges, referenceView, shardsOf, SLOT_FINDINGS, type TopologyShard } from '../cluster';
-import type { Approval } from './definitions';
+import type { Approval } from '../shared';
 import { ApprovalGate } from './controls';
-import { invalidInput, nodeSteps, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { nodeLifecycleWithinThreeMinutes, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
+import { invalidInput, surfaceActivityFailure } from './failures';
+import { parseInput } from './inputChecks';
+import { Operation } from './operation';
+import { childWorkflowId } from './childWorkflowIds';
 import { removeNodeInput } from './inputs';
-import type { RebalanceReport } from './rebalance';
+import { rebalance } from './rebalance';
 
 export interface RemoveNodeReport {
   cluster: string;
@@ -34,13 +38,13 @@ export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
   const gate = new ApprovalGate('removeNode');
   return op.run(async () => {
     const input = parseInput(removeNodeInput, rawInput);
-    op.forCluster(input.cluster);
-    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    op.recordCluster(input.cluster);
+    const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
     await op.lock(spec.name);
     const timeoutMs = input.timeoutSeconds * 1000;
 
     op.step(STEPS[0]);
-    const observations = await quick.collectClusterState(spec.name, spec.nodes);
+    const observations = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes);
     const view = referenceView(observations) ?? [];
     const node = view.find((n) => n.id === input.node || n.address === input.node);
     if (!node) throw invalidInput([`node: no node "${input.node}" in cluster ${spec.name}; nodes: ${view.map((n) => `${n.address} (${n.id.slice(0, 8)})`).join(', ')}`]);
@@ -69,9 +73,9 @@ export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
     if (node.role === 'master' && node.slots.length > 0) {
       if (alive) {
         op.step(STEPS[1], `draining ${countSlots(node.slots)} slots (child workflow)`);
-        const drained = await executeChild<(i: unknown) => Promise<RebalanceReport>>('rebalance', {
+        const drained = await executeChild(rebalance, {
           args: [{ cluster: spec.name, drain: [node.id], thresholdPercent: 0 }],
-          workflowId: `${workflowInfo().workflowId}-drain`,
+          workflowId: childWorkflowId(workflowInfo().workflowId, 'drain'),
         });
         if (drained.aborted) throw ApplicationFailure.create({ type: 'Aborted', nonRetryable: true, message: `draining ${node.address} was aborted (${drained.aborted}); it still owns slots and stays in the cluster` });
         report.slotsDrained = drained.slotsMoved;
@@ -85,13 +89,13 @@ export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
         }
         report.approval = decision.approval;
         // The approval may have waited long: the node may be back by now.
-        const now = await quick.collectClusterState(spec.name, spec.nodes);
+        const now = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes);
         if (now.some((o) => o.address === node.address && !o.error)) {
           throw ApplicationFailure.create({ type: 'NodeNotConfirmedDead', nonRetryable: true, message: `${node.address} answers again: its slots are not given away; run removeNode again to drain it` });
         }
         await confirmDead(now);
         const target = [...otherMasters].sort((a, b) => a.slotCount - b.slotCount)[0]!.master;
-        report.slotsTakenOver = (await quick.takeOverSlots(spec.name, node.slots, target, others)).slots;
+        report.slotsTakenOver = (await redisCallsWithinAMinute.takeOverSlots(spec.name, node.slots, target, others)).slots;
       }
     }
 
@@ -104,23 +108,23 @@ export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
         counts.set(master, counts.get(master)! + 1);
         return { address: r.address, masterAddress: master };
       });
-      await quick.replicateNodes(spec.name, plan);
+      await redisCallsWithinAMinute.replicateNodes(spec.name, plan);
       report.replicasRepointed = plan;
     }
 
     op.step(STEPS[3]);
-    await waiting(60).forgetNode(spec.name, node.id, others).catch(surfaceActivityFailure);
+    await pollingWithin(60).forgetNode(spec.name, node.id, others).catch(surfaceActivityFailure);
 
     op.step(STEPS[4]);
-    if (alive) await nodeSteps.resetNode(spec.name, node.address, node.id);
+    if (alive) await nodeLifecycleWithinThreeMinutes.resetNode(spec.name, node.address, node.id);
     if (input.stop && spec.runtime) {
       // Its data goes too: a later start on this address (addNode replacing the host) begins empty.
-      await nodeSteps.deprovisionNode(spec.name, node.address);
+      await nodeLifecycleWithinThreeMinutes.deprovisionNode(spec.name, node.address);
       report.stopped = true;
     }
 
     op.step(STEPS[5]);
-    const after = await waiting(input.timeoutSeconds)
+    const after = await pollingWithin(input.timeoutSeconds)
       .awaitClusterHealthy(spec.name, others, { masters: otherMasters.length, replicasPerMaster: spec.replicasPerMaster }, timeoutMs, [...SLOT_FINDINGS])
       .catch(surfaceActivityFailure);
     report.after = after.shards;

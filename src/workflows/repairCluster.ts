@@ -4,7 +4,6 @@
  * slots the way `redis-cli --cluster fix` does, by where their keys are; only then, behind an
  * approval because their keys may be gone, give the slots still not served to live masters.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
 import {
   countSlots,
   diagnoseCluster,
@@ -24,9 +23,12 @@ import {
   type SlotRange,
   uncoveredSlots,
 } from '../cluster';
-import type { Approval } from './definitions';
+import type { Approval } from '../shared';
 import { ApprovalGate } from './controls';
-import { migrating, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { pollingWithin, redisCallsWithinAMinute, slotMigrationWithinThirtyMinutes } from './activityOptions';
+import { preflightFailed, surfaceActivityFailure } from './failures';
+import { parseInput } from './inputChecks';
+import { Operation } from './operation';
 import { repairClusterInput } from './inputs';
 
 export interface RestartPlan {
@@ -62,20 +64,20 @@ export async function repairCluster(rawInput: unknown): Promise<RepairReport> {
   const gate = new ApprovalGate('repairCluster');
   return op.run(async () => {
     const input = parseInput(repairClusterInput, rawInput);
-    op.forCluster(input.cluster);
-    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    op.recordCluster(input.cluster);
+    const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
     const expected = { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster };
     const timeoutMs = input.timeoutSeconds * 1000;
     let seeds = spec.nodes;
     const observe = async (): Promise<{ observations: NodeObservation[]; diagnosis: RepairDiagnosis }> => {
-      const observations = await quick.collectClusterState(spec.name, seeds);
+      const observations = await redisCallsWithinAMinute.collectClusterState(spec.name, seeds);
       return { observations, diagnosis: diagnoseCluster(observations) };
     };
 
     op.step(STEPS[0]);
     let { observations, diagnosis } = await observe();
     if (diagnosis.liveMasters.length === 0) {
-      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `no master of cluster ${spec.name} answers (tried ${seeds.join(', ')}): bring at least one back by hand` });
+      throw preflightFailed(`no master of cluster ${spec.name} answers (tried ${seeds.join(', ')}): bring at least one back by hand`);
     }
     const report: RepairReport = {
       cluster: spec.name, dryRun: input.dryRun, before: repairSnapshot(observations, expected), plan: { restart: [], openSlots: [], assign: [] },
@@ -100,13 +102,13 @@ export async function repairCluster(rawInput: unknown): Promise<RepairReport> {
     const toStart = report.plan.restart.filter((r) => r.restart).map((r) => r.node);
     for (const node of toStart) {
       op.step(STEPS[1], `starting ${node.address} (${node.role}${node.slots.length ? `, slots ${formatSlotRanges(node.slots)}` : ''})`);
-      await quick.startNode(spec.name, node.address);
+      await redisCallsWithinAMinute.startNode(spec.name, node.address);
       report.nodesRestarted.push(node.address);
     }
     if (toStart.length > 0) {
       seeds = [...new Set([...seeds, ...toStart.map((n) => n.address)])];
       op.step(STEPS[1], `waiting for ${toStart.map((n) => n.address).join(', ')} to rejoin`);
-      await waiting(input.timeoutSeconds).awaitNodesRejoined(spec.name, seeds, toStart.map((n) => n.id), timeoutMs).catch(surfaceActivityFailure);
+      await pollingWithin(input.timeoutSeconds).awaitNodesRejoined(spec.name, seeds, toStart.map((n) => n.id), timeoutMs).catch(surfaceActivityFailure);
       ({ observations, diagnosis } = await observe());
       report.plan.openSlots = await planOpenSlots(spec.name, diagnosis);
     }
@@ -115,7 +117,7 @@ export async function repairCluster(rawInput: unknown): Promise<RepairReport> {
     const masters = diagnosis.liveMasters.map((m) => m.address);
     for (const plan of report.plan.openSlots) {
       op.step(STEPS[2], `slot ${plan.slot}: ${plan.action} (${plan.why})`);
-      const closed = await migrating.closeOpenSlot(spec.name, { slot: plan.slot, owner: plan.owner, masters }).catch(surfaceActivityFailure);
+      const closed = await slotMigrationWithinThirtyMinutes.closeOpenSlot(spec.name, { slot: plan.slot, owner: plan.owner, masters }).catch(surfaceActivityFailure);
       report.openSlotsClosed.push({ ...plan, ...closed });
     }
     if (report.openSlotsClosed.length > 0) ({ observations, diagnosis } = await observe());
@@ -139,23 +141,23 @@ export async function repairCluster(rawInput: unknown): Promise<RepairReport> {
         ({ observations, diagnosis } = await observe());
         const still = intersectSlots(diagnosis.uncovered, uncovered);
         const assign = countSlots(still) === countSlots(uncovered) ? report.plan.assign : await planAssignment(spec.name, diagnosis, still);
-        for (const a of assign) {
-          op.step(STEPS[3], `assigning ${a.slotCount} slots to ${a.master.address}`);
-          await migrating.assignUncoveredSlots(spec.name, { master: a.master, slots: a.slots }).catch(surfaceActivityFailure);
-          report.slotsAssigned.push(a);
+        for (const assignment of assign) {
+          op.step(STEPS[3], `assigning ${assignment.slotCount} slots to ${assignment.master.address}`);
+          await slotMigrationWithinThirtyMinutes.assignUncoveredSlots(spec.name, { master: assignment.master, slots: assignment.slots }).catch(surfaceActivityFailure);
+          report.slotsAssigned.push(assignment);
         }
       }
     }
 
     op.step(STEPS[4]);
     if (report.assignmentDeclined === undefined) {
-      await waiting(input.timeoutSeconds).awaitClusterHealthy(spec.name, seeds, expected, timeoutMs, SERVED).catch(surfaceActivityFailure);
+      await pollingWithin(input.timeoutSeconds).awaitClusterHealthy(spec.name, seeds, expected, timeoutMs, SERVED).catch(surfaceActivityFailure);
     }
-    report.after = repairSnapshot(await quick.collectClusterState(spec.name, seeds), expected);
+    report.after = repairSnapshot(await redisCallsWithinAMinute.collectClusterState(spec.name, seeds), expected);
     // A master the worker cannot reach, not agreed failed, may or may not serve its slots: not repaired.
     report.repaired = report.after.slotsUncoveredCount === 0 && report.after.openSlots.length === 0 && report.after.mastersUnconfirmed.length === 0;
     const lost = report.plan.restart.filter((r) => !r.restart);
-    for (const r of lost) report.notes.push(`${r.node.address} (${r.node.id.slice(0, 8)}) was not restarted: ${r.why}`);
+    for (const { node, why } of lost) report.notes.push(`${node.address} (${node.id.slice(0, 8)}) was not restarted: ${why}`);
     if (report.slotsAssigned.length > 0) report.notes.push('the assigned slots make the masters uneven: run rebalance; replace lost nodes with removeNode (their old ids) and addNode');
     const unconfirmed = report.after.mastersUnconfirmed.length ? ` ${report.after.mastersUnconfirmed.join(', ')} do not answer this worker and are not agreed failed: their slots were left alone.` : '';
     op.finish('succeeded', `${report.repaired ? 'Every slot is served.' : '**Not repaired**: slots are still not served.'}${unconfirmed} ${describePlan(report)}`);
@@ -169,7 +171,7 @@ async function planRestarts(down: DownNode[], cluster: string, enabled: boolean,
   if (!hasRuntime) return down.map((node) => ({ node, restart: false, why: `cluster ${cluster} has no runtime in the inventory: start it by hand` }));
   return Promise.all(
     down.map(async (node): Promise<RestartPlan> => {
-      const state = await quick.inspectDownNode(cluster, node.address, node.id);
+      const state = await redisCallsWithinAMinute.inspectDownNode(cluster, node.address, node.id);
       if (state.data !== 'intact') {
         return { node, restart: false, why: `it is lost (${state.detail}); starting it would make a new, empty node. Replace it: removeNode ${node.id}, then addNode` };
       }
@@ -181,13 +183,13 @@ async function planRestarts(down: DownNode[], cluster: string, enabled: boolean,
 
 async function planOpenSlots(cluster: string, diagnosis: RepairDiagnosis): Promise<OpenSlotPlan[]> {
   if (diagnosis.openSlots.length === 0) return [];
-  const facts = await quick.inspectOpenSlots(cluster, diagnosis.liveMasters.map((m) => m.address), diagnosis.openSlots);
+  const facts = await redisCallsWithinAMinute.inspectOpenSlots(cluster, diagnosis.liveMasters.map((m) => m.address), diagnosis.openSlots);
   return facts.map((f) => planOpenSlot(f, liveOwnerOf(diagnosis, f.slot)));
 }
 
 async function planAssignment(cluster: string, diagnosis: RepairDiagnosis, uncovered: SlotRange[]): Promise<SlotAssignment[]> {
   if (countSlots(uncovered) === 0) return [];
-  const counts = await quick.countKeysInSlots(cluster, diagnosis.liveMasters.map((m) => m.address), uncovered);
+  const counts = await redisCallsWithinAMinute.countKeysInSlots(cluster, diagnosis.liveMasters.map((m) => m.address), uncovered);
   return planSlotAssignment(uncovered, counts, diagnosis.liveMasters);
 }
 

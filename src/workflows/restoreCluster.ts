@@ -5,14 +5,16 @@
  * that will master its slots, write each node's nodes.conf (same node ids and epochs, new
  * addresses), start, await cluster ok, and check every shard's key count against the manifest.
  */
-import { ActivityCancellationType, ApplicationFailure, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities } from '../activities';
 import { planRestore, restoredNodesConf, SLOT_FINDINGS, type RestoreAssignment } from '../cluster';
 import { scratchAddresses, scratchAllocationSchema, type ScratchAllocation } from '../cluster/scratch';
-import type { Approval } from './definitions';
+import type { Approval } from '../shared';
 import { ApprovalGate } from './controls';
-import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { backupDownloadWithinSixHours, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
+import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';
+import { parseInput } from './inputChecks';
+import { Operation } from './operation';
 import { restoreClusterInput, type RestoreClusterInput } from './inputs';
 
 export interface RestoreReport {
@@ -36,14 +38,6 @@ export interface RestoreReport {
 }
 
 const STEPS = ['Check the backup', 'Plan the restore', 'Wait for approval', 'Stop all nodes', "Load each node's data", 'Start the nodes', 'Await cluster ok', 'Verify key counts', 'Await replicas in sync'] as const;
-
-const transferring = proxyActivities<Activities>({
-  startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '10 seconds',
-  // A cancelled restore (or verifyBackup drill) waits for the copy to stop before anything tears its nodes down.
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput', 'PreflightFailed'] },
-});
 
 /**
  * The second argument, internal to verifyBackup: the scratch cluster its drill restores into,
@@ -73,26 +67,26 @@ export async function restoreCluster(rawInput: unknown, rawInternal?: unknown): 
     // A verifyBackup drill restores the cluster's backup into its scratch cluster instead.
     const scratch = rawInternal === undefined ? undefined : scratchTarget(input, rawInternal);
     const target = scratch?.name ?? input.cluster;
-    op.forCluster(target);
-    const spec = await quick.loadClusterSpec(target).catch(surfaceActivityFailure);
+    op.recordCluster(target);
+    const spec = await redisCallsWithinAMinute.loadClusterSpec(target).catch(surfaceActivityFailure);
     if (scratch && spec.nodes.join(',') !== scratchAddresses(scratch).join(',')) {
       throw invalidInput([`scratch.ports: ${scratch.ports.join(',')} are not the ports this worker allocated to ${scratch.name} (${spec.nodes.join(', ')})`]);
     }
     const from = input.from ?? input.cluster;
     const started = Date.now();
     if (!spec.runtime) {
-      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `cluster ${spec.name} has no runtime in the worker's inventory: a restore stops, fills and starts its nodes; name one in clusters.${spec.name}.runtime` });
+      throw preflightFailed(`cluster ${spec.name} has no runtime in the worker's inventory: a restore stops, fills and starts its nodes; name one in clusters.${spec.name}.runtime`);
     }
 
     op.step(STEPS[0], `backup \`${input.backupId}\` of \`${from}\``);
-    const store = await quick.describeStore(from, input.store ?? '').catch(surfaceActivityFailure);
-    const manifest = await quick.readBackupManifest(from, store.name, input.backupId).catch(surfaceActivityFailure);
-    const checked = await transferring.verifyBackupObjects(store.name, manifest).catch(surfaceActivityFailure);
+    const store = await redisCallsWithinAMinute.describeStore(from, input.store ?? '').catch(surfaceActivityFailure);
+    const manifest = await redisCallsWithinAMinute.readBackupManifest(from, store.name, input.backupId).catch(surfaceActivityFailure);
+    const checked = await backupDownloadWithinSixHours.verifyBackupObjects(store.name, manifest).catch(surfaceActivityFailure);
 
     op.step(STEPS[1]);
     const plan = planRestore(manifest, spec.nodes);
     if (plan.problems.length > 0) {
-      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `cannot restore ${input.backupId} into ${spec.name}: ${plan.problems.join('; ')}` });
+      throw preflightFailed(`cannot restore ${input.backupId} into ${spec.name}: ${plan.problems.join('; ')}`);
     }
     const report: RestoreReport = {
       cluster: spec.name,
@@ -131,12 +125,12 @@ export async function restoreCluster(rawInput: unknown, rawInternal?: unknown): 
 
     op.step(STEPS[3]);
     // A node that cannot be stopped is stopped again by restoreNodeData; a cancellation is not swallowed.
-    await Promise.all(spec.nodes.map((address) => quick.stopNode(spec.name, address, 'stop').catch(rethrowCancellation)));
+    await Promise.all(spec.nodes.map((address) => redisCallsWithinAMinute.stopNode(spec.name, address, 'stop').catch(rethrowCancellation)));
 
     op.step(STEPS[4]);
     const read = await Promise.all(
       plan.assignments.map((a) =>
-        transferring.restoreNodeData({
+        backupDownloadWithinSixHours.restoreNodeData({
           cluster: spec.name,
           store: store.name,
           address: a.toAddress,
@@ -149,20 +143,20 @@ export async function restoreCluster(rawInput: unknown, rawInternal?: unknown): 
     report.bytesRead += read.reduce((n, r) => n + r.bytes, 0);
 
     op.step(STEPS[5]);
-    await Promise.all(plan.assignments.map((a) => quick.startNode(spec.name, a.toAddress)));
+    await Promise.all(plan.assignments.map((a) => redisCallsWithinAMinute.startNode(spec.name, a.toAddress)));
     // A scratch port answering proves nothing: each must be the node this restore wrote.
-    if (scratch) await quick.confirmScratchNodes(spec.name, Object.fromEntries(plan.assignments.map((a) => [a.toAddress, a.fromId]))).catch(surfaceActivityFailure);
+    if (scratch) await redisCallsWithinAMinute.confirmScratchNodes(spec.name, Object.fromEntries(plan.assignments.map((a) => [a.toAddress, a.fromId]))).catch(surfaceActivityFailure);
 
     op.step(STEPS[6]);
     const nodes = plan.assignments.map((a) => a.toAddress);
     const expected = { masters: manifest.shards.length, replicasPerMaster: Math.floor((nodes.length - manifest.shards.length) / manifest.shards.length), nodes: nodes.length };
-    const wait = waiting(input.timeoutSeconds);
+    const wait = pollingWithin(input.timeoutSeconds);
     await wait.awaitClusterHealthy(spec.name, nodes, expected, input.timeoutSeconds * 1000, [...SLOT_FINDINGS, 'NODE_UNREACHABLE', 'KNOWN_NODES_MISMATCH']).catch(surfaceActivityFailure);
     report.servingMs = Date.now() - started;
 
     op.step(STEPS[7]);
     const masters = plan.assignments.filter((a) => a.shard !== undefined);
-    const counts = await quick.countKeys(spec.name, masters.map((m) => m.toAddress));
+    const counts = await redisCallsWithinAMinute.countKeys(spec.name, masters.map((m) => m.toAddress));
     report.keys = masters.map((m) => ({ shard: m.shard!, master: m.toAddress, expected: manifest.shards.find((s) => s.index === m.shard)!.keys, restored: counts[m.toAddress]! }));
     const wrong = report.keys.filter((k) => k.expected !== k.restored);
     if (wrong.length > 0) {

@@ -4,8 +4,10 @@
  * everywhere, and only then the old one is removed. The new password is the user's
  * nextPasswordEnv/nextPasswordFile in the worker's environment, never an input.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
-import { Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { pollingWithin, redisCallsWithinAMinute } from './activityOptions';
+import { preflightFailed, surfaceActivityFailure } from './failures';
+import { parseInput } from './inputChecks';
+import { Operation } from './operation';
 import { rotateCredentialsInput } from './aclInputs';
 
 export interface RotateCredentialsReport {
@@ -35,18 +37,18 @@ export async function rotateCredentials(rawInput: unknown): Promise<RotateCreden
   const op = new Operation('rotateCredentials', STEPS);
   return op.run(async () => {
     const input = parseInput(rotateCredentialsInput, rawInput);
-    op.forCluster(input.cluster);
-    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    op.recordCluster(input.cluster);
+    const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
     const report: RotateCredentialsReport = { cluster: spec.name, user: input.user, dryRun: input.dryRun, added: [], removed: [], notRewritten: [], notes: [] };
 
     op.step(STEPS[0]);
     // Refuses a cluster without acl, a user without a next password and an unreachable node, before any change.
-    const { username } = await quick.checkRotation(spec.name, input.user).catch(surfaceActivityFailure);
-    const status = await quick.aclNodeStatus(spec.name, spec.nodes).catch(surfaceActivityFailure);
+    const { username } = await redisCallsWithinAMinute.checkRotation(spec.name, input.user).catch(surfaceActivityFailure);
+    const status = await redisCallsWithinAMinute.aclNodeStatus(spec.name, spec.nodes).catch(surfaceActivityFailure);
     const down = status.filter((s) => s.error || !s.users.includes(input.user));
     if (down.length > 0) {
       const why = down.map((s) => `${s.address} (${s.error ?? `no ${input.user} user: run configureAcl`})`).join('; ');
-      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `every node must answer and have the ${input.user} user: ${why}`, details: [{ nodes: down.map((s) => s.address) }] });
+      throw preflightFailed(`every node must answer and have the ${input.user} user: ${why}`, [{ nodes: down.map((s) => s.address) }]);
     }
     if (input.dryRun) {
       op.finish('succeeded', 'Dry run: nothing was changed.');
@@ -55,26 +57,26 @@ export async function rotateCredentials(rawInput: unknown): Promise<RotateCreden
     await op.lock(spec.name);
 
     op.step(STEPS[1]);
-    for (const address of spec.nodes) if ((await quick.addNextPassword(spec.name, input.user, address).catch(surfaceActivityFailure)).added) report.added.push(address);
+    for (const address of spec.nodes) if ((await redisCallsWithinAMinute.addNextPassword(spec.name, input.user, address).catch(surfaceActivityFailure)).added) report.added.push(address);
 
     if (input.user === 'replication') {
       op.step(STEPS[2]);
-      for (const address of spec.nodes) await quick.useNextMasterauth(spec.name, address).catch(surfaceActivityFailure);
+      for (const address of spec.nodes) await redisCallsWithinAMinute.useNextMasterauth(spec.name, address).catch(surfaceActivityFailure);
     }
 
     op.step(STEPS[3]);
-    for (const address of spec.nodes) await quick.verifyUserLogin(spec.name, input.user, address, 'next').catch(surfaceActivityFailure);
+    for (const address of spec.nodes) await redisCallsWithinAMinute.verifyUserLogin(spec.name, input.user, address, 'next').catch(surfaceActivityFailure);
 
     op.step(STEPS[4]);
-    await waiting(input.timeoutSeconds)
+    await pollingWithin(input.timeoutSeconds)
       .awaitClusterHealthy(spec.name, spec.nodes, { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster }, input.timeoutSeconds * 1000, ['NODE_UNREACHABLE', 'AUTH_FAILED', 'REPLICA_LINK_DOWN'])
       .catch(surfaceActivityFailure);
 
     op.step(STEPS[5]);
     for (const address of spec.nodes) {
-      const r = await quick.removeOldPassword(spec.name, input.user, address).catch(surfaceActivityFailure);
-      if (r.removed) report.removed.push(address);
-      if (!r.rewritten) report.notRewritten.push(address);
+      const removal = await redisCallsWithinAMinute.removeOldPassword(spec.name, input.user, address).catch(surfaceActivityFailure);
+      if (removal.removed) report.removed.push(address);
+      if (!removal.rewritten) report.notRewritten.push(address);
     }
     report.notes.push(
       `make the new password the current one: put it in the ${input.user} user's passwordEnv/passwordFile in the worker's environment, unset nextPasswordEnv/nextPasswordFile, and restart the worker`,

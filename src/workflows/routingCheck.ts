@@ -3,9 +3,12 @@
  * on a plain connection to one node, write and read keys in every slot range, then delete
  * them, and tell whether MOVED or ASK reached the client, with the runbook's advice.
  */
-import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
+import { workflowInfo } from '@temporalio/workflow';
 import { judgeRouting, referenceView, routingProbes, unreachableVerdict, type RoutingVerdict } from '../cluster';
-import { invalidInput, Operation, parseInput, quick, surfaceActivityFailure } from './common';
+import { redisCallsWithinAMinute } from './activityOptions';
+import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';
+import { parseInput } from './inputChecks';
+import { Operation } from './operation';
 import { routingCheckInput } from './inputs';
 
 export interface RoutingCheckReport {
@@ -27,26 +30,26 @@ export async function routingCheck(rawInput: unknown): Promise<RoutingCheckRepor
   const op = new Operation('routingCheck', STEPS);
   return op.run(async () => {
     const input = parseInput(routingCheckInput, rawInput);
-    op.forCluster(input.cluster);
-    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    op.recordCluster(input.cluster);
+    const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
     // The probes carry the cluster's credentials: only the inventory says where they may go.
     if (input.node !== undefined && !spec.nodes.includes(input.node)) {
       throw invalidInput([`node: "${input.node}" is not a node of cluster ${spec.name} in the worker's inventory (clusters.${spec.name}.nodes: ${spec.nodes.join(', ')}); name one of those, or leave node out`]);
     }
 
     op.step(STEPS[0]);
-    const observations = await quick.collectClusterState(spec.name, spec.nodes);
+    const observations = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes);
     const probes = routingProbes(referenceView(observations) ?? [], input.keysPerRange, workflowInfo().runId.slice(0, 8));
     if (probes.length === 0) {
-      throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `no master of cluster ${spec.name} serves slots (asked ${spec.nodes.join(', ')}): run clusterHealth` });
+      throw preflightFailed(`no master of cluster ${spec.name} serves slots (asked ${spec.nodes.join(', ')}): run clusterHealth`);
     }
     const notes: string[] = [];
 
     op.step(STEPS[1]);
-    const endpoint = (await quick.clientEndpointOf(spec.name)).clientEndpoint;
+    const endpoint = (await redisCallsWithinAMinute.clientEndpointOf(spec.name)).clientEndpoint;
     let proxy: RoutingVerdict | undefined;
     if (endpoint) {
-      const seen = await quick.probeRouting(spec.name, endpoint, probes);
+      const seen = await redisCallsWithinAMinute.probeRouting(spec.name, endpoint, probes);
       proxy = seen.error ? unreachableVerdict('proxy', endpoint, seen.error) : judgeRouting('proxy', endpoint, seen.ranges);
     } else {
       notes.push(`cluster ${spec.name} has no clientEndpoint in the worker's inventory, so only the direct check ran: set clusters.${spec.name}.clientEndpoint to the proxy's "host:port" to check what applications see.`);
@@ -55,7 +58,7 @@ export async function routingCheck(rawInput: unknown): Promise<RoutingCheckRepor
     op.step(STEPS[2]);
     const answering = new Set(observations.filter((o) => o.view).map((o) => o.address));
     const node = input.node ?? probes.map((p) => p.owner.address).find((a) => answering.has(a)) ?? probes[0]!.owner.address;
-    const seen = await quick.probeRouting(spec.name, node, probes);
+    const seen = await redisCallsWithinAMinute.probeRouting(spec.name, node, probes);
     const direct = seen.error ? unreachableVerdict('node', node, seen.error) : judgeRouting('node', node, seen.ranges);
 
     const report: RoutingCheckReport = { cluster: spec.name, clientEndpoint: endpoint, ranges: probes.length, keysPerRange: input.keysPerRange, proxy, direct, notes };

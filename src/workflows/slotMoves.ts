@@ -7,10 +7,11 @@
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import { planOpenSlot, type OpenSlotFacts, type OpenSlotPlan } from '../cluster';
 import type { MigrateBatch, MigrateResult } from '../activities/redis/migrate';
-import { migrating, quick, surfaceActivityFailure } from './common';
+import { redisCallsWithinAMinute, slotMigrationWithinThirtyMinutes } from './activityOptions';
+import { surfaceActivityFailure } from './failures';
 
 export async function moveSlotBatches(cluster: string, batches: MigrateBatch[]): Promise<MigrateResult[]> {
-  const settled = await Promise.allSettled(batches.map((b) => migrating.migrateSlots(cluster, b)));
+  const settled = await Promise.allSettled(batches.map((b) => slotMigrationWithinThirtyMinutes.migrateSlots(cluster, b)));
   const rejected = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
   if (rejected.length === 0) return settled.map((r) => (r as PromiseFulfilledResult<MigrateResult>).value);
 
@@ -54,7 +55,7 @@ function messageOf(err: unknown): string {
 async function closeOpenedSlots(cluster: string, batches: MigrateBatch[]): Promise<{ closed: OpenSlotPlan[]; unanswered: string[] }> {
   const masters = [...new Set(batches.flatMap((b) => [b.from.address, b.to.address, ...b.others]))];
   const slots = batches.flatMap((b) => b.slots);
-  const perMaster = await Promise.all(masters.map((m) => quick.inspectOpenSlots(cluster, [m], slots).catch(() => undefined)));
+  const perMaster = await Promise.all(masters.map((m) => redisCallsWithinAMinute.inspectOpenSlots(cluster, [m], slots).catch(() => undefined)));
   const reachable = masters.filter((_, i) => perMaster[i] !== undefined);
   const facts: OpenSlotFacts[] = slots.map((slot, i) => ({ slot, holders: perMaster.flatMap((f) => (f ? f[i]!.holders : [])) }));
   const plans: OpenSlotPlan[] = [];
@@ -63,7 +64,7 @@ async function closeOpenedSlots(cluster: string, batches: MigrateBatch[]): Promi
     const target = f.holders.find((h) => h.id === batch.to.id);
     // The target owns the slot once SETSLOT NODE reached it (its epoch wins): it keeps it.
     const plan = planOpenSlot(f, target?.owns ? batch.to : batch.from);
-    await migrating.closeOpenSlot(cluster, { slot: f.slot, owner: plan.owner, masters: reachable }).catch(surfaceActivityFailure);
+    await slotMigrationWithinThirtyMinutes.closeOpenSlot(cluster, { slot: f.slot, owner: plan.owner, masters: reachable }).catch(surfaceActivityFailure);
     plans.push(plan);
   }
   return { closed: plans, unanswered: masters.filter((m) => !reachable.includes(m)) };

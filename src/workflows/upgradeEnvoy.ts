@@ -4,10 +4,12 @@
  * restart policy); once it is ready the previous container is removed, and when it does not get
  * ready in time the previous container is put back, and the upgrade fails saying so.
  */
-import { ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { runbookOperationKey } from './definitions';
-import { Operation, parseInput, quick, surfaceActivityFailure, waiting } from './common';
+import { ApplicationFailure, upsertSearchAttributes } from '@temporalio/workflow';
+import { runbookOperationKey } from '../shared';
+import { pollingWithin, proxyReplacementWithinFiveMinutes, redisCallsWithinAMinute } from './activityOptions';
+import { surfaceActivityFailure } from './failures';
+import { parseInput } from './inputChecks';
+import { Operation } from './operation';
 import { upgradeEnvoyInput } from './inputs';
 
 export interface UpgradeEnvoyReport {
@@ -28,24 +30,17 @@ export interface UpgradeEnvoyReport {
 
 const STEPS = ['Check the proxy and the new image', 'Replace the container with the new image', 'Await readiness', 'Remove the previous container', 'Roll back to the previous image'] as const;
 
-/** Stopping a proxy and creating its new container; heartbeats prove the worker alive. */
-const replacing = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput', 'ProxyNotFound'] },
-});
-
 export async function upgradeEnvoy(rawInput: unknown): Promise<UpgradeEnvoyReport> {
   const op = new Operation('upgradeEnvoy', STEPS);
   return op.run(async () => {
     const input = parseInput(upgradeEnvoyInput, rawInput);
-    const proxy = await quick.loadProxySpec(input.proxy).catch(surfaceActivityFailure);
-    if (proxy.cluster) op.forCluster(proxy.cluster);
+    const proxy = await redisCallsWithinAMinute.loadProxySpec(input.proxy).catch(surfaceActivityFailure);
+    if (proxy.cluster) op.recordCluster(proxy.cluster);
     else upsertSearchAttributes([{ key: runbookOperationKey, value: 'upgradeEnvoy' }]);
-    const wait = waiting(input.timeoutSeconds);
+    const wait = pollingWithin(input.timeoutSeconds);
 
     op.step(STEPS[0], `${proxy.name}: container ${proxy.container}, ${proxy.adminUrl ? `readiness at ${proxy.adminUrl}/ready` : `readiness by PING on ${proxy.address}`}`);
-    const before = await quick.describeProxy(proxy.name, input.image).catch(surfaceActivityFailure);
+    const before = await redisCallsWithinAMinute.describeProxy(proxy.name, input.image).catch(surfaceActivityFailure);
     const report: UpgradeEnvoyReport = {
       proxy: proxy.name, container: proxy.container, dryRun: input.dryRun, oldImage: before.image, newImage: input.image,
       changed: before.image !== input.image, ready: before.ready, rolledBack: false, readiness: before.readiness,
@@ -55,7 +50,7 @@ export async function upgradeEnvoy(rawInput: unknown): Promise<UpgradeEnvoyRepor
       return report;
     }
     op.step(STEPS[1], `${proxy.container}: ${before.image} -> ${input.image}`);
-    const swap = await replacing.replaceProxyContainer(proxy.name, input.image).catch(surfaceActivityFailure);
+    const swap = await proxyReplacementWithinFiveMinutes.replaceProxyContainer(proxy.name, input.image).catch(surfaceActivityFailure);
     report.oldImage = swap.previousImage;
     report.changed = swap.changed;
 
@@ -64,7 +59,7 @@ export async function upgradeEnvoy(rawInput: unknown): Promise<UpgradeEnvoyRepor
     report.readiness = ready.status;
     if (ready.ready) {
       op.step(STEPS[3]);
-      await quick.removeReplacedProxy(proxy.name);
+      await redisCallsWithinAMinute.removeReplacedProxy(proxy.name);
       report.ready = true;
       report.readyMs = ready.waitedMs;
       op.finish('succeeded', `${proxy.container}: ${report.oldImage} -> ${input.image}, ready after ${(ready.waitedMs / 1000).toFixed(1)} s.`);
@@ -75,7 +70,7 @@ export async function upgradeEnvoy(rawInput: unknown): Promise<UpgradeEnvoyRepor
     }
 
     op.step(STEPS[4], `${input.image} not ready after ${input.timeoutSeconds} s (${ready.status}); back to ${swap.previousImage}`);
-    await replacing.rollBackProxy(proxy.name, swap.replacedName).catch(surfaceActivityFailure);
+    await proxyReplacementWithinFiveMinutes.rollBackProxy(proxy.name, swap.replacedName).catch(surfaceActivityFailure);
     const back = await wait.awaitProxyReady(proxy.name, input.timeoutSeconds * 1000).catch(surfaceActivityFailure);
     report.rolledBack = true;
     report.ready = false;

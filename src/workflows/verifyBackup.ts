@@ -5,11 +5,15 @@
  * Schedule it after the nightly backup. The scratch cluster is the worker's allocation, carried
  * here (ports and directory) and handed to the restore as its internal second argument.
  */
-import { ApplicationFailure, CancellationScope, ChildWorkflowCancellationType, executeChild, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, ChildWorkflowCancellationType, executeChild, workflowInfo } from '@temporalio/workflow';
 import { scratchAddresses, type ScratchAllocation } from '../cluster/scratch';
-import { Operation, parseInput, quick, surfaceActivityFailure } from './common';
+import { redisCallsWithinAMinute } from './activityOptions';
+import { preflightFailed, surfaceActivityFailure } from './failures';
+import { parseInput } from './inputChecks';
+import { Operation } from './operation';
+import { childWorkflowId } from './childWorkflowIds';
 import { verifyBackupInput } from './inputs';
-import type { RestoreInternalArgument, RestoreReport } from './restoreCluster';
+import { restoreCluster, type RestoreInternalArgument, type RestoreReport } from './restoreCluster';
 
 export interface VerifyBackupReport {
   cluster: string;
@@ -29,22 +33,22 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyBackupRepor
   const op = new Operation('verifyBackup', STEPS);
   return op.run(async () => {
     const input = parseInput(verifyBackupInput, rawInput);
-    op.forCluster(input.cluster);
-    const spec = await quick.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    op.recordCluster(input.cluster);
+    const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
     const started = Date.now();
 
     op.step(STEPS[0]);
-    const store = await quick.describeStore(spec.name, input.store ?? '').catch(surfaceActivityFailure);
+    const store = await redisCallsWithinAMinute.describeStore(spec.name, input.store ?? '').catch(surfaceActivityFailure);
     let backupId = input.backupId;
     if (!backupId) {
-      backupId = (await quick.listBackups(spec.name, store.name)).find((b) => b.complete)?.backupId;
-      if (!backupId) throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `cluster ${spec.name} has no complete backup in ${store.description}: run backupCluster first` });
+      backupId = (await redisCallsWithinAMinute.listBackups(spec.name, store.name)).find((b) => b.complete)?.backupId;
+      if (!backupId) throw preflightFailed(`cluster ${spec.name} has no complete backup in ${store.description}: run backupCluster first`);
     }
-    const manifest = await quick.readBackupManifest(spec.name, store.name, backupId).catch(surfaceActivityFailure);
+    const manifest = await redisCallsWithinAMinute.readBackupManifest(spec.name, store.name, backupId).catch(surfaceActivityFailure);
     const masters = manifest.shards.length;
     const replicasPerMaster = Math.round((manifest.nodes.length - masters) / masters);
     // Refused here, before any node starts, when the ports are not free or not reserved for drills.
-    const scratch: ScratchAllocation = await quick
+    const scratch: ScratchAllocation = await redisCallsWithinAMinute
       .allocateScratchCluster({ source: spec.name, basePort: input.basePort, masters, replicasPerMaster, workflowId: workflowInfo().workflowId })
       .catch(surfaceActivityFailure);
 
@@ -52,16 +56,16 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyBackupRepor
     let restored: RestoreReport;
     try {
       const internal: RestoreInternalArgument = { scratch };
-      restored = await executeChild<(i: unknown, internal: RestoreInternalArgument) => Promise<RestoreReport>>('restoreCluster', {
+      restored = await executeChild(restoreCluster, {
         args: [{ cluster: spec.name, from: spec.name, store: store.name, backupId, approve: true, timeoutSeconds: input.timeoutSeconds }, internal],
-        workflowId: `${workflowInfo().workflowId}-restore`,
+        workflowId: childWorkflowId(workflowInfo().workflowId, 'restore'),
         // A cancelled drill waits for the restore to stop before tearing its nodes down.
         cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
       });
     } finally {
       op.step(STEPS[2]);
       // Also when the drill is cancelled: scratch servers must not outlive it.
-      await CancellationScope.nonCancellable(() => quick.destroyScratchCluster(scratch));
+      await CancellationScope.nonCancellable(() => redisCallsWithinAMinute.destroyScratchCluster(scratch));
     }
     const report: VerifyBackupReport = {
       cluster: spec.name,

@@ -5,8 +5,9 @@
 import { hostname, userInfo } from 'node:os';
 import { Option, type Command } from 'commander';
 import { WorkflowFailedError, type Client, type WorkflowExecutionDescription, type WorkflowExecutionInfo } from '@temporalio/client';
-import { progressQuery, redisClusterKey, runbookOperationKey, type Progress } from '../../workflows/definitions';
+import { progressQuery, redisClusterKey, runbookOperationKey, type Progress } from '../../shared';
 import { formatDuration } from '../format';
+import { SLOT_MOVING_CHILD, workflowsHandling } from '../../workflows/operatorMessages';
 import { attachRunbookWorkflow, inputSchemas, type RunbookHandle } from '../sdk';
 import { CliError, describeFailure, EXIT, usageError } from './errors';
 import { PROCEDURES, wholeNumber } from './procedures';
@@ -139,7 +140,7 @@ export function addOperationCommands(program: Command, register: Register): void
   register(
     program
       .command('approve')
-      .description('Approve the step a workflow waits on (removeNode of a dead master, restoreCluster, repairCluster); recorded in its history')
+      .description(`Approve the step a workflow waits on (${workflowsHandling('approve').join(', ')}); recorded in its history`)
       .argument('<workflowId>')
       .option('--by <name>', 'who approves (default: $USER@host)')
       .option('--reason <text>', 'why, recorded with the approval'),
@@ -152,8 +153,9 @@ export function addOperationCommands(program: Command, register: Register): void
   );
 
   // Controls are updates: the workflow answers (or refuses, saying why), and that answer is printed.
+  const pausable = [...workflowsHandling('pause'), ...Object.keys(SLOT_MOVING_CHILD)].join(', ');
   const controls: [string, string, (h: RunbookHandle, cmd: Command) => Promise<string>][] = [
-    ['pause', 'Pause slot moves (rebalance, addNode, removeNode) or a Redis upgrade after the current batch', (h) => h.pause()],
+    ['pause', `Pause a running ${pausable} at its next safe point (after the current slot batch or shard)`, (h) => h.pause()],
     ['resume', 'Resume a paused workflow', (h) => h.resume()],
     ['abort', 'Stop after the work in flight, leaving no slot open; at an approval gate, decline', (h, cmd) => h.abort(cmd.opts<{ reason?: string }>().reason)],
   ];

@@ -2,7 +2,7 @@
  * Live progress from the `progress` query: a bar redrawn in place on a terminal, plain lines
  * (one per change) when the output is a file or a pipe.
  */
-import type { Progress } from '../../workflows/definitions';
+import type { Progress } from '../../shared';
 import type { RunbookHandle } from '../sdk';
 
 /** The first line of a Web UI detail, without its markdown. */
