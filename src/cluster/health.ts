@@ -1,10 +1,13 @@
 /**
  * The health verdict of the runbook's "Check Cluster Health", as a pure function of what
- * every node said. Each finding names the node and what an operator should do.
+ * every node said. Each finding names the node and what an operator should do; the checks
+ * themselves are the table in healthChecks.ts.
  */
 import type { ClusterNode } from './nodes';
 import type { ClusterInfo, ReplicationInfo } from './info';
-import { countSlots, formatSlotRanges, rangesFromSlots, SLOT_COUNT, uncoveredSlots } from './slots';
+import { HEALTH_CHECKS, type AnsweredNode, type FlaggedNode, type HealthCheck, type HealthContext, type Observed, type UnansweredNode } from './healthChecks';
+import { servingMasters, slotMapSignature } from './slotMap';
+import { countSlots, formatSlotRanges, SLOT_COUNT, uncoveredSlots } from './slots';
 
 /** What one node answered, or why it could not. Produced by the collectClusterState activity. */
 export interface NodeObservation {
@@ -81,24 +84,6 @@ export interface HealthReport {
   findings: Finding[];
 }
 
-/** The slot map of a view: for every slot the owning master id, or '' when unassigned. */
-function slotOwners(view: readonly ClusterNode[]): string[] {
-  const owners = new Array<string>(SLOT_COUNT).fill('');
-  for (const node of view) {
-    if (node.role !== 'master') continue;
-    for (const r of node.slots) for (let s = r.start; s <= r.end; s++) owners[s] = node.id;
-  }
-  return owners;
-}
-
-function mapSignature(view: readonly ClusterNode[]): string {
-  return view
-    .filter((n) => n.role === 'master' && n.slots.length > 0)
-    .map((n) => `${n.id}=${formatSlotRanges(n.slots)}`)
-    .sort()
-    .join(';');
-}
-
 /**
  * The view most nodes share (by slot map): the reference the other views are compared with.
  * Roles come from each reachable node's own word (gossip about a role change lags behind it),
@@ -108,7 +93,7 @@ export function referenceView(observations: readonly NodeObservation[]): Cluster
   const bySignature = new Map<string, { count: number; view: ClusterNode[] }>();
   for (const o of observations) {
     if (!o.view) continue;
-    const sig = mapSignature(o.view);
+    const sig = slotMapSignature(o.view);
     const entry = bySignature.get(sig) ?? { count: 0, view: o.view };
     entry.count++;
     bySignature.set(sig, entry);
@@ -123,181 +108,82 @@ export function referenceView(observations: readonly NodeObservation[]): Cluster
   });
 }
 
+/** Runs HEALTH_CHECKS over what the nodes said; findings come in table order, a node's together. */
 export function analyzeHealth(observations: readonly NodeObservation[], expected: HealthExpectation): HealthReport {
+  const ctx = healthContext(observations, expected);
   const findings: Finding[] = [];
-  const add = (f: Finding) => findings.push(f);
-  const reachable = observations.filter((o) => o.view && o.clusterInfo);
-
-  for (const o of observations) {
-    if (!o.error) continue;
-    const { kind, message } = o.error;
-    if (kind === 'auth') {
-      add({ code: 'AUTH_FAILED', severity: 'critical', node: o.address, message: `authentication refused: ${message}`,
-        advice: "Check the password (and ACL user) the worker uses for this cluster: the environment variable named by the inventory's auth.passwordEnv must hold the node's requirepass." });
-    } else if (kind === 'cluster-disabled') {
-      add({ code: 'CLUSTER_MODE_DISABLED', severity: 'critical', node: o.address, message: 'cluster support is disabled on this node',
-        advice: 'Set cluster-enabled yes in its redis.conf and restart it, or remove the address from the inventory.' });
-    } else {
-      add({ code: 'NODE_UNREACHABLE', severity: 'critical', node: o.address, message: `cannot query the node: ${message}`,
-        advice: 'Bring the node back up (check its container or process and its log); if it is gone for good, replace it and run repairCluster.' });
+  for (let first = 0; first < HEALTH_CHECKS.length;) {
+    const over = HEALTH_CHECKS[first]!.over;
+    let end = first;
+    while (end < HEALTH_CHECKS.length && HEALTH_CHECKS[end]!.over === over) end++;
+    const group = HEALTH_CHECKS.slice(first, end);
+    const subjects: readonly unknown[] = over === 'cluster' ? [ctx] : ctx[over];
+    for (const subject of subjects) {
+      // Every check of the group is over `over`, so the subject fits its test; TS cannot tell per group.
+      for (const check of group) findings.push(...findingsOf(check, check.test(subject as never, ctx)));
     }
+    first = end;
   }
-
-  const reference = referenceView(reachable);
-  const refById = new Map((reference ?? []).map((n) => [n.id, n] as const));
-  const addressOf = (id: string) => refById.get(id)?.address ?? id;
-
-  for (const o of reachable) {
-    const info = o.clusterInfo!;
-    const me = o.view!.find((n) => n.myself);
-    if (info.state !== 'ok') {
-      add({ code: 'CLUSTER_STATE_FAIL', severity: 'critical', node: o.address, nodeId: me?.id,
-        message: `cluster_state:fail (slots assigned ${info.slotsAssigned}, ok ${info.slotsOk}, pfail ${info.slotsPfail}, fail ${info.slotsFail})`,
-        advice: 'Clients get CLUSTERDOWN from this node. Resolve the slot and node findings below; repairCluster automates the runbook fix.' });
-    }
-    const expectedNodes = expected.nodes ?? expected.masters * (1 + expected.replicasPerMaster);
-    if (info.knownNodes !== expectedNodes) {
-      add({ code: 'KNOWN_NODES_MISMATCH', severity: 'warning', node: o.address, nodeId: me?.id,
-        message: `cluster_known_nodes:${info.knownNodes}, expected ${expectedNodes}`,
-        advice: 'A node is missing or a stale one is still known. Add or remove nodes with addNode/removeNode, or update the inventory if the size changed on purpose.' });
-    }
-    if (me) {
-      for (const m of me.migrating) {
-        add({ code: 'OPEN_SLOT', severity: 'critical', node: o.address, nodeId: me.id, slots: String(m.slot),
-          message: `slot ${m.slot} is MIGRATING to ${addressOf(m.peerId)}`,
-          advice: 'A reshard was interrupted. Resume it with rebalance, or close it with repairCluster (finishes the move if the keys are on the target, else undoes it).' });
-      }
-      for (const i of me.importing) {
-        add({ code: 'OPEN_SLOT', severity: 'critical', node: o.address, nodeId: me.id, slots: String(i.slot),
-          message: `slot ${i.slot} is IMPORTING from ${addressOf(i.peerId)}`,
-          advice: 'A reshard was interrupted. Resume it with rebalance, or close it with repairCluster (finishes the move if the keys are on the target, else undoes it).' });
-      }
-    }
-    if (o.replication?.role === 'replica' && o.replication.masterLinkUp === false) {
-      add({ code: 'REPLICA_LINK_DOWN', severity: 'critical', node: o.address, nodeId: me?.id,
-        message: o.replication.masterSyncInProgress ? 'replica is syncing with its master (master_link_status:down)' : 'master_link_status:down',
-        advice: "The replica does not receive writes. Check its master is up and that masterauth matches the master's requirepass." });
-    }
-  }
-
-  if (reference) {
-    const owners = slotOwners(reference);
-    const unassigned = countSlots(uncoveredSlots(reference.filter((n) => n.role === 'master').flatMap((n) => n.slots)));
-    const gaps = uncoveredSlots(servingMasters(reference).flatMap((n) => n.slots));
-    if (gaps.length > 0) {
-      const ownedByFailed = countSlots(gaps) - unassigned;
-      add({ code: 'SLOTS_UNCOVERED', severity: 'critical', slots: formatSlotRanges(gaps),
-        message: `${countSlots(gaps)} slots are not served: ${unassigned} assigned to no master, ${ownedByFailed} owned by failed masters`,
-        advice: 'Keys in these slots cannot be served (CLUSTERDOWN Hash slot not served). If a node failed, bring it back; otherwise run repairCluster with assignUncovered.' });
-    }
-
-    for (const o of reachable) {
-      if (mapSignature(o.view!) === mapSignature(reference)) continue;
-      const mine = slotOwners(o.view!);
-      const differing: number[] = [];
-      for (let s = 0; s < SLOT_COUNT; s++) if (mine[s] !== owners[s]) differing.push(s);
-      if (differing.length === 0) continue;
-      const ranges = rangesFromSlots(differing);
-      add({ code: 'SLOT_MAP_DISAGREEMENT', severity: 'critical', node: o.address, nodeId: o.view!.find((n) => n.myself)?.id,
-        slots: formatSlotRanges(ranges),
-        message: `this node's slot map differs from the majority's for ${differing.length} slots (e.g. slot ${differing[0]}: it says ${addressOf(mine[differing[0]!]!) || 'unassigned'}, the majority says ${addressOf(owners[differing[0]!]!) || 'unassigned'})`,
-        advice: 'The cluster has not converged, often after a partition or an interrupted reshard. Wait a few node timeouts; if it persists, run repairCluster.' });
-    }
-
-    // Failure flags, counted over every view so an operator sees how many nodes agree.
-    const flaggedBy = new Map<string, { fail: number; pfail: number }>();
-    for (const o of reachable) {
-      for (const n of o.view!) {
-        const entry = flaggedBy.get(n.id) ?? { fail: 0, pfail: 0 };
-        if (n.flags.includes('fail')) entry.fail++;
-        if (n.flags.includes('fail?')) entry.pfail++;
-        flaggedBy.set(n.id, entry);
-      }
-    }
-    for (const [id, { fail, pfail }] of flaggedBy) {
-      const node = refById.get(id);
-      const slots = node && node.role === 'master' && node.slots.length > 0 ? formatSlotRanges(node.slots) : undefined;
-      if (fail > 0) {
-        add({ code: 'NODE_FAILED', severity: 'critical', node: addressOf(id), nodeId: id, slots,
-          message: `${node?.role ?? 'node'} flagged fail by ${fail} node(s)`,
-          advice: slots ? 'A master is down and no replica took over its slots: bring it back up (repairCluster restarts failed nodes).' : 'Bring the node back up; it rejoins as a replica. If it is gone for good, remove it with removeNode.' });
-      } else if (pfail > 0) {
-        add({ code: 'NODE_PFAIL', severity: 'warning', node: addressOf(id), nodeId: id,
-          message: `flagged fail? (possibly failing) by ${pfail} node(s)`,
-          advice: 'Other nodes lost contact within cluster-node-timeout. Check the node and the network; it turns into fail if a majority of masters agree.' });
-      }
-    }
-
-    const refInfo = reachable.find((o) => mapSignature(o.view!) === mapSignature(reference))?.clusterInfo;
-    if (refInfo && (refInfo.slotsPfail > 0 || refInfo.slotsFail > 0)) {
-      add({ code: 'SLOTS_NOT_OK', severity: 'critical',
-        message: `${refInfo.slotsFail} slots are served by failed masters and ${refInfo.slotsPfail} by possibly failing ones`,
-        advice: 'Bring the failed masters back, or let their replicas take over (failover); see NODE_FAILED findings.' });
-    }
-  }
-
-  const shards = shardsOf(reference ?? []);
-  if (reference) {
-    if (shards.length !== expected.masters) {
-      add({ code: 'MASTER_COUNT_MISMATCH', severity: 'warning',
-        message: `${shards.length} masters own slots, expected ${expected.masters}`,
-        advice: 'Rebalance, add or remove masters, or update the inventory if the size changed on purpose.' });
-    }
-    for (const shard of shards) {
-      const failed = new Set(reference.filter((n) => n.flags.includes('fail')).map((n) => n.id));
-      const live = shard.replicas.filter((r) => !failed.has(r.id));
-      if (live.length === 0) {
-        add({ code: 'MASTER_WITHOUT_REPLICA', severity: 'critical', node: shard.master.address, nodeId: shard.master.id, slots: shard.slots,
-          message: 'master has no working replica: if it fails, its slots go down',
-          advice: 'Attach a replica (addNode with role replica, or CLUSTER REPLICATE a spare replica from a master that has two).' });
-      } else if (live.length < expected.replicasPerMaster) {
-        add({ code: 'REPLICAS_BELOW_EXPECTED', severity: 'warning', node: shard.master.address, nodeId: shard.master.id,
-          message: `master has ${live.length} working replica(s), expected ${expected.replicasPerMaster}`,
-          advice: 'Attach another replica with addNode (role replica).' });
-      }
-    }
-    const byEpoch = new Map<number, string[]>();
-    for (const s of shards) byEpoch.set(s.master.configEpoch, [...(byEpoch.get(s.master.configEpoch) ?? []), s.master.address]);
-    for (const [epoch, masters] of byEpoch) {
-      if (masters.length > 1) {
-        add({ code: 'CONFIG_EPOCH_COLLISION', severity: 'warning', message: `masters ${masters.join(', ')} share configEpoch ${epoch}`,
-          advice: 'Redis resolves this by itself within a few seconds; if it persists, check the nodes can reach each other on the cluster bus.' });
-      }
-    }
-  }
-
-  const versions = [...new Set(reachable.map((o) => o.redisVersion).filter((v): v is string => !!v))].sort();
-  if (versions.length > 1) {
-    add({ code: 'MIXED_VERSIONS', severity: 'info', message: `nodes run different Redis versions: ${versions.join(', ')}`,
-      advice: 'Expected during upgradeRedis; otherwise finish the rolling upgrade.' });
-  }
-
-  if (expected.tlsInsecure) {
-    // A warning, not info: anyone on the path can pose as a node and collect the cluster's password.
-    add({ code: 'TLS_UNVERIFIED', severity: 'warning', message: 'the worker does not verify the nodes\' TLS certificates (tls.rejectUnauthorized false, tls.insecure true)',
-      advice: 'Name the CA that signed the nodes\' certificates in the inventory (tls.caFile), then remove rejectUnauthorized false and insecure true.' });
-  }
-
-  const coveredSlots = reference ? SLOT_COUNT - countSlots(uncoveredSlots(servingMasters(reference).flatMap((n) => n.slots))) : 0;
+  const shards = ctx.shards.map((s) => s.shard);
   return {
     healthy: !findings.some((f) => f.severity !== 'info'),
     summary: {
       nodesObserved: observations.length,
-      nodesReachable: reachable.length,
+      nodesReachable: ctx.answered.length,
       masters: shards.length,
       replicas: shards.reduce((sum, s) => sum + s.replicas.length, 0),
-      slotsCovered: coveredSlots,
-      clusterStateOk: reachable.filter((o) => o.clusterInfo!.state === 'ok').length,
-      versions,
+      slotsCovered: ctx.reference ? SLOT_COUNT - countSlots(ctx.unserved) : 0,
+      clusterStateOk: ctx.answered.filter((o) => o.clusterInfo.state === 'ok').length,
+      versions: ctx.versions,
     },
     shards,
     findings,
   };
 }
 
-/** Masters that can serve their slots: not flagged fail in the view. */
-function servingMasters(view: readonly ClusterNode[]): ClusterNode[] {
-  return view.filter((n) => n.role === 'master' && !n.flags.includes('fail'));
+function findingsOf(check: HealthCheck, observed: Observed | readonly Observed[] | undefined): Finding[] {
+  const all: readonly Observed[] = observed === undefined ? [] : Array.isArray(observed) ? observed : [observed as Observed];
+  return all.map(({ case: which, ...where }) => ({ code: check.code, severity: check.severity, ...where, advice: adviceOf(check, which) }));
+}
+
+function adviceOf(check: HealthCheck, which: string | undefined): string {
+  if (typeof check.advice === 'string') return check.advice;
+  const text = which === undefined ? undefined : check.advice[which];
+  if (text === undefined) throw new Error(`health check ${check.code} has no advice for case ${String(which)}`);
+  return text;
+}
+
+/** Everything the checks test, computed once: who answered, the reference view, flags, shards. */
+function healthContext(observations: readonly NodeObservation[], expected: HealthExpectation): HealthContext {
+  const answered = observations
+    .filter((o): o is AnsweredNode => !!o.view && !!o.clusterInfo)
+    .map((o) => ({ ...o, me: o.view.find((n) => n.myself) }));
+  const reference = referenceView(answered);
+  const refById = new Map((reference ?? []).map((n) => [n.id, n] as const));
+  const flagged = new Map<string, FlaggedNode>();
+  if (reference) {
+    // Counted over every view so an operator sees how many nodes agree.
+    for (const o of answered) {
+      for (const n of o.view) {
+        const entry = flagged.get(n.id) ?? { id: n.id, node: refById.get(n.id), fail: 0, pfail: 0 };
+        if (n.flags.includes('fail')) entry.fail++;
+        if (n.flags.includes('fail?')) entry.pfail++;
+        flagged.set(n.id, entry);
+      }
+    }
+  }
+  const failed = new Set((reference ?? []).filter((n) => n.flags.includes('fail')).map((n) => n.id));
+  return {
+    expected,
+    unanswered: observations.filter((o): o is UnansweredNode => !!o.error),
+    answered,
+    flagged: [...flagged.values()],
+    shards: shardsOf(reference ?? []).map((shard) => ({ shard, liveReplicas: shard.replicas.filter((r) => !failed.has(r.id)).length })),
+    reference,
+    unserved: reference ? uncoveredSlots(servingMasters(reference).flatMap((n) => n.slots)) : [],
+    versions: [...new Set(answered.map((o) => o.redisVersion).filter((v): v is string => !!v))].sort(),
+    addressOf: (id) => refById.get(id)?.address ?? id,
+  };
 }
 
 /** Masters that own slots, with their replicas, in slot order. */
@@ -313,6 +199,15 @@ export function shardsOf(view: readonly ClusterNode[]): TopologyShard[] {
     }));
 }
 
+/** How a finding is told apart across health checks (baselines, waits, failure messages): its code and node. */
+export function findingKey(f: Pick<Finding, 'code' | 'node'>): string {
+  return `${f.code}${f.node ? ` ${f.node}` : ''}`;
+}
+
+/** A finding in one line of a failure or a report: its key and message. */
+export function describeFinding(f: Pick<Finding, 'code' | 'node' | 'message'>): string {
+  return `${findingKey(f)}: ${f.message}`;
+}
 
 /**
  * Findings that forbid changing the topology (moving slots, adding or removing nodes): the slot

@@ -6,7 +6,6 @@
  * Referee: the rewrite setting on every node, what the store lists as complete, keys and values.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CancelledFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { deleteBackupSchedule, upsertBackupSchedule, describeBackupSchedule } from '../../src/client/schedules';
 import { claimKey, manifestKey, shardObjectKey, type BackupManifest } from '../../src/cluster';
@@ -17,7 +16,7 @@ import { password, runWorkflow, runWorkflowFailure, TestCluster, testClient, wit
 import { digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
 import { SCRATCH_BASE_PORT, SCRATCH_DIR, TASK_QUEUE, testInventory } from '../harness/env';
 import { startWorker } from '../harness/worker';
-import { progressReaches } from '../helpers/waitFor';
+import { eventually, progressReaches } from '../helpers/waitFor';
 
 const CLUSTER = 'fault-backup';
 /** The operator's setting, not Redis's default, so a "restored" default would show. */
@@ -48,14 +47,9 @@ async function start(type: string, input: Record<string, unknown>, id = workflow
 
 /** Waits until some node has its rewrite setting held by a running backup: the backup is in the middle of a shard. */
 async function heldNode(): Promise<string> {
-  let seen: string[] = [];
-  for (let i = 0; i < 300; i++) {
-    seen = await settings();
-    const held = seen.findIndex((v) => Number(v) >= 2_000_000_000);
-    if (held >= 0) return cluster.nodes[held]!;
-    await sleep(50);
-  }
-  throw new Error(`no node had its rewrite setting held by the backup; last seen: ${seen.join(', ')}`);
+  const isHeld = (v: string) => Number(v) >= 2_000_000_000;
+  const seen = await eventually('a node with its rewrite setting held by the backup', settings, (values) => values.some(isHeld), { timeoutMs: 30_000, everyMs: 50, fatal: () => true });
+  return cluster.nodes[seen.findIndex(isHeld)]!;
 }
 
 async function failureOf(handle: WorkflowHandle): Promise<Error> {
@@ -152,11 +146,7 @@ test('a busy cluster: the backup fails with ClusterBusy, or with ifBusy skip com
     try {
       const schedule = client.schedule.getHandle(`backup-${CLUSTER}`);
       await schedule.trigger();
-      let runs = (await schedule.describe()).info.recentActions;
-      for (let i = 0; i < 100 && runs.length === 0; i++) {
-        await sleep(100);
-        runs = (await schedule.describe()).info.recentActions;
-      }
+      const runs = await eventually('the triggered backup in the schedule', async () => (await schedule.describe()).info.recentActions, (r) => r.length > 0, { timeoutMs: 20_000, everyMs: 100, fatal: () => true });
       expect(runs).toHaveLength(1);
       const run = client.workflow.getHandle((runs[0]!.action as { workflow: { workflowId: string } }).workflow.workflowId);
       expect(((await run.result()) as BackupReport).skipped).toContain('cluster busy');

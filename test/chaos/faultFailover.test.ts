@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CancelledFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { Progress } from '../../src/workflows/definitions';
+import type { Progress } from '../../src/shared';
 import type { FailoverTestReport } from '../../src/workflows/failoverTest';
 import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
 import { TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';

@@ -17,7 +17,7 @@ import { digestDataset, loadDataset, type DatasetDigest } from '../harness/datas
 import { testDataConverter } from '../harness/codec';
 import { STATE_DIR, TEMPORAL_PORT } from '../harness/env';
 import { startWorker, type WorkerProcess } from '../harness/worker';
-import { progressReaches } from '../helpers/waitFor';
+import { eventually, progressReaches } from '../helpers/waitFor';
 
 const PORT = TEMPORAL_PORT + 50;
 const ADDRESS = `127.0.0.1:${PORT}`;
@@ -64,18 +64,9 @@ async function crashServer(handle: WorkflowHandle): Promise<void> {
 
 /** The result once the server is back: the client's long poll may fail while it was down. */
 async function resultAfterRestart<T>(handle: WorkflowHandle, timeoutMs = 180_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      return (await handle.result()) as T;
-    } catch (err) {
-      if ((err as Error).name === 'WorkflowFailedError') throw err;
-      lastError = err;
-      await sleep(500);
-    }
-  }
-  throw new Error(`no result within ${timeoutMs} ms; last error: ${(lastError as Error)?.message}`);
+  const result = await eventually(`the result of ${handle.workflowId}`, () => handle.result(), () => true,
+    { timeoutMs, everyMs: 500, fatal: (err) => (err as Error).name === 'WorkflowFailedError' });
+  return result as T;
 }
 
 async function settled(): Promise<void> {

@@ -2,12 +2,11 @@
  * Durability: the worker is SIGKILLed right after it stopped a master. A new worker picks the
  * drill up where it was and finishes it correctly; the history shows the retried wait.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { progressQuery, type Progress } from '../../src/workflows/definitions';
 import type { FailoverTestReport } from '../../src/workflows/failoverTest';
 import { password, TestCluster, testClient, workflowId } from '../harness/cluster';
 import { startWorker, type WorkerProcess } from '../harness/worker';
 import { activityAttempts } from '../helpers/killChain';
+import { progressReaches } from '../helpers/waitFor';
 
 const QUEUE = 'redisforge-ops-chaos';
 let cluster: TestCluster;
@@ -26,12 +25,8 @@ test('a worker killed after stopping the master: a new worker finishes the drill
   worker = await startWorker(password(), { REDISFORGE_TASK_QUEUE: QUEUE }, 'worker-chaos-1.log');
   const handle = await client.workflow.start('failoverTest', { taskQueue: QUEUE, workflowId: workflowId('chaos'), args: [{ cluster: 'chaos', mode: 'kill' }] });
 
-  let progress: Progress | undefined;
-  for (let i = 0; i < 400 && progress?.step !== "Await a replica's promotion"; i++) {
-    progress = await handle.query(progressQuery).catch(() => undefined);
-    await sleep(25);
-  }
-  expect(progress?.step).toBe("Await a replica's promotion");
+  const progress = await progressReaches(handle, 'the drill to await the promotion', (p) => p.step === "Await a replica's promotion", 20_000);
+  expect(progress.step).toBe("Await a replica's promotion");
   expect(await worker.stop('SIGKILL')).toBeNull();
 
   worker = await startWorker(password(), { REDISFORGE_TASK_QUEUE: QUEUE }, 'worker-chaos-2.log');

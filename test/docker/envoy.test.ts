@@ -14,7 +14,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import Docker from 'dockerode';
 import { checkProxyReady } from '../../src/activities/proxies';
 import { containerNamed, replacedContainers } from '../../src/runtime/containers';
-import { awaitPort } from '../../src/runtime/wait';
+import { awaitPort } from '../../src/util/ports';
 import type { UpgradeEnvoyReport } from '../../src/workflows/upgradeEnvoy';
 import { password, testClient, workflowId } from '../harness/cluster';
 import { ROOT, runInfo, STATE_DIR, TEMPORAL_ADDRESS, TEST_INSTANCE, testInventory } from '../harness/env';

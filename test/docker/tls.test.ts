@@ -8,20 +8,15 @@ import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
 import { password, runWorkflow } from '../harness/cluster';
 import { runInfo } from '../harness/env';
 import { plaintextAttempt, removeTlsNodes, startTlsNodes, TLS_CLUSTERS, withTlsNode } from '../harness/tls';
+import { eventually } from '../helpers/waitFor';
 
 const describeWithDocker = runInfo().dockerAvailable ? describe : describe.skip;
 const name = 'docker-tls';
 const { nodes } = TLS_CLUSTERS[name];
 
-async function healthy(timeoutMs = 60_000): Promise<ClusterHealthResult> {
-  const deadline = Date.now() + timeoutMs;
-  let report = await runWorkflow<ClusterHealthResult>('clusterHealth', { cluster: name });
-  while (!report.healthy && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 250));
-    report = await runWorkflow<ClusterHealthResult>('clusterHealth', { cluster: name });
-  }
-  if (!report.healthy) throw new Error(`${name} not healthy after ${timeoutMs} ms: ${JSON.stringify(report.findings)}`);
-  return report;
+function healthy(timeoutMs = 60_000): Promise<ClusterHealthResult> {
+  const health = () => runWorkflow<ClusterHealthResult>('clusterHealth', { cluster: name });
+  return eventually(`${name} to be healthy`, health, (r) => r.healthy, { timeoutMs, everyMs: 250, fatal: () => true });
 }
 
 describeWithDocker('TLS on containers', () => {

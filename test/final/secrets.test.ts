@@ -13,7 +13,7 @@ import { TestCluster, testClient } from '../harness/cluster';
 import { STATE_DIR, TEMPORAL_ADDRESS } from '../harness/env';
 import { leakedIn, runSecrets, type NamedSecret } from '../harness/secrets';
 import { redisforge, type CliRun } from '../cli/redisforge';
-import { until } from '../helpers/waitFor';
+import { eventually } from '../helpers/waitFor';
 
 const ENCRYPTED = 'binary/encrypted';
 let secrets: NamedSecret[];
@@ -33,7 +33,7 @@ beforeAll(async () => {
   const { workflowId } = JSON.parse(health.stdout) as { workflowId: string };
   await cli('status', workflowId);
   // Visibility is eventually consistent: the list shows the health run within moments.
-  await until('the health run in `list`', () => cli('list', '--cluster', 'failover', '--json'), (r) => r.stdout.includes(workflowId));
+  await eventually('the health run in `list`', () => cli('list', '--cluster', 'failover', '--json'), (r) => r.stdout.includes(workflowId));
   await cli('list');
   await cli('health', '--cluster', 'failover');
 });

@@ -12,11 +12,11 @@ import { parseInventory } from '../../src/config';
 import { createRuntime, DockerRuntime, ProcessRuntime, type NodeRuntime } from '../../src/runtime';
 import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
 import type { CreateClusterResult } from '../../src/workflows/createCluster';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { findTemporalCli } from '../../src/client/devServer';
 import { NODES_DIR, ROOT, TASK_QUEUE, TEMPORAL_ADDRESS, TEST_CLUSTERS, testInventory, type TestClusterName } from './env';
 import { splitAddress } from '../../src/cluster';
 import { CODEC_URL, testDataConverter } from './codec';
+import { eventually } from '../helpers/waitFor';
 
 let clientPromise: Promise<Client> | undefined;
 
@@ -113,15 +113,12 @@ export class TestCluster {
     return runWorkflow<ClusterHealthResult>('clusterHealth', { cluster: this.name });
   }
 
-  /** Runs clusterHealth until `accept` holds (a planted problem takes a gossip round to show). */
-  async healthUntil(accept: (r: ClusterHealthResult) => boolean, timeoutMs = 30_000): Promise<ClusterHealthResult> {
-    const deadline = Date.now() + timeoutMs;
-    let report = await this.health();
-    while (!accept(report) && Date.now() < deadline) {
-      await sleep(250);
-      report = await this.health();
-    }
-    return report;
+  /**
+   * Runs clusterHealth until `accept` holds (a planted problem takes a gossip round to show);
+   * fails with the last report when it never does. A failing health run fails the wait at once.
+   */
+  healthUntil(accept: (r: ClusterHealthResult) => boolean, timeoutMs = 30_000): Promise<ClusterHealthResult> {
+    return eventually(`the health of ${this.name} to be as expected`, () => this.health(), accept, { timeoutMs, everyMs: 250, fatal: () => true });
   }
 }
 

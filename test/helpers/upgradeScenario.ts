@@ -3,9 +3,6 @@
  * writing acknowledged writes the whole time, and afterwards every node on the new version,
  * every acknowledged write there, the data unchanged and clusterHealth clean.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { WorkflowHandle } from '@temporalio/client';
-import { progressQuery, type Progress } from '../../src/workflows/definitions';
 import type { UpgradeRedisReport } from '../../src/workflows/upgradeRedis';
 import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
 import { withRedis, type TestCluster } from '../harness/cluster';
@@ -60,21 +57,4 @@ export async function expectUpgraded(cluster: TestCluster, outcome: UpgradeOutco
   } finally {
     writer.disconnect();
   }
-}
-
-/**
- * Polls the progress query until `accept` holds and returns that progress; after `timeoutMs` it
- * fails with the last progress it saw (a timed-out test would otherwise leave this loop running).
- */
-export async function progressUntil(handle: WorkflowHandle, accept: (p: Progress) => boolean, timeoutMs = 120_000): Promise<Progress> {
-  const deadline = Date.now() + timeoutMs;
-  let progress = await handle.query(progressQuery);
-  while (!accept(progress)) {
-    if (Date.now() > deadline) {
-      throw new Error(`${handle.workflowId}: the progress did not reach the expected state within ${timeoutMs} ms; last seen: ${JSON.stringify(progress)}`);
-    }
-    await sleep(100);
-    progress = await handle.query(progressQuery);
-  }
-  return progress;
 }

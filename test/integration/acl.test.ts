@@ -16,8 +16,8 @@ import type { RotateCredentialsReport } from '../../src/workflows/rotateCredenti
 import { ACL_CLUSTERS, aclNextEnv, aclSecrets, asTestAdmin, asUser, connectAs, startAclNodes } from '../harness/acl';
 import { password, runWorkflow, runWorkflowFailure, testClient, workflowId } from '../harness/cluster';
 import { startWorker, type WorkerProcess } from '../harness/worker';
-import { progressReaches, until } from '../helpers/waitFor';
-import { approveUpdate } from '../../src/workflows/definitions';
+import { eventually, progressReaches } from '../helpers/waitFor';
+import { approveUpdate } from '../../src/shared';
 
 const NODES = ACL_CLUSTERS.acl.nodes;
 const LEGACY = ACL_CLUSTERS['acl-legacy'].nodes;
@@ -56,7 +56,7 @@ async function replicationLinks(nodes: readonly string[]): Promise<{ replica: st
 
 /** Every replica's link up, each master's replica connections logged in as the replication user. */
 function linksUpAsReplication(nodes: readonly string[]) {
-  return until(
+  return eventually(
     'every replica in sync as the replication user',
     () => replicationLinks(nodes),
     (links) => links.length === 3 && links.every((l) => l.link === 'up' && l.users.length > 0 && l.users.every((u) => u === users.replication.username)),

@@ -8,19 +8,21 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
-import { scheduleCommand } from '../../src/client/scheduleCli';
+import { runCli } from '../../src/client/cli/program';
+import { processIo } from '../../src/client/cli/session';
 import { describeBackupSchedule } from '../../src/client/schedules';
 import { manifestKey, type BackupManifest } from '../../src/cluster';
 import { parseInventory } from '../../src/config';
 import { createStore } from '../../src/storage';
 import type { BackupReport } from '../../src/workflows/backupCluster';
-import { approveUpdate, progressQuery } from '../../src/workflows/definitions';
+import { approveUpdate } from '../../src/shared';
 import type { RestoreReport } from '../../src/workflows/restoreCluster';
 import type { VerifyBackupReport } from '../../src/workflows/verifyBackup';
 import { recordHistory, runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import { testDataConverter } from '../harness/codec';
 import { clusterClient, digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
 import { runInfo, SCRATCH_BASE_PORT, STATE_DIR, TASK_QUEUE, TEMPORAL_ADDRESS, testInventory } from '../harness/env';
+import { eventually, progressReaches } from '../helpers/waitFor';
 
 const inventory = parseInventory(testInventory());
 const fsStore = createStore(inventory.stores.local!);
@@ -102,11 +104,7 @@ test('restoreCluster onto six other nodes (from S3, gzip): dry run, approval, th
     taskQueue: TASK_QUEUE, workflowId: workflowId('restore-approve'), args: [{ cluster: 'restored', from: 'backup', store, backupId: backup.backupId }],
   });
   // It waits for the approval, showing the plan, and touches nothing meanwhile.
-  let progress = await handle.query(progressQuery);
-  for (let i = 0; i < 100 && progress.step !== 'Wait for approval'; i++) {
-    await sleep(100);
-    progress = await handle.query(progressQuery);
-  }
+  const progress = await progressReaches(handle, 'the restore to wait for approval', (p) => p.step === 'Wait for approval', 20_000);
   expect(progress.step).toBe('Wait for approval');
   expect(progress.detail).toContain('approval needed');
   expect(progress.detail).toContain('(moved)');
@@ -126,7 +124,8 @@ test('restoreCluster onto four nodes (another shape): the slot map rebuilt, mast
   try {
     const report = await runWorkflow<RestoreReport>('restoreCluster', { cluster: 'reshape', from: 'backup', store: 'local', backupId: backups.local!.backupId, approve: true });
     expect(report.mode).toBe('new-shape');
-    const health = await reshape.healthUntil((r) => !r.findings.some((f) => f.severity === 'critical'), 30_000);
+    // Two of its three masters have no replica (4 nodes): that is the shape, not a problem to wait out.
+    const health = await reshape.healthUntil((r) => !r.findings.some((f) => f.severity === 'critical' && f.code !== 'MASTER_WITHOUT_REPLICA'), 30_000);
     expect(health.shards.map((s) => s.replicas.length).sort()).toEqual([0, 0, 1]);
     expect(health.summary.slotsCovered).toBe(16384);
     expect(await digestDataset(health.shards.map((s) => s.master.address))).toEqual(before);
@@ -212,7 +211,9 @@ test('the nightly Schedule: created, updated in place, triggered now (retention 
   const lines: string[] = [];
   // The command closes its connection: give it its own.
   const connect = async () => new Client({ connection: await Connection.connect({ address: TEMPORAL_ADDRESS }), dataConverter: testDataConverter() });
-  const cli = (...argv: string[]) => scheduleCommand(argv, connect, (l) => lines.push(l));
+  // `redisforge schedule ...` in process, on that connection; `list` as JSON, one line per write.
+  const io = { ...processIo(), connect, stdout: (text: string) => void lines.push(text.replace(/\n$/, '')) };
+  const cli = (...argv: string[]) => runCli(['schedule', ...argv, ...(argv[0] === 'list' ? ['--json'] : [])], io);
   expect(await cli('backup', '--cluster', 'backup', '--cron', '0 3 * * *', '--tz', 'Europe/Berlin', '--retain-count', '1')).toBe(0);
   expect(lines[0]).toBe('created schedule backup-backup');
   expect(await cli('backup', '--cluster', 'backup', '--cron', '0 3 * * *', '--tz', 'Europe/Berlin', '--retain-count', '1')).toBe(0);
@@ -226,11 +227,7 @@ test('the nightly Schedule: created, updated in place, triggered now (retention 
   expect(desc.policies).toMatchObject({ overlap: 'SKIP', pauseOnFailure: true });
 
   expect(await cli('trigger', '--cluster', 'backup')).toBe(0);
-  let runs = (await handle.describe()).info.recentActions;
-  for (let i = 0; i < 100 && runs.length === 0; i++) {
-    await sleep(100);
-    runs = (await handle.describe()).info.recentActions;
-  }
+  const runs = await eventually('the triggered backup in the schedule', async () => (await handle.describe()).info.recentActions, (r) => r.length > 0, { timeoutMs: 20_000, everyMs: 100, fatal: () => true });
   const action = runs[0]!.action as { workflow: { workflowId: string } };
   const report = (await client.workflow.getHandle(action.workflow.workflowId).result()) as BackupReport;
   const complete = (await fsStore.list('backup/')).filter((o) => o.key.endsWith('/manifest.json')).map((o) => o.key.split('/')[1]);

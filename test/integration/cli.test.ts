@@ -6,10 +6,10 @@
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { TestCluster } from '../harness/cluster';
 import { TEMPORAL_ADDRESS } from '../harness/env';
 import { redisforge, ROOT, spawnRedisforge, type CliRun } from '../cli/redisforge';
+import { eventually } from '../helpers/waitFor';
 
 const env = { TEMPORAL_ADDRESS };
 const cli = (...args: string[]) => redisforge(args, env);
@@ -41,14 +41,13 @@ test('a bad input the workflow finds (an unknown cluster) exits 2 with its messa
 });
 
 test('list --cluster health --json has the health run; status shows it completed with its report', async () => {
-  let runs: { workflowId: string; operation: string; cluster: string; status: string }[] = [];
   // Visibility is eventually consistent: the run shows up within moments.
-  for (let i = 0; i < 50 && !runs.some((r) => r.workflowId === healthId); i++) {
-    if (i > 0) await sleep(200);
+  const listed = async () => {
     const run = await cli('list', '--cluster', 'health', '--json');
     expect(run.code).toBe(0);
-    runs = json(run);
-  }
+    return json<{ workflowId: string; operation: string; cluster: string; status: string }[]>(run);
+  };
+  const runs = await eventually('the health run in `list`', listed, (rs) => rs.some((r) => r.workflowId === healthId), { timeoutMs: 90_000, everyMs: 200, fatal: () => true });
   expect(runs.find((r) => r.workflowId === healthId)).toMatchObject({ operation: 'clusterHealth', cluster: 'health', status: 'COMPLETED' });
   expect(runs.every((r) => r.cluster === 'health')).toBe(true);
 
@@ -75,7 +74,7 @@ test('restore waits for approval: watch prints progress lines, approve unblocks 
   expect(status).toBe('started');
 
   const watch = spawnRedisforge(['watch', workflowId], env);
-  for (let i = 0; i < 600 && !/approval/.test(watch.output()); i++) await sleep(100);
+  await eventually('watch to print the approval gate', () => watch.output(), (out) => /approval/.test(out), { timeoutMs: 60_000, everyMs: 100 });
   expect(watch.output()).toMatch(/restoreCluster health: step 3\/9 Wait for approval - approval needed: every node of health will be stopped/);
   expect(watch.output()).toContain(`-> waiting for approval: redisforge approve ${workflowId}`);
 

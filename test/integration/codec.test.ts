@@ -15,6 +15,7 @@ import { spawnRedisforge } from '../cli/redisforge';
 import { TestCluster, testClient, workflowId } from '../harness/cluster';
 import { CODEC_PORT, runCodecKey, UI_ORIGIN } from '../harness/codec';
 import { TASK_QUEUE, TEMPORAL_ADDRESS, TEST_CLUSTERS } from '../harness/env';
+import { eventually } from '../helpers/waitFor';
 
 interface JsonPayload {
   metadata?: Record<string, string>;
@@ -89,7 +90,7 @@ describe('redisforge codec-server', () => {
 
   beforeAll(async () => {
     server = spawnRedisforge(['codec-server', '--port', String(port), '--origin', UI_ORIGIN]);
-    for (let i = 0; i < 300 && !server.output().includes('redisforge codec-server:'); i++) await new Promise((r) => setTimeout(r, 100));
+    await eventually('the codec server to announce itself', () => server.output(), (out) => out.includes('redisforge codec-server:'), { timeoutMs: 30_000, everyMs: 100 });
     expect(server.output()).toContain(`redisforge codec-server: ${url} for ${UI_ORIGIN}; payloads encrypted with key "${keyId()}"`);
   });
   afterAll(async () => {

@@ -6,15 +6,14 @@
  * next operation takes over.
  */
 import { execFile } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { findTemporalCli } from '../../src/client/devServer';
 import type { BackupReport } from '../../src/workflows/backupCluster';
-import { lockHolderQuery, lockWorkflowId } from '../../src/workflows/clusterLock';
-import { abortUpdate, progressQuery } from '../../src/workflows/definitions';
+import { abortUpdate, lockHolderQuery, lockWorkflowId, progressQuery } from '../../src/shared';
 import type { RebalanceReport } from '../../src/workflows/rebalance';
 import type { RestoreReport } from '../../src/workflows/restoreCluster';
 import { runWorkflow, runWorkflowFailure, TestCluster, testClient, workflowId } from '../harness/cluster';
 import { TASK_QUEUE, TEMPORAL_ADDRESS } from '../harness/env';
+import { progressReaches } from '../helpers/waitFor';
 
 let cluster: TestCluster;
 let backupId: string;
@@ -33,7 +32,7 @@ async function holdingRestore() {
   const handle = await client.workflow.start('restoreCluster', {
     taskQueue: TASK_QUEUE, workflowId: workflowId('guard-holder'), args: [{ cluster: 'guard', backupId, store: 'local' }],
   });
-  for (let i = 0; i < 200 && (await handle.query(progressQuery)).step !== 'Wait for approval'; i++) await sleep(50);
+  await progressReaches(handle, 'the restore to wait for approval', (p) => p.step === 'Wait for approval', 20_000);
   expect((await handle.query(progressQuery)).step).toBe('Wait for approval');
   return handle;
 }

@@ -10,7 +10,7 @@ import Redis from 'ioredis';
 import { ProcessRuntime } from '../../src/runtime';
 import { password } from '../harness/cluster';
 import { NODE_TIMEOUT_MS, NODES_DIR, REDIS_8_BINARY } from '../harness/env';
-import { until } from '../helpers/waitFor';
+import { eventually } from '../helpers/waitFor';
 import { leakedIn, runSecrets, type NamedSecret } from '../harness/secrets';
 
 const BASE = join(NODES_DIR, 'hygiene');
@@ -111,7 +111,7 @@ test('node directory 0700, redis.conf 0600 (also when they existed looser); AOF,
   await redis.connect();
   try {
     await redis.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
-    await until('cluster_state:ok on the one-node cluster', () => redis.call('CLUSTER', 'INFO') as Promise<string>, (info) => info.includes('cluster_state:ok'));
+    await eventually('cluster_state:ok on the one-node cluster', () => redis.call('CLUSTER', 'INFO') as Promise<string>, (info) => info.includes('cluster_state:ok'));
     await redis.set('hygiene', 'x'.repeat(100));
   } finally {
     redis.disconnect();
@@ -142,7 +142,7 @@ test('a data directory extracted into a node (as a restore does) is the owner\'s
   const redis = new Redis({ host: '127.0.0.1', port: 21038, password: password(), lazyConnect: true, maxRetriesPerRequest: 0 });
   await redis.connect();
   try {
-    await until('cluster_state:ok after the restart', () => redis.call('CLUSTER', 'INFO') as Promise<string>, (info) => info.includes('cluster_state:ok'));
+    await eventually('cluster_state:ok after the restart', () => redis.call('CLUSTER', 'INFO') as Promise<string>, (info) => info.includes('cluster_state:ok'));
     expect(await redis.get('hygiene')).toBe('x'.repeat(100));
     expect(String(await redis.info('server'))).toMatch(/redis_version:8\.0\.2/);
   } finally {

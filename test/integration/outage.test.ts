@@ -2,11 +2,11 @@
  * The runbook's "CLUSTERDOWN Hash slot not served" as clusterHealth sees it: a master stopped
  * together with its replica. Then both come back and the cluster is healthy again.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { approveUpdate, progressQuery } from '../../src/workflows/definitions';
+import { approveUpdate } from '../../src/shared';
 import type { RemoveNodeReport } from '../../src/workflows/removeNode';
 import { findingCodes, runWorkflow, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import { TASK_QUEUE } from '../harness/env';
+import { progressReaches } from '../helpers/waitFor';
 
 let cluster: TestCluster;
 
@@ -61,11 +61,7 @@ test('removeNode of a dead master that still owns slots waits for an approval, t
 
   const client = await testClient();
   const handle = await client.workflow.start('removeNode', { taskQueue: TASK_QUEUE, workflowId: workflowId('remove-dead-master'), args: [{ cluster: 'outage', node: dead }] });
-  let detail = '';
-  for (let i = 0; i < 200 && !detail.includes('approval needed'); i++) {
-    detail = (await handle.query(progressQuery)).detail ?? '';
-    await sleep(50);
-  }
+  const { detail } = await progressReaches(handle, 'the approval gate', (p) => (p.detail ?? '').includes('approval needed'), 20_000);
   expect(detail).toContain(`**approval needed**: ${dead} is down and still owns slots`);
   expect(await handle.executeUpdate(approveUpdate, { args: [{ by: 'jest', reason: 'test' }] })).toBe('approved by jest');
   const report = (await handle.result()) as RemoveNodeReport;

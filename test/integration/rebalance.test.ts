@@ -4,12 +4,13 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
-import { abortUpdate, pauseUpdate, progressQuery, resumeUpdate, throttleUpdate } from '../../src/workflows/definitions';
+import { abortUpdate, pauseUpdate, progressQuery, resumeUpdate, throttleUpdate } from '../../src/shared';
 import type { RebalanceReport } from '../../src/workflows/rebalance';
 import { canaryKeys } from '../../src/cluster';
 import { runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import { digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
 import { TASK_QUEUE } from '../harness/env';
+import { eventually } from '../helpers/waitFor';
 
 let cluster: TestCluster;
 let before: DatasetDigest;
@@ -49,7 +50,7 @@ test('dryRun returns the plan: a quarter of the slots onto the empty master', as
 
 test('pause holds (no key moves while paused), throttle and resume, then abort leaves no slot open', async () => {
   const handle = await startRebalance({ slotsPerBatch: 8, maxKeysPerSecond: 2000 });
-  for (let i = 0; i < 200 && !((await progressOf(handle))?.slotsDone ?? 0); i++) await sleep(50);
+  await eventually('slots to move', () => progressOf(handle), (m) => (m?.slotsDone ?? 0) > 0, { timeoutMs: 20_000, everyMs: 50, fatal: () => true });
   await handle.executeUpdate(pauseUpdate);
   await sleep(1500); // the batch in flight finishes
   const paused = await progressOf(handle);
@@ -60,7 +61,7 @@ test('pause holds (no key moves while paused), throttle and resume, then abort l
 
   await handle.executeUpdate(throttleUpdate, { args: [{ maxKeysPerSecond: 5000 }] });
   await handle.executeUpdate(resumeUpdate);
-  for (let i = 0; i < 200 && (await progressOf(handle))!.slotsDone === paused!.slotsDone; i++) await sleep(50);
+  await eventually('the resumed rebalance to move more slots', () => progressOf(handle), (m) => m!.slotsDone !== paused!.slotsDone, { timeoutMs: 20_000, everyMs: 50, fatal: () => true });
   const resumed = await progressOf(handle);
   expect(resumed).toMatchObject({ paused: false, maxKeysPerSecond: 5000 });
   expect(resumed!.slotsDone).toBeGreaterThan(paused!.slotsDone);

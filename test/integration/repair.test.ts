@@ -5,15 +5,15 @@
  */
 import { rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { keyHashSlot, parseSlotRange, splitAddress } from '../../src/cluster';
 import { ProcessRuntime } from '../../src/runtime';
-import { approveUpdate, progressQuery } from '../../src/workflows/definitions';
+import { approveUpdate } from '../../src/shared';
 import type { RepairReport } from '../../src/workflows/repairCluster';
 import type { RoutingCheckReport } from '../../src/workflows/routingCheck';
 import { password, recordHistory, runWorkflow, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import { clusterClient, digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
 import { TASK_QUEUE, testInventory } from '../harness/env';
+import { progressReaches } from '../helpers/waitFor';
 
 /** The `repair` cluster's clientEndpoint in the test inventory, where the tests start a pass-through proxy. */
 const PROXY = (testInventory().clusters.repair as { clientEndpoint: string }).clientEndpoint;
@@ -218,11 +218,7 @@ test('a shard destroyed: repairCluster waits for an approval, then gives its slo
 
   const client = await testClient();
   const handle = await client.workflow.start('repairCluster', { taskQueue: TASK_QUEUE, workflowId: workflowId('repair-destroyed'), args: [{ cluster: 'repair', assignUncovered: true }] });
-  let detail = '';
-  for (let i = 0; i < 600 && !detail.includes('approval needed'); i++) {
-    detail = (await handle.query(progressQuery)).detail ?? '';
-    await sleep(100);
-  }
+  const { detail } = await progressReaches(handle, 'the approval gate', (p) => (p.detail ?? '').includes('approval needed'), 90_000);
   expect(detail).toContain(`**approval needed**: ${m2!.slotCount} slots (${m2!.slots}) are served by no live master`);
   expect(detail).toContain(`(${m2!.slotCount} slots, 1 holding 5 keys there) to ${m0!.address}`);
   // Nothing assigned before the approval.

@@ -10,6 +10,7 @@ import type { AddNodeReport } from '../../src/workflows/addNode';
 import type { RemoveNodeReport } from '../../src/workflows/removeNode';
 import { runWorkflow, runWorkflowFailure, TestCluster, withRedis } from '../harness/cluster';
 import { digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
+import { eventually } from '../helpers/waitFor';
 
 let cluster: TestCluster;
 let before: DatasetDigest;
@@ -70,7 +71,7 @@ test('addNode refuses a node that holds keys, naming the fix', async () => {
   await withRedis(SPARE, async (r) => {
     await r.call('CLUSTER', 'ADDSLOTS', '0');
     await r.call('CONFIG', 'SET', 'cluster-require-full-coverage', 'no');
-    for (let i = 0; i < 50 && (await r.set(key, 'x').catch(() => null)) !== 'OK'; i++) await new Promise((ok) => setTimeout(ok, 100));
+    await eventually(`a key written in slot 0 of ${SPARE}`, () => r.set(key, 'x'), (reply) => reply === 'OK', { timeoutMs: 10_000, everyMs: 100 });
   });
   const failure = await runWorkflowFailure('addNode', { cluster: 'scaling', address: SPARE, role: 'master' });
   expect(failure.type).toBe('NodeNotEmpty');

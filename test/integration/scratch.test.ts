@@ -13,7 +13,7 @@ import { manifestKey, type BackupManifest } from '../../src/cluster';
 import { parseInventory } from '../../src/config';
 import { createStore } from '../../src/storage';
 import type { BackupReport } from '../../src/workflows/backupCluster';
-import { lockHolderQuery, lockWorkflowId } from '../../src/workflows/clusterLock';
+import { lockHolderQuery, lockWorkflowId } from '../../src/shared';
 import type { VerifyBackupReport } from '../../src/workflows/verifyBackup';
 import { runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import { digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';

@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { StoreConfig } from '../../src/config';
-import { createBucket, createS3Client, createStore, findVersitygw, FsBackupStore, partialFileName, startS3Server, StoreObjectMissing, type BackupStore, type S3Server } from '../../src/storage';
-import { until } from '../helpers/waitFor';
+import { createS3Client, createStore, FsBackupStore, partialFileName, StoreObjectMissing, type BackupStore } from '../../src/storage';
+import { createBucket, findVersitygw, startS3Server, type S3Server } from '../harness/s3Server';
+import { eventually } from '../helpers/waitFor';
 
 const S3_PORT = 19900;
 const BUCKET = 'redisforge-test';
@@ -303,7 +304,7 @@ test('the fs store writes files 0600 (temp files from their creation, the manife
   const slow = new Readable({ read() {} });
   slow.push('first half ');
   const put = store.put('backups/b1/shard-0.aof', slow);
-  const temp = await until('the temp file of the put', async () => readdirSync(join(root, 'backups', 'b1')), (names) => names.some((n) => n.startsWith('.rf-partial-')));
+  const temp = await eventually('the temp file of the put', async () => readdirSync(join(root, 'backups', 'b1')), (names) => names.some((n) => n.startsWith('.rf-partial-')));
   expect(mode('backups', 'b1', temp.find((n) => n.startsWith('.rf-partial-'))!)).toBe('600');
   slow.push('second half');
   slow.push(null);

@@ -9,6 +9,7 @@ import type { FailoverTestReport } from '../../src/workflows/failoverTest';
 import type { RestoreReport } from '../../src/workflows/restoreCluster';
 import { password, runWorkflow } from '../harness/cluster';
 import { plaintextAttempt, removeTlsNodes, startTlsNodes, TLS_CLUSTERS, tlsClusterClient, withTlsNode } from '../harness/tls';
+import { eventually } from '../helpers/waitFor';
 
 const { nodes, spare } = TLS_CLUSTERS.tls;
 const restoredNodes = TLS_CLUSTERS['tls-restored'].nodes;
@@ -16,15 +17,8 @@ const KEYS = 2_000;
 
 const health = (cluster = 'tls') => runWorkflow<ClusterHealthResult>('clusterHealth', { cluster });
 
-async function healthy(cluster = 'tls', timeoutMs = 60_000): Promise<ClusterHealthResult> {
-  const deadline = Date.now() + timeoutMs;
-  let report = await health(cluster);
-  while (!report.healthy && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 250));
-    report = await health(cluster);
-  }
-  if (!report.healthy) throw new Error(`${cluster} not healthy after ${timeoutMs} ms: ${JSON.stringify(report.findings)}`);
-  return report;
+function healthy(cluster = 'tls', timeoutMs = 60_000): Promise<ClusterHealthResult> {
+  return eventually(`${cluster} to be healthy`, () => health(cluster), (r) => r.healthy, { timeoutMs, everyMs: 250, fatal: () => true });
 }
 
 async function keyCount(addresses: readonly string[]): Promise<number> {

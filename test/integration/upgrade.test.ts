@@ -5,12 +5,13 @@
  * shard with a master and an in-sync replica.
  */
 import type { ApplicationFailure } from '@temporalio/common';
-import { abortUpdate, pauseUpdate, resumeUpdate } from '../../src/workflows/definitions';
+import { abortUpdate, pauseUpdate, resumeUpdate } from '../../src/shared';
 import type { UpgradeRedisReport } from '../../src/workflows/upgradeRedis';
 import { recordHistory, runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import type { DatasetDigest } from '../harness/dataset';
 import { TASK_QUEUE } from '../harness/env';
-import { expectUpgraded, loadUpgradeData, progressUntil, upgradeWhileWriting } from '../helpers/upgradeScenario';
+import { expectUpgraded, loadUpgradeData, upgradeWhileWriting } from '../helpers/upgradeScenario';
+import { progressReaches } from '../helpers/waitFor';
 
 const name = 'upgrade';
 let cluster: TestCluster;
@@ -99,7 +100,7 @@ test('pause holds; a health drop between shards waits for a decision; abort leav
   const client = await testClient();
   const handle = await client.workflow.start('upgradeRedis', { taskQueue: TASK_QUEUE, workflowId: workflowId('upgrade-abort'), args: [{ cluster: name, version: '8.0.2', healthSettleSeconds: 3 }] });
   await handle.executeUpdate(pauseUpdate);
-  const paused = await progressUntil(handle, (p) => p.detail?.includes('**Paused**') ?? false);
+  const paused = await progressReaches(handle, 'the pause to hold', (p) => p.detail?.includes('**Paused**') ?? false, 120_000);
   expect(paused.detail).toContain(`**Paused** before shard ${shards[0]!.slots}`);
   expect(await Promise.all(cluster.nodes.map((n) => cluster.runtime.version(n)))).toEqual(Array(6).fill('7.0.15'));
 
@@ -107,7 +108,7 @@ test('pause holds; a health drop between shards waits for a decision; abort leav
   const lost = shards[2]!.replicas[0]!.address;
   await cluster.runtime.stop(lost);
   await handle.executeUpdate(resumeUpdate);
-  const decision = await progressUntil(handle, (p) => p.detail?.includes('Paused for a decision') ?? false);
+  const decision = await progressReaches(handle, 'the decision pause', (p) => p.detail?.includes('Paused for a decision') ?? false, 120_000);
   expect(decision.detail).toContain(`after shard ${shards[0]!.slots}`);
   expect(decision.detail).toContain(lost);
   expect(decision.detail).toMatch(/\| 127\.0\.0\.1:\d+ \| \w+ \| 8\.0\.2 \(target\) \| 8\.0\.2 \|/);

@@ -10,11 +10,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { BackupReport } from '../../src/workflows/backupCluster';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { approveUpdate, progressQuery } from '../../src/workflows/definitions';
+import { approveUpdate } from '../../src/shared';
 import { password, runWorkflow, TestCluster, testClient, workflowId } from '../harness/cluster';
 import { runCodecKey } from '../harness/codec';
 import { ROOT, S3_SECRET_KEY, TASK_QUEUE, TEMPORAL_UI_PORT } from '../harness/env';
+import { progressReaches } from '../helpers/waitFor';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-results');
@@ -67,7 +67,7 @@ test('filtered by RedisCluster, a restore waiting for approval shows its plan an
   });
 
   // The page reads the details once when it opens: open it once the restore waits.
-  for (let i = 0; i < 200 && (await handle.query(progressQuery)).step !== 'Wait for approval'; i++) await sleep(50);
+  await progressReaches(handle, 'the restore to wait for approval', (p) => p.step === 'Wait for approval', 20_000);
 
   const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
   await findInList(page, 'RedisCluster = "guard" AND ExecutionStatus = "Running"', id);

@@ -7,7 +7,7 @@ import { defaultSummary, defaultWorkflowId, validateInput } from '../../src/clie
 import { commandName, PROCEDURES } from '../../src/client/cli/procedures';
 import { ProgressPrinter, progressBar } from '../../src/client/cli/progress';
 import { verdictProblem } from '../../src/client/cli/results';
-import type { Progress } from '../../src/workflows/definitions';
+import type { Progress } from '../../src/shared';
 import { inPool, redisforge } from '../cli/redisforge';
 
 /** Nothing listens there: a command that tried to reach Temporal would exit 3, not 2. */

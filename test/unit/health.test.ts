@@ -1,7 +1,8 @@
 /** analyzeHealth on observations built from real captured replies. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { analyzeHealth, parseClusterInfo, parseClusterNodes, type ClusterNode, type NodeObservation } from '../../src/cluster';
+import { analyzeHealth, findingKey, parseClusterInfo, parseClusterNodes, type ClusterNode, type NodeObservation } from '../../src/cluster';
+import { HEALTH_CHECKS, type HealthCheck } from '../../src/cluster/healthChecks';
 
 const fixture = (name: string) => readFileSync(join(__dirname, '..', 'fixtures', 'redis-7.0', name), 'utf8');
 const expected = { masters: 3, replicasPerMaster: 1 };
@@ -93,4 +94,33 @@ test('TLS without certificate checks is a warning that says how to turn the chec
   expect(report.findings).toEqual([expect.objectContaining({ code: 'TLS_UNVERIFIED', severity: 'warning' })]);
   expect(report.findings[0]!.advice).toMatch(/tls\.caFile/);
   expect(report.healthy).toBe(false);
+});
+
+test('a finding is keyed by its code and, when it has one, its node', () => {
+  expect(findingKey({ code: 'NODE_FAILED', node: '127.0.0.1:30003' })).toBe('NODE_FAILED 127.0.0.1:30003');
+  expect(findingKey({ code: 'SLOTS_UNCOVERED' })).toBe('SLOTS_UNCOVERED');
+});
+
+/** The README row a check documents itself with: code, severity, meaning, advice (one line per case). */
+function readmeRow(check: HealthCheck): string {
+  const advice = typeof check.advice === 'string' ? check.advice : Object.entries(check.advice).map(([when, text]) => `*${when}*: ${text}`).join('<br>');
+  return `| \`${check.code}\` | ${check.severity} | ${check.meaning} | ${advice} |`;
+}
+
+test("the README's findings table is the table of checks, row for row", () => {
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8').split('\n');
+  const header = readme.indexOf('| code | severity | what it means | advice |');
+  expect(header).toBeGreaterThan(0);
+  const rows = readme.slice(header + 2, readme.findIndex((line, i) => i > header + 1 && !line.startsWith('| ')));
+  const codeOf = (row: string) => /^\| `([A-Z_]+)` \|/.exec(row)?.[1] ?? row;
+  const problems: string[] = [];
+  for (const check of HEALTH_CHECKS) {
+    const row = rows.find((r) => codeOf(r) === check.code);
+    if (row === undefined) problems.push(`${check.code} is missing from the README; add: ${readmeRow(check)}`);
+    else if (row !== readmeRow(check)) problems.push(`${check.code} differs (code, severity, meaning or advice); the check says: ${readmeRow(check)}`);
+  }
+  for (const row of rows) if (!HEALTH_CHECKS.some((c) => c.code === codeOf(row))) problems.push(`${codeOf(row)} is in the README but no check has it`);
+  if (problems.length === 0 && rows.join('\n') !== HEALTH_CHECKS.map(readmeRow).join('\n')) problems.push('the README lists the codes in another order than analyzeHealth runs them');
+  expect(problems).toEqual([]);
+  expect(new Set(HEALTH_CHECKS.map((c) => c.code)).size).toBe(HEALTH_CHECKS.length);
 });
