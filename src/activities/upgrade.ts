@@ -119,7 +119,11 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
             return { done: false, status: `${replica}: ${!own ? 'not answering (loading?)' : own.role !== 'replica' ? 'not a replica yet' : own.masterSyncInProgress ? 'full sync in progress' : 'link to its master down'}` };
           }
           const observations = await observeCluster(connector, seeds);
-          const problems = replicaSyncProblems(observations, replica, masterId, own.replicationOffset);
+          // The offset to compare with the master's in the observations is one read after them:
+          // the one read before trails the master by whatever was written meanwhile, which under
+          // steady writes, and with a slow or hung node in the view, is never zero.
+          const after = await connector.tryNode(replica, replicationState);
+          const problems = replicaSyncProblems(observations, replica, masterId, after?.replicationOffset);
           return problems.length === 0 ? { done: true, value: { syncedAt: Date.now() } } : { done: false, status: problems.join('; ') };
         },
         { what: `${replica} to be an in-sync replica of ${masterId.slice(0, 8)}`, timeoutMs, intervalMs: 50 },

@@ -9,14 +9,15 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { pauseUpdate, resumeUpdate } from '../../src/workflows/definitions';
+import { pauseUpdate, resumeUpdate } from '../../src/shared';
 import type { UpgradeRedisReport } from '../../src/workflows/upgradeRedis';
 import { password, TestCluster, testClient, workflowId } from '../harness/cluster';
 import type { DatasetDigest } from '../harness/dataset';
 import { digestDataset } from '../harness/dataset';
 import { STATE_DIR, testInventory } from '../harness/env';
 import { startWorker, type WorkerProcess } from '../harness/worker';
-import { expectUpgraded, loadUpgradeData, progressUntil, upgradeWhileWriting } from '../helpers/upgradeScenario';
+import { expectUpgraded, loadUpgradeData, upgradeWhileWriting } from '../helpers/upgradeScenario';
+import { progressReaches } from '../helpers/waitFor';
 
 const name = 'fault-upgrade';
 const QUEUE = 'redisforge-ops-fault-upgrade';
@@ -82,7 +83,7 @@ test('the node about to be restarted hangs: the upgrade fails at once naming it,
   const node = first.replicas[0]!.address;
   const handle = await start({ version: '8.0.2' });
   await handle.executeUpdate(pauseUpdate);
-  await progressUntil(handle, (p) => p.detail?.includes('**Paused**') ?? false);
+  await progressReaches(handle, 'the pause to hold', (p) => p.detail?.includes('**Paused**') ?? false, 120_000);
   const pid = cluster.pid(node);
   process.kill(pid, 'SIGSTOP');
   stopped.add(pid);
@@ -107,14 +108,24 @@ test('a node hung, then a node killed, in the middle of the upgrade: each is nam
   const hung = shards[1]!.replicas[0]!.address;
   const killed = shards[2]!.replicas[0]!.address;
   let handle: WorkflowHandle | undefined;
+  // The writer's WAIT blocks while the hung node's shard has no live replica: a step that fails
+  // must wake it up first, or the writer never stops and the failure is never reported.
   const outcome = await upgradeWhileWriting(cluster, async () => {
+    try {
+      return await upgradeThroughFaults();
+    } catch (err) {
+      for (const pid of stopped) process.kill(pid, 'SIGCONT');
+      throw err;
+    }
+  });
+  async function upgradeThroughFaults(): Promise<UpgradeRedisReport> {
     handle = await start({ version: '8.0.2', healthSettleSeconds: 5, timeoutSeconds: 60 });
-    await progressUntil(handle, (p) => p.detail?.includes(`shard ${shards[0]!.slots}: replacing replica`) ?? false);
+    await progressReaches(handle, 'the first replica replacement', (p) => p.detail?.includes(`shard ${shards[0]!.slots}: replacing replica`) ?? false, 120_000);
     const pid = cluster.pid(hung);
     process.kill(pid, 'SIGSTOP');
     stopped.add(pid);
 
-    const first = await progressUntil(handle, (p) => p.detail?.includes('Paused for a decision') ?? false, 150_000);
+    const first = await progressReaches(handle, 'the first decision pause', (p) => p.detail?.includes('Paused for a decision') ?? false, 150_000);
     expect(first.detail).toContain(`after shard ${shards[0]!.slots}`);
     expect(first.detail).toContain(hung);
     // The hung node is not one the upgrade stopped; every node it touched runs.
@@ -126,13 +137,13 @@ test('a node hung, then a node killed, in the middle of the upgrade: each is nam
     await cluster.runtime.kill(killed);
     await handle.executeUpdate(resumeUpdate);
 
-    const second = await progressUntil(handle, (p) => (p.detail?.includes('Paused for a decision') && p.detail.includes(killed)) ?? false, 150_000);
+    const second = await progressReaches(handle, `a decision pause about ${killed}`, (p) => (p.detail?.includes('Paused for a decision') && p.detail.includes(killed)) ?? false, 150_000);
     expect(second.detail).toContain(`after shard ${shards[1]!.slots}`);
     await cluster.runtime.start(killed);
     await cluster.healthUntil((r) => !r.findings.some((f) => f.node === killed && f.code !== 'MIXED_VERSIONS'), 60_000);
     await handle.executeUpdate(resumeUpdate);
     return (await handle.result()) as UpgradeRedisReport;
-  });
+  }
   expect(outcome.report.healthPauses.map((p) => [p.after, p.decision, p.findings.some((f) => f.includes(hung) || f.includes(killed))])).toEqual([
     [`shard ${shards[0]!.slots}`, 'resumed', true],
     [`shard ${shards[1]!.slots}`, 'resumed', true],

@@ -104,7 +104,13 @@ export class AckedWriter {
   /** Stops the loops (each finishes its write in flight) and reports per shard. */
   async stop(): Promise<ShardWriteReport[]> {
     this.running = false;
-    await Promise.all(this.loops);
+    // A WAIT with no live replica blocks for good: after 30 s the connections are closed, which
+    // ends it as a failed write (the test then fails on its missing acknowledgements).
+    const ended = await Promise.race([Promise.all(this.loops).then(() => true), sleep(30_000).then(() => false)]);
+    if (!ended) {
+      this.cluster.disconnect();
+      await Promise.all(this.loops);
+    }
     return this.shards.map(({ tag: _t, acked: _a, lastAckAt: _l, openWindow, ...report }) => ({
       ...report,
       errorWindows: openWindow ? [...report.errorWindows, { fromMs: openWindow.fromMs, toMs: Date.now() - this.started, errors: openWindow.errors }] : report.errorWindows,
