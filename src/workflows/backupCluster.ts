@@ -39,7 +39,10 @@ export async function backupCluster(rawInput: unknown): Promise<BackupReport> {
     const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
     const started = Date.now();
     const info = workflowInfo();
-    const backupId = input.backupId ?? backupIdAt(info.startTime, info.runId.slice(0, 6));
+    // The suffix tells apart two backups started in the same second. Run ids are UUIDv7 on
+    // current servers, whose first digits are the timestamp again: the last ones are random.
+    const suffix = patched('backup-id-random-suffix') ? info.runId.replace(/-/g, '').slice(-6) : info.runId.slice(0, 6);
+    const backupId = input.backupId ?? backupIdAt(info.startTime, suffix);
     const busy = await lockOrSkip(op, spec.name, input.ifBusy);
     if (busy) {
       const skipped = `skipped: cluster busy (${busy})`;
