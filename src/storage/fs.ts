@@ -10,19 +10,8 @@ import { chmod, mkdir, open, readdir, rename, rm, stat, type FileHandle } from '
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  checkKey,
-  checkPrefix,
-  compareKeys,
-  createDigest,
-  jsonBody,
-  readJson,
-  StoreObjectMissing,
-  type BackupStore,
-  type PutOptions,
-  type PutResult,
-  type StoredObject,
-} from './types';
+import { checkKey, checkPrefix, compareKeys, createDigest, jsonBody, readJson, StoreObjectMissing } from './types';
+import type { BackupStore, PutOptions, PutResult, StoredObject } from './types';
 
 const PARTIAL_MARK = '.rf-partial-';
 

@@ -16,20 +16,8 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { pipeline, Readable } from 'node:stream';
 import type { StoreConfig } from '../config';
-import {
-  checkKey,
-  checkPrefix,
-  compareKeys,
-  createDigest,
-  jsonBody,
-  readJson,
-  StoreError,
-  StoreObjectMissing,
-  type BackupStore,
-  type PutOptions,
-  type PutResult,
-  type StoredObject,
-} from './types';
+import { checkKey, checkPrefix, compareKeys, createDigest, jsonBody, readJson, StoreError, StoreObjectMissing } from './types';
+import type { BackupStore, PutOptions, PutResult, StoredObject } from './types';
 
 export type S3StoreConfig = Extract<StoreConfig, { type: 's3' }>;
 

@@ -16,7 +16,7 @@ import type { DatasetDigest } from '../harness/dataset';
 import { digestDataset } from '../harness/dataset';
 import { STATE_DIR, testInventory } from '../harness/env';
 import { startWorker, type WorkerProcess } from '../harness/worker';
-import { expectUpgraded, loadUpgradeData, upgradeWhileWriting } from '../helpers/upgradeScenario';
+import { expectUpgraded, startWithUpgradeData, upgradeWhileWriting } from '../helpers/upgradeScenario';
 import { progressReaches } from '../helpers/waitFor';
 
 const name = 'fault-upgrade';
@@ -38,8 +38,7 @@ beforeAll(async () => {
   const file = join(STATE_DIR, 'inventory-fault-upgrade.json');
   writeFileSync(file, JSON.stringify(inventory, null, 2));
   worker = await startWorker(password(), { REDISFORGE_TASK_QUEUE: QUEUE, REDISFORGE_INVENTORY: file }, 'worker-fault-upgrade.log');
-  cluster = await TestCluster.start(name);
-  data = await loadUpgradeData(cluster);
+  ({ cluster, data } = await startWithUpgradeData(name));
 });
 afterEach(() => {
   for (const pid of stopped) process.kill(pid, 'SIGCONT');

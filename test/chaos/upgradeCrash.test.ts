@@ -7,15 +7,14 @@ import type { UpgradeRedisReport } from '../../src/workflows/upgradeRedis';
 import { TestCluster, testClient, workflowId } from '../harness/cluster';
 import type { DatasetDigest } from '../harness/dataset';
 import { runThroughKills } from '../helpers/killChain';
-import { expectUpgraded, loadUpgradeData, upgradeWhileWriting } from '../helpers/upgradeScenario';
+import { expectUpgraded, startWithUpgradeData, upgradeWhileWriting } from '../helpers/upgradeScenario';
 
 const QUEUE = 'redisforge-ops-upgrade-crash';
 let cluster: TestCluster;
 let data: DatasetDigest;
 
 beforeAll(async () => {
-  cluster = await TestCluster.start('upgrade');
-  data = await loadUpgradeData(cluster);
+  ({ cluster, data } = await startWithUpgradeData('upgrade'));
 });
 afterAll(async () => {
   await cluster?.destroy();

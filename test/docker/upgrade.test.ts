@@ -11,7 +11,7 @@ import { TestCluster, testClient, withRedis, workflowId } from '../harness/clust
 import type { DatasetDigest } from '../harness/dataset';
 import { runInfo } from '../harness/env';
 import { runThroughKills } from '../helpers/killChain';
-import { expectUpgraded, loadUpgradeData, upgradeWhileWriting } from '../helpers/upgradeScenario';
+import { expectUpgraded, upgradeWhileWriting, withUpgradeCluster } from '../helpers/upgradeScenario';
 
 const describeWithDocker = runInfo().dockerAvailable ? describe : describe.skip;
 const name = 'docker-upgrade';
@@ -20,13 +20,7 @@ describeWithDocker('upgradeRedis on containers', () => {
   let cluster: TestCluster;
   let data: DatasetDigest;
 
-  beforeAll(async () => {
-    cluster = await TestCluster.start(name);
-    data = await loadUpgradeData(cluster);
-  });
-  afterAll(async () => {
-    await cluster?.destroy();
-  });
+  withUpgradeCluster(name, (started, digest) => ((cluster = started), (data = digest)));
 
   test('7.0.15 -> 8.0.2 while a client writes, the worker killed after a replace and after a failover: every container on the new image, every acknowledged write kept, health clean', async () => {
     const ids = await Promise.all(cluster.nodes.map((n) => withRedis(n, async (r) => String(await r.call('CLUSTER', 'MYID')))));

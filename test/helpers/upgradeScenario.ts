@@ -5,7 +5,8 @@
  */
 import type { UpgradeRedisReport } from '../../src/workflows/upgradeRedis';
 import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
-import { withRedis, type TestCluster } from '../harness/cluster';
+import { TestCluster, withRedis } from '../harness/cluster';
+import type { TestClusterName } from '../harness/env';
 import { digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
 import { AckedWriter, describeWrites, type ShardWriteReport } from './ackedWriter';
 
@@ -19,6 +20,28 @@ export interface UpgradeOutcome {
 export async function loadUpgradeData(cluster: TestCluster): Promise<DatasetDigest> {
   await loadDataset(cluster.nodes[0]!, 5_000, 2, 500);
   return digestDataset((await cluster.health()).shards.map((s) => s.master.address));
+}
+
+/** The test cluster `name`, started with the upgrade data set loaded, and that data's digest. */
+export async function startWithUpgradeData(name: TestClusterName): Promise<{ cluster: TestCluster; data: DatasetDigest }> {
+  const cluster = await TestCluster.start(name);
+  return { cluster, data: await loadUpgradeData(cluster) };
+}
+
+/**
+ * For a suite: before all its tests, starts the test cluster `name` with the upgrade data set and
+ * hands it and the data's digest to `use`; after them, destroys it.
+ */
+export function withUpgradeCluster(name: TestClusterName, use: (cluster: TestCluster, data: DatasetDigest) => void): void {
+  let cluster: TestCluster | undefined;
+  beforeAll(async () => {
+    const started = await startWithUpgradeData(name);
+    cluster = started.cluster;
+    use(started.cluster, started.data);
+  });
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
 }
 
 /** Runs `upgrade` (it starts the workflow and returns its result) while the writer writes. */

@@ -10,20 +10,14 @@ import type { UpgradeRedisReport } from '../../src/workflows/upgradeRedis';
 import { recordHistory, runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
 import type { DatasetDigest } from '../harness/dataset';
 import { TASK_QUEUE } from '../harness/env';
-import { expectUpgraded, loadUpgradeData, upgradeWhileWriting } from '../helpers/upgradeScenario';
+import { expectUpgraded, upgradeWhileWriting, withUpgradeCluster } from '../helpers/upgradeScenario';
 import { progressReaches } from '../helpers/waitFor';
 
 const name = 'upgrade';
 let cluster: TestCluster;
 let data: DatasetDigest;
 
-beforeAll(async () => {
-  cluster = await TestCluster.start(name);
-  data = await loadUpgradeData(cluster);
-});
-afterAll(async () => {
-  await cluster?.destroy();
-});
+withUpgradeCluster(name, (started, digest) => ((cluster = started), (data = digest)));
 
 test('dry run: the plan; bad input and an unknown version are refused, naming the field', async () => {
   const dry = await runWorkflow<UpgradeRedisReport>('upgradeRedis', { cluster: name, version: '8.0.2', dryRun: true });
