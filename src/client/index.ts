@@ -10,16 +10,6 @@ export type {
   AddNodeInput, BackupClusterInput, ClusterHealthInput, CreateClusterInput, FailoverTestInput, RebalanceInput, RemoveNodeInput, RepairClusterInput,
   RestoreClusterInput, RoutingCheckInput, UpgradeEnvoyInput, UpgradeRedisInput, VerifyBackupInput,
 } from '../workflows/inputs';
-export type { AddNodeReport } from '../workflows/addNode';
-export type { BackupReport } from '../workflows/backupCluster';
-export type { ClusterHealthResult } from '../workflows/clusterHealth';
-export type { CreateClusterResult } from '../workflows/createCluster';
-export type { FailoverTestReport } from '../workflows/failoverTest';
-export type { RebalanceReport } from '../workflows/rebalance';
-export type { RemoveNodeReport } from '../workflows/removeNode';
-export type { RepairReport } from '../workflows/repairCluster';
-export type { RestoreReport } from '../workflows/restoreCluster';
-export type { RoutingCheckReport } from '../workflows/routingCheck';
-export type { UpgradeEnvoyReport } from '../workflows/upgradeEnvoy';
-export type { UpgradeRedisReport } from '../workflows/upgradeRedis';
-export type { VerifyBackupReport } from '../workflows/verifyBackup';
+export type {
+  AddNodeReport, BackupReport, ClusterHealthResult, CreateClusterResult, FailoverTestReport, RebalanceReport, RemoveNodeReport, RepairReport, RestoreReport, RoutingCheckReport, UpgradeEnvoyReport, UpgradeRedisReport, VerifyBackupReport,
+} from '../workflows';
