@@ -5,7 +5,9 @@
  * imports it, so it stays sandbox-safe: no I/O, no environment read at load.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import {
+  ActivityFailure, ApplicationFailure, CancelledFailure, ChildWorkflowFailure, defineSearchAttributeKey, SearchAttributeType, TerminatedFailure, TimeoutFailure,
+} from '@temporalio/common';
 
 /** The task queue the worker polls unless REDISFORGE_TASK_QUEUE names another. */
 export const DEFAULT_TASK_QUEUE = 'redisforge-ops';
@@ -111,3 +113,34 @@ export interface LockReply {
 export const acquireLockUpdate = defineUpdate<LockReply, [LockRequest]>('acquire');
 export const releaseLockSignal = defineSignal<[{ workflowId: string }]>('release');
 export const lockHolderQuery = defineQuery<LockHolder | undefined>('holder');
+
+/**
+ * The most specific account of a failure, as an operator needs it at 3 a.m.: through the child
+ * workflow and activity wrappers down to what really failed (an activity's own error with its
+ * node and Redis's reply, or its timeout with its last heartbeat), prefixed with where:
+ * "child rebalance abc-rebalance: migrateSlots: MIGRATE ... ERR ...". Workflows (the drill's
+ * report) and clients (every failure line of the CLI) describe failures with it alike.
+ */
+export function describeFailure(err: unknown): { type: string; message: string } {
+  const where: string[] = [];
+  let failure = err;
+  while (failure instanceof ChildWorkflowFailure && failure.cause) {
+    where.push(`child ${failure.workflowType} ${failure.execution.workflowId}: `);
+    failure = failure.cause;
+  }
+  const at = where.join('');
+  if (failure instanceof ActivityFailure) {
+    const cause = failure.cause;
+    if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'ActivityFailed', message: `${at}${failure.activityType}: ${cause.message}` };
+    if (cause instanceof TimeoutFailure) {
+      const beat = cause.lastHeartbeatDetails === undefined ? 'no heartbeat' : `last heartbeat ${JSON.stringify(cause.lastHeartbeatDetails)}`;
+      return { type: 'ActivityTimedOut', message: `${at}${failure.activityType} timed out (${cause.timeoutType}); ${beat}` };
+    }
+    return { type: 'ActivityFailed', message: `${at}${failure.activityType}: ${cause?.message ?? failure.message}` };
+  }
+  if (failure instanceof ApplicationFailure) return { type: failure.type ?? 'Failed', message: `${at}${failure.message}` };
+  if (failure instanceof TerminatedFailure) return { type: 'Terminated', message: `${at}terminated${failure.message ? `: ${failure.message}` : ''}` };
+  if (failure instanceof CancelledFailure) return { type: 'Cancelled', message: `${at}cancelled` };
+  if (failure instanceof TimeoutFailure) return { type: 'TimedOut', message: `${at}timed out (${String(failure.timeoutType)})` };
+  return { type: 'Failed', message: `${at}${(failure as Error | undefined)?.message ?? String(failure)}` };
+}

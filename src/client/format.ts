@@ -1,5 +1,5 @@
 /** Plain-text renderings of workflow results for terminals (the demo and the CLI). */
-import { findingKey, type HealthReport } from '../cluster';
+import { findingKey, formatSlotRanges, normalizeRanges, parseSlotRange, type Finding, type HealthReport } from '../cluster';
 import type { FailoverTestReport } from '../workflows/failoverTest';
 
 function table(rows: string[][]): string[] {
@@ -23,13 +23,43 @@ export function formatHealthReport(cluster: string, report: HealthReport): strin
   if (report.findings.length === 0) {
     lines.push('  No findings.');
   } else {
-    lines.push(`  ${report.findings.length} finding(s):`);
-    for (const f of report.findings) {
-      lines.push(`  ${f.severity.toUpperCase().padEnd(8)} ${findingKey(f)}${f.slots ? ` slots ${f.slots}` : ''}: ${f.message}`);
+    const groups = groupFindings(report.findings);
+    lines.push(`  ${report.findings.length} finding(s)${groups.length < report.findings.length ? `, ${groups.length} after grouping those that differ only in their slots` : ''}:`);
+    for (const { finding: f, count, slots } of groups) {
+      const more = count > 1 ? ` (${count} findings; the first: ${f.message})` : `: ${f.message}`;
+      lines.push(`  ${f.severity.toUpperCase().padEnd(8)} ${findingKey(f)}${slots ? ` slots ${slots}` : ''}${more}`);
       lines.push(`           -> ${f.advice}`);
     }
   }
   return lines.join('\n');
+}
+
+/**
+ * Findings that differ only in their slots (one per open slot, say) as one line each: the
+ * first finding, how many there are, and their slots merged into ranges. Order of first
+ * appearance is kept.
+ */
+export function groupFindings(findings: readonly Finding[]): { finding: Finding; count: number; slots?: string }[] {
+  const groups = new Map<string, { finding: Finding; count: number; ranges: ReturnType<typeof parseSlotRange>[] }>();
+  findings.forEach((f, i) => {
+    const ranges = slotRangesOf(f.slots);
+    const key = ranges ? `${f.severity}|${findingKey(f)}|${f.advice}` : `#${i}`;
+    const group = groups.get(key) ?? { finding: f, count: 0, ranges: [] };
+    group.count++;
+    group.ranges.push(...(ranges ?? []));
+    groups.set(key, group);
+  });
+  return [...groups.values()].map(({ finding, count, ranges }) => ({ finding, count, slots: ranges.length > 0 ? formatSlotRanges(normalizeRanges(ranges)) : finding.slots }));
+}
+
+/** A finding's slots as ranges; undefined when it names none, or names them in a form of its own. */
+function slotRangesOf(slots: string | undefined): ReturnType<typeof parseSlotRange>[] | undefined {
+  if (!slots) return undefined;
+  try {
+    return slots.split(',').map((r) => parseSlotRange(r.trim()));
+  } catch {
+    return undefined;
+  }
 }
 
 export function formatDuration(ms: number): string {

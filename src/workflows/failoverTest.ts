@@ -9,9 +9,10 @@
  * the failover does not need (another shard's replica) does not stop the drill.
  */
 import {
-  ActivityFailure, ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, TimeoutFailure, workflowInfo,
+  ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, workflowInfo,
 } from '@temporalio/workflow';
 import { analyzeHealth, canaryKeys, chooseFailoverTarget, describeFinding, type FailoverTarget, type TopologyShard } from '../cluster';
+import { describeFailure } from '../shared';
 import { drillCleanupWithinAMinute, drillStepsWithinFiveMinutes, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
 import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';
 import { parseInput } from './inputChecks';
@@ -64,21 +65,6 @@ const STEPS = [
   'Fail back to the old master',
   'Check the cluster is healthy again',
 ] as const;
-
-/** The most specific message of a failure: an activity's own error or its timeout with its last heartbeat, not "Activity task failed". */
-function describeFailure(err: unknown): { type: string; message: string } {
-  if (err instanceof ActivityFailure) {
-    const cause = err.cause;
-    if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'ActivityFailed', message: `${err.activityType}: ${cause.message}` };
-    if (cause instanceof TimeoutFailure) {
-      const beat = cause.lastHeartbeatDetails === undefined ? 'no heartbeat' : `last heartbeat ${JSON.stringify(cause.lastHeartbeatDetails)}`;
-      return { type: 'ActivityTimedOut', message: `${err.activityType} timed out (${cause.timeoutType}); ${beat}` };
-    }
-    return { type: 'ActivityFailed', message: `${err.activityType}: ${cause?.message ?? err.message}` };
-  }
-  if (err instanceof ApplicationFailure) return { type: err.type ?? 'Failed', message: err.message };
-  return { type: 'Failed', message: (err as Error).message };
-}
 
 export async function failoverTest(rawInput: unknown): Promise<FailoverTestReport> {
   const op = new Operation('failoverTest', STEPS);

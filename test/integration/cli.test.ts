@@ -40,6 +40,17 @@ test('a bad input the workflow finds (an unknown cluster) exits 2 with its messa
   expect(run.stderr).toMatch(/failed \(InvalidInput\): cluster: unknown cluster "no-such-cluster"; the worker's inventory has: .*health/);
 });
 
+test('status exits by how the run ended: 1 for a failed run, with its failure', async () => {
+  const run = await cli('health', '--cluster', 'no-such-cluster', '--json');
+  const { workflowId } = json<{ workflowId: string }>(run);
+  const status = await cli('status', workflowId);
+  expect(status.code).toBe(1);
+  expect(status.stdout).toMatch(/status: {2}FAILED/);
+  expect(status.stdout).toContain('failure: InvalidInput: cluster: unknown cluster "no-such-cluster"');
+  const asJson = await cli('status', workflowId, '--json');
+  expect([asJson.code, json<{ status: string; failure: { type: string } }>(asJson)]).toMatchObject([1, { status: 'FAILED', failure: { type: 'InvalidInput' } }]);
+});
+
 test('list --cluster health --json has the health run; status shows it completed with its report', async () => {
   // Visibility is eventually consistent: the run shows up within moments.
   const listed = async () => {
@@ -74,7 +85,8 @@ test('restore waits for approval: watch prints progress lines, approve unblocks 
   expect(status).toBe('started');
 
   const watch = spawnRedisforge(['watch', workflowId], env);
-  await eventually('watch to print the approval gate', () => watch.output(), (out) => /approval/.test(out), { timeoutMs: 60_000, everyMs: 100 });
+  // The hint is the gate's last line: waiting for it, not for the word, sees the whole gate.
+  await eventually('watch to print the approval gate', () => watch.output(), (out) => out.includes('-> waiting for approval'), { timeoutMs: 60_000, everyMs: 100 });
   expect(watch.output()).toMatch(/restoreCluster health: step 3\/9 Wait for approval - approval needed: every node of health will be stopped/);
   expect(watch.output()).toContain(`-> waiting for approval: redisforge approve ${workflowId}`);
 

@@ -6,7 +6,7 @@
 import {
   isGrpcServiceError, ScheduleNotFoundError, ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
+import { describeFailure } from '../../shared';
 import { InvalidInputError, UnsupportedOperationError } from '../sdk';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
@@ -42,14 +42,12 @@ function grpcCode(err: unknown): number | undefined {
   return undefined;
 }
 
-/** The failure of a workflow run, with the failure type its ApplicationFailure carries. */
-export function describeFailure(err: WorkflowFailedError): { type: string; message: string } {
-  const cause = err.cause;
-  if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'ApplicationFailure', message: cause.message };
-  if (cause instanceof TerminatedFailure) return { type: 'Terminated', message: `terminated${cause.message ? `: ${cause.message}` : ''}` };
-  if (cause instanceof CancelledFailure) return { type: 'Cancelled', message: 'cancelled' };
-  if (cause instanceof TimeoutFailure) return { type: 'TimedOut', message: `timed out (${String(cause.timeoutType)})` };
-  return { type: cause?.name ?? 'Failed', message: cause?.message ?? err.message };
+/**
+ * The failure of a workflow run: the innermost cause, through child workflows and activities
+ * (the node, the slot, Redis's own reply), with the failure type it carries.
+ */
+export function describeRunFailure(err: WorkflowFailedError): { type: string; message: string } {
+  return err.cause ? describeFailure(err.cause) : { type: 'Failed', message: err.message };
 }
 
 /** Advice for the failure types the workflows raise. */
@@ -68,12 +66,12 @@ export function explain(err: unknown, context: { address?: string; command?: str
   }
   if (err instanceof UnsupportedOperationError) return usageError(err.message);
   if (err instanceof WorkflowFailedError) {
-    const { type, message } = describeFailure(err);
+    const { type, message } = describeRunFailure(err);
     const advice = ADVICE[type];
     return new CliError(`failed (${type}): ${message}${advice ? `\n  -> ${advice}` : ''}`, type === 'InvalidInput' ? EXIT.usage : EXIT.failed);
   }
   if (err instanceof WorkflowUpdateFailedError) {
-    return new CliError(`the workflow refused: ${err.cause?.message ?? err.message}`, EXIT.failed);
+    return new CliError(`the workflow refused: ${err.cause ? describeFailure(err.cause).message : err.message}`, EXIT.failed);
   }
   if (err instanceof WorkflowNotFoundError) {
     return usageError(`no workflow "${err.workflowId}" in this namespace: find ids with "redisforge list" (or check TEMPORAL_NAMESPACE)`);

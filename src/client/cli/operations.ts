@@ -9,10 +9,10 @@ import { progressQuery, redisClusterKey, runbookOperationKey, type Progress } fr
 import { formatDuration } from '../format';
 import { SLOT_MOVING_CHILD, workflowsHandling } from '../../workflows/operatorMessages';
 import { attachRunbookWorkflow, inputSchemas, type RunbookHandle } from '../sdk';
-import { CliError, describeFailure, EXIT, usageError } from './errors';
+import { CliError, describeRunFailure, EXIT, usageError } from './errors';
 import { PROCEDURES, wholeNumber } from './procedures';
 import { describeProgress } from './progress';
-import { formatResult } from './results';
+import { formatResult, verdictProblem } from './results';
 import type { Session } from './session';
 import { followAndReport, type Register } from './start';
 
@@ -28,7 +28,7 @@ async function outcomeOf(client: Client, d: WorkflowExecutionDescription): Promi
   try {
     return { result: await client.workflow.getHandle(d.workflowId).result() };
   } catch (err) {
-    if (err instanceof WorkflowFailedError) return { failure: describeFailure(err) };
+    if (err instanceof WorkflowFailedError) return { failure: describeRunFailure(err) };
     throw err;
   }
 }
@@ -42,9 +42,13 @@ async function status(session: Session, workflowId: string): Promise<number> {
   const d = await client.workflow.getHandle(workflowId).describe();
   const [summary, progress, outcome] = await Promise.all([d.staticSummary().catch(() => undefined), progressOf(client, workflowId), outcomeOf(client, d)]);
   const cluster = d.typedSearchAttributes.get(redisClusterKey);
+  // The exit code says how it ended, as the command that ran it would have: a failed,
+  // terminated, cancelled or timed-out run, or a report that says the cluster is not fine, is 1.
+  const problem = outcome.result !== undefined ? verdictProblem(d.type, outcome.result) : undefined;
+  const ended = d.status.name === 'RUNNING' || d.status.name === 'CONTINUED_AS_NEW' || (d.status.name === 'COMPLETED' && !problem) ? EXIT.ok : EXIT.failed;
   if (session.json) {
-    session.emit({ workflowId, runId: d.runId, type: d.type, status: d.status.name, summary, cluster, startTime: d.startTime, closeTime: d.closeTime, progress, ...outcome });
-    return EXIT.ok;
+    session.emit({ workflowId, runId: d.runId, type: d.type, status: d.status.name, summary, cluster, startTime: d.startTime, closeTime: d.closeTime, progress, ...outcome, ...(problem ? { problem } : {}) });
+    return ended;
   }
   const lines = [
     `${workflowId}${summary ? `: ${summary}` : ''}`,
@@ -55,7 +59,8 @@ async function status(session: Session, workflowId: string): Promise<number> {
   if (outcome.result !== undefined) lines.push('', formatResult(d.type, outcome.result));
   if (d.status.name === 'RUNNING' && /approval needed/i.test(progress?.detail ?? '')) lines.push(`  -> waiting for approval: redisforge approve ${workflowId} --by <your name>`);
   session.info(lines.join('\n'));
-  return EXIT.ok;
+  if (problem) session.warn(`redisforge: ${problem}`);
+  return ended;
 }
 
 async function running(session: Session, workflowId: string, what: string): Promise<RunbookHandle> {

@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import { InvalidInputError, isRunbookWorkflow, startRunbookWorkflow, validateInput, type RunbookHandle, type RunbookWorkflow } from '../sdk';
-import { CliError, describeFailure, EXIT, explain, usageError } from './errors';
+import { CliError, describeRunFailure, EXIT, explain, usageError } from './errors';
 import { commandName, procedureFor, PROCEDURES, type ProcedureSpec } from './procedures';
 import { followToEnd, ProgressPrinter } from './progress';
 import { formatResult, verdictProblem } from './results';
@@ -63,7 +63,7 @@ export async function followAndReport(session: Session, handle: RunbookHandle): 
     return problem ? EXIT.failed : EXIT.ok;
   } catch (err) {
     printer.end();
-    if (session.json && err instanceof WorkflowFailedError) session.emit({ workflowId: handle.workflowId, type, status: 'failed', failure: describeFailure(err) });
+    if (session.json && err instanceof WorkflowFailedError) session.emit({ workflowId: handle.workflowId, type, status: 'failed', failure: describeRunFailure(err) });
     const e = explain(err, { address: session.address() });
     throw new CliError(`${handle.workflowId} ${e.message}`, e.exitCode);
   }
