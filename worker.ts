@@ -3,15 +3,17 @@
  * `redisforge-ops`. Connection settings come from the Temporal environment variables and
  * profiles (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY, ...), as
  * the Temporal CLI reads them; the inventory from REDISFORGE_INVENTORY (default ./redisforge.json);
- * the payload encryption keys from REDISFORGE_CODEC_KEYS or REDISFORGE_CODEC_KEYS_FILE.
+ * the payload encryption keys from REDISFORGE_CODEC_KEYS or REDISFORGE_CODEC_KEYS_FILE; the log
+ * format from REDISFORGE_LOG_FORMAT (text, or json: one object per line).
  */
 import { Client } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { createActivities } from './src/activities';
 import { taskQueueFromEnv } from './src/shared';
 import { CodecConfigError, codecFromEnv, describeCodec, type EncryptionCodec } from './src/codec';
 import { InventoryError, inventoryPath, loadInventory, type Inventory } from './src/config';
+import { jsonLogLine, logFormatFromEnv, LogFormatError, workerLogger } from './src/logging';
 
 export interface RedisForgeWorkerOptions {
   inventory: Inventory;
@@ -61,6 +63,11 @@ export async function main(interceptors?: WorkerOptions['interceptors']): Promis
   const file = inventoryPath();
   const inventory = loadInventory(file);
   const codec = codecFromEnv();
+  // Before any connection: the runtime takes its logger once, at its creation.
+  const format = logFormatFromEnv();
+  Runtime.install({ logger: workerLogger(format) });
+  // The worker's own lines (stdout) in the same format as its log.
+  const say = (message: string) => console.log(format === 'json' ? jsonLogLine({ level: 'INFO', message, timestampNanos: BigInt(Date.now()) * 1_000_000n }) : message);
   const { connectionOptions, namespace } = loadClientConnectConfig();
   const connection = await NativeConnection.connect(connectionOptions);
   const worker = await createWorker({
@@ -74,19 +81,19 @@ export async function main(interceptors?: WorkerOptions['interceptors']): Promis
     interceptors,
     codec,
   });
-  console.log(
+  say(
     `redisforge worker: task queue ${worker.options.taskQueue}, namespace ${worker.options.namespace}, ` +
       `clusters: ${Object.keys(inventory.clusters).join(', ')} (inventory ${file}); ${describeCodec(codec)}`,
   );
   // run() shuts down gracefully on SIGINT/SIGTERM: in-flight activities finish or are cancelled first.
   await worker.run();
   await connection.close();
-  console.log('redisforge worker: stopped');
+  say('redisforge worker: stopped');
 }
 
 export function runMain(interceptors?: WorkerOptions['interceptors']): void {
   main(interceptors).catch((err) => {
-    if (err instanceof InventoryError || err instanceof CodecConfigError) {
+    if (err instanceof InventoryError || err instanceof CodecConfigError || err instanceof LogFormatError) {
       console.error(`redisforge worker: ${err.message}`);
       process.exit(2);
     }

@@ -2,7 +2,7 @@
  * One runbook operation as it runs: its steps for the progress query and the Web UI, and the
  * cluster it holds (one mutating operation per cluster), released when it ends.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, ContinueAsNew, isCancellation, patched, setCurrentDetails, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, ContinueAsNew, isCancellation, log, patched, setCurrentDetails, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { redisCallsWithinAMinute } from './activityOptions';
 import { progressQuery, type MigrationProgress, type Progress } from '../shared';
 import { surfaceActivityFailure } from './failures';
@@ -62,6 +62,10 @@ export class Operation {
 
   step(step: string, detail?: string): void {
     const index = this.steps.indexOf(step);
+    // The worker's log tells the story too (the workflow logger adds the workflow and run ids,
+    // and is quiet on replay): each step as it starts, at info; what changes within it, at debug.
+    const entering = step !== this.progress.step;
+    log[entering ? 'info' : 'debug'](`${this.subject()}: ${index >= 0 ? `step ${index + 1}/${this.steps.length} ` : ''}${step}${detail ? `: ${detail}` : ''}`);
     this.progress = { ...this.progress, step, stepsDone: Math.max(index, 0), detail };
     this.render();
   }
@@ -73,6 +77,7 @@ export class Operation {
   }
 
   finish(state: 'succeeded' | 'failed', detail?: string): void {
+    log[state === 'failed' ? 'warn' : 'info'](`${this.subject()}: ${state}${detail ? `: ${detail}` : ''}`);
     this.progress = { ...this.progress, step: state, stepsDone: state === 'succeeded' ? this.steps.length : this.progress.stepsDone, state, detail };
     this.render();
   }
@@ -94,6 +99,11 @@ export class Operation {
       // (WAIT_CANCELLATION_COMPLETED), so the next operation cannot overlap them.
       if (cluster && !continuing) await CancellationScope.nonCancellable(() => redisCallsWithinAMinute.releaseClusterLock(cluster, workflowInfo().workflowId));
     }
+  }
+
+  /** "restoreCluster main", for the log. */
+  private subject(): string {
+    return `${this.progress.operation}${this.progress.cluster ? ` ${this.progress.cluster}` : ''}`;
   }
 
   private render(): void {

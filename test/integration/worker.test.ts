@@ -1,9 +1,12 @@
-/** worker.ts as an operator runs it: a bad inventory stops it with every problem; SIGTERM stops it cleanly. */
+/**
+ * worker.ts as an operator runs it: a bad inventory or log format stops it with what to fix;
+ * SIGTERM stops it cleanly; its log tells each workflow's steps, as JSON lines when asked.
+ */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { password } from '../harness/cluster';
-import { ROOT, STATE_DIR, TEMPORAL_ADDRESS } from '../harness/env';
+import { password, testClient, workflowId } from '../harness/cluster';
+import { INVENTORY_PATH, ROOT, STATE_DIR, TEMPORAL_ADDRESS } from '../harness/env';
 import { startWorker } from '../harness/worker';
 
 test('a bad inventory stops the worker with exit code 2, listing every problem by its path', () => {
@@ -25,4 +28,33 @@ test('a bad inventory stops the worker with exit code 2, listing every problem b
 test('SIGTERM shuts the worker down gracefully (exit code 0)', async () => {
   const worker = await startWorker(password(), { REDISFORGE_TASK_QUEUE: 'redisforge-ops-shutdown-test' }, 'worker-shutdown.log');
   expect(await worker.stop('SIGTERM')).toBe(0);
+});
+
+test('REDISFORGE_LOG_FORMAT=json: every line of the worker log is a JSON object, and a workflow logs each step with its ids', async () => {
+  const queue = 'redisforge-ops-json-log-test';
+  const logName = `worker-json-log-${Date.now()}.log`;
+  const worker = await startWorker(password(), { REDISFORGE_TASK_QUEUE: queue, REDISFORGE_LOG_FORMAT: 'json' }, logName);
+  try {
+    const client = await testClient();
+    const id = workflowId('json-log');
+    await client.workflow.execute('clusterHealth', { taskQueue: queue, workflowId: id, args: [{ cluster: 'health' }] });
+  } finally {
+    expect(await worker.stop('SIGTERM')).toBe(0);
+  }
+  const lines = readFileSync(join(STATE_DIR, logName), 'utf8').split('\n').filter((l) => l.trim() !== '');
+  // Node's own warnings go to stderr as they are; everything the worker logs is JSON.
+  expect(lines.filter((l) => !l.startsWith('{') && !/^\(node:\d+\)|^\(Use `node --trace/.test(l))).toEqual([]);
+  const entries = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; message: string; workflowId?: string; runId?: string });
+  const steps = entries.filter((e) => e.workflowId?.includes('json-log') && /^clusterHealth health: step \d+\/\d+ /.test(e.message));
+  expect(steps.length).toBeGreaterThan(0);
+  expect(steps[0]).toMatchObject({ level: 'INFO', runId: expect.any(String) });
+  expect(entries.some((e) => e.workflowId?.includes('json-log') && e.message.startsWith('clusterHealth health: succeeded'))).toBe(true);
+});
+
+test('an unknown REDISFORGE_LOG_FORMAT stops the worker with exit code 2 naming the choices', () => {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'worker.ts')], {
+    cwd: ROOT, encoding: 'utf8', env: { ...process.env, TEMPORAL_ADDRESS, REDISFORGE_LOG_FORMAT: 'yaml', REDISFORGE_INVENTORY: INVENTORY_PATH }, timeout: 60_000,
+  });
+  expect(run.status).toBe(2);
+  expect(run.stderr).toContain('REDISFORGE_LOG_FORMAT=yaml is not a log format: use "json"');
 });
