@@ -5,7 +5,7 @@ export {
   backupScheduleId, deleteBackupSchedule, describeBackupSchedule, listBackupSchedules, pauseBackupSchedule, resumeBackupSchedule, triggerBackupSchedule,
   upsertBackupSchedule, validateCron, type BackupScheduleOptions, type ScheduleSummary,
 } from './schedules';
-export { abortUpdate, approveUpdate, pauseUpdate, progressQuery, redisClusterKey, resumeUpdate, runbookOperationKey, throttleUpdate } from '../shared';
+export { abortUpdate, approveUpdate, describeFailure, pauseUpdate, progressQuery, redisClusterKey, resumeUpdate, runbookOperationKey, throttleUpdate } from '../shared';
 export type {
   AddNodeInput, BackupClusterInput, ClusterHealthInput, CreateClusterInput, FailoverTestInput, RebalanceInput, RemoveNodeInput, RepairClusterInput,
   RestoreClusterInput, RoutingCheckInput, UpgradeEnvoyInput, UpgradeRedisInput, VerifyBackupInput,
