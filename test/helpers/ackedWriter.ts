@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from 'ioredis';
 import { keyHashSlot, parseSlotRange, splitAddress } from '../../src/cluster';
+import { within } from '../../src/util/polling';
 import { password } from '../harness/cluster';
 
 export interface ShardWriteReport {
@@ -106,7 +107,7 @@ export class AckedWriter {
     this.running = false;
     // A WAIT with no live replica blocks for good: after 30 s the connections are closed, which
     // ends it as a failed write (the test then fails on its missing acknowledgements).
-    const ended = await Promise.race([Promise.all(this.loops).then(() => true), sleep(30_000).then(() => false)]);
+    const ended = await within(Promise.all(this.loops).then(() => true), 30_000, false);
     if (!ended) {
       this.cluster.disconnect();
       await Promise.all(this.loops);
