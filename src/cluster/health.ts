@@ -222,5 +222,10 @@ export function topologyBlockers(report: HealthReport, ignoreNode?: string): Fin
   return report.findings.filter((f) => TOPOLOGY_BLOCKERS.includes(f.code) && (ignoreNode === undefined || f.node !== ignoreNode));
 }
 
-/** Findings that mean slots are not settled: what a topology change waits to be gone. */
-export const SLOT_FINDINGS: readonly FindingCode[] = ['OPEN_SLOT', 'SLOT_MAP_DISAGREEMENT', 'SLOTS_UNCOVERED', 'SLOTS_NOT_OK', 'CLUSTER_STATE_FAIL', 'NODE_FAILED'];
+/**
+ * Findings that mean slots are not settled: what a topology change waits to be gone. An epoch
+ * collision is among them: SETSLOT NODE bumps the importing master's epoch without consensus, so
+ * a migration can leave two masters on one epoch, and until Redis bumps one of them a conflicting
+ * claim to a slot has no winner. An operation that returns before that leaves a warning behind.
+ */
+export const SLOT_FINDINGS: readonly FindingCode[] = ['OPEN_SLOT', 'SLOT_MAP_DISAGREEMENT', 'SLOTS_UNCOVERED', 'SLOTS_NOT_OK', 'CLUSTER_STATE_FAIL', 'NODE_FAILED', 'CONFIG_EPOCH_COLLISION'];
