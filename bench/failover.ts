@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { dataConverterFromEnv } from '../src/codec';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { createWorker } from '../worker';
+import { createWorker } from '../src/worker';
 import { parseInventory } from '../src/config';
 import { ProcessRuntime } from '../src/runtime';
 import { startDevServer } from '../src/client/devServer';

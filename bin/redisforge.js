@@ -1,5 +1,15 @@
 #!/usr/bin/env node
-// The redisforge CLI: runs its TypeScript source through tsx (a dependency), no build step.
+// The redisforge CLI. Installed from the package, it runs the compiled JavaScript (dist/, built by
+// `npm run build`). In a source checkout it runs the TypeScript itself through tsx (a dev
+// dependency), so no build stands between an edit and a run.
 'use strict';
-require('tsx/cjs');
-require('../src/client/cli/main.ts');
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+
+const source = join(__dirname, '..', 'src', 'client', 'cli', 'main.ts');
+if (existsSync(source)) {
+  require('tsx/cjs');
+  require(source);
+} else {
+  require('../dist/client/cli/main.js');
+}

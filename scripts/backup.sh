@@ -11,4 +11,4 @@ cd "$(dirname "$0")/.."
 case ${1:-} in
   -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
-exec node bin/redisforge.js backup "$@"
+exec bash scripts/node-lts.sh --exec bin/redisforge.js backup "$@"

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { Cluster } from 'ioredis';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { createWorker } from '../worker';
+import { createWorker } from '../src/worker';
 import { parseInventory } from '../src/config';
 import { ProcessRuntime } from '../src/runtime/process';
 import { acceptsConnections } from '../src/util/ports';

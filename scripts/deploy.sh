@@ -36,6 +36,6 @@ case $target in
     input="{\"proxy\":$(json_str "$proxy"),\"image\":$(json_str "$image")"
     [ -n "$timeout" ] && input="$input,\"timeoutSeconds\":$timeout"
     [ "$dry_run" = true ] && input="$input,\"dryRun\":true"
-    exec node bin/redisforge.js start upgradeEnvoy --input "$input}" --wait ;;
+    exec bash scripts/node-lts.sh --exec bin/redisforge.js start upgradeEnvoy --input "$input}" --wait ;;
   *) echo "deploy.sh: unknown target $target (this script deploys: envoy)" >&2; usage ;;
 esac

@@ -14,7 +14,7 @@ usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ $# -ge 2 ] || usage
 action=$1; target=$2; shift 2
 case $action in
-  add) exec node bin/redisforge.js add-node "$target" "$@" ;;
-  remove) exec node bin/redisforge.js remove-node "$target" "$@" ;;
+  add) exec bash scripts/node-lts.sh --exec bin/redisforge.js add-node "$target" "$@" ;;
+  remove) exec bash scripts/node-lts.sh --exec bin/redisforge.js remove-node "$target" "$@" ;;
   *) usage ;;
 esac

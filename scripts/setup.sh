@@ -30,10 +30,17 @@ apt_install() {
   trap - EXIT
 }
 
-# 1. Node dependencies, when missing or older than package-lock.json.
+# 0. Node: the project runs on Node 22 LTS or newer (package.json's engines). When the machine's
+#    node is older, a pinned Node 22 from npm, cached outside the work tree (scripts/node-lts.sh);
+#    and a pinned Node 24 and 20 too, for the unit tests on each (scripts/unit-node.sh).
+NODE_BIN=$(bash scripts/node-lts.sh)
+for major in 20 24; do bash scripts/node-lts.sh "$major" >/dev/null; done
+say "Node $("$NODE_BIN" --version) ($NODE_BIN); unit tests also on $(bash scripts/node-lts.sh --version 20) and $(bash scripts/node-lts.sh --version 24)"
+
+# 1. Node dependencies, when missing or older than package-lock.json (installed by the project's Node).
 if [ ! -d node_modules ] || ! cmp -s package-lock.json node_modules/.redisforge-lock 2>/dev/null; then
   act "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  PATH="$(dirname "$NODE_BIN"):$PATH" npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.redisforge-lock
 else
   say "node_modules up to date"
@@ -69,6 +76,26 @@ else
     exit 1
   fi
   act "temporal CLI built in $(( $(date +%s) - start )) s: $TEMPORAL_BIN"
+fi
+
+# 3a. `temporal` on PATH, so README's `temporal workflow execute ...` runs as printed in a new
+#     shell: a link to the pinned CLI where this user may write one on PATH, else the line to add.
+#     A temporal already on PATH that is new enough is left alone.
+# (go install leaves the pinned build's --version at 0.0.0-DEV, so it is known by its path.)
+on_path=$(command -v temporal 2>/dev/null || true)
+if [ -n "$on_path" ] && { [ "$(readlink -f "$on_path")" = "$(readlink -f "$TEMPORAL_BIN")" ] || temporal_ok "$on_path"; }; then
+  say "temporal on PATH: $on_path"
+elif [ -x "$TEMPORAL_BIN" ]; then
+  linked=
+  for dir in /usr/local/bin "$HOME/.local/bin"; do
+    case ":$PATH:" in *":$dir:"*) ;; *) continue ;; esac
+    if [ -d "$dir" ] && [ -w "$dir" ] && ln -sf "$TEMPORAL_BIN" "$dir/temporal" 2>/dev/null; then
+      act "linked $dir/temporal to the temporal CLI $TEMPORAL_CLI_VERSION"
+      linked=1
+      break
+    fi
+  done
+  [ -n "$linked" ] || echo "setup: the temporal CLI is not on PATH; add it with: export PATH=\"$(dirname "$TEMPORAL_BIN"):\$PATH\"" >&2
 fi
 
 # 3b. versitygw, the S3-compatible server the backup store tests run against, pinned and cached

@@ -79,6 +79,10 @@ export const TEST_CLUSTERS = {
   'fault-backup': { nodes: ports(21231), runtime: 'process' },
   'fault-repair': { nodes: ports(21241), runtime: 'process' },
   'fault-core': { nodes: ports(21251), runtime: 'process' },
+  /** The packed tarball's worker runs clusterHealth here (test/integration/package.test.ts). */
+  package: { nodes: ports(24201), runtime: 'process' },
+  /** clusterHealth and a restore started from the Web UI's Start Workflow form (test/integration/webuiStart.test.ts). */
+  'webui-start': { nodes: ports(24101), runtime: 'process' },
   /** Failover drills and replace on containers. */
   docker: { nodes: ports(22001), runtime: 'docker' },
   /** upgradeRedis on containers, 7.0.15 -> 8.0.2. */

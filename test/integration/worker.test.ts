@@ -1,5 +1,5 @@
 /**
- * worker.ts as an operator runs it: a bad inventory or log format stops it with what to fix;
+ * worker.ts (and `redisforge worker`) as an operator runs it: a bad inventory or log format stops it with what to fix;
  * SIGTERM stops it cleanly; its log tells each workflow's steps, as JSON lines when asked.
  */
 import { spawnSync } from 'node:child_process';
@@ -57,4 +57,14 @@ test('an unknown REDISFORGE_LOG_FORMAT stops the worker with exit code 2 naming 
   });
   expect(run.status).toBe(2);
   expect(run.stderr).toContain('REDISFORGE_LOG_FORMAT=yaml is not a log format: use "json"');
+});
+
+test('redisforge worker is the same worker: --inventory names the file, a bad one exits 2 with what to fix', () => {
+  const file = join(STATE_DIR, 'bad-inventory-cli.json');
+  writeFileSync(file, JSON.stringify({ clusters: { main: { nodes: ['127.0.0.1:7001', 'nope'] } } }));
+  const run = spawnSync(process.execPath, [join(ROOT, 'bin', 'redisforge.js'), 'worker', '--inventory', file], {
+    cwd: ROOT, encoding: 'utf8', env: { ...process.env, TEMPORAL_ADDRESS, REDISFORGE_INVENTORY: undefined }, timeout: 60_000,
+  });
+  expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 2, stderr: expect.stringContaining(`inventory ${file} is invalid:`) });
+  expect(run.stderr).toContain('clusters.main.nodes[1]: expected "host:port"');
 });

@@ -1,6 +1,6 @@
 /**
  * The redisforge command line: one subcommand per runbook procedure, plus status, watch,
- * approve, pause, resume, abort, throttle, list, schedule and codec-server. runCli returns the exit code
+ * approve, pause, resume, abort, throttle, list, schedule, codec-server and worker. runCli returns the exit code
  * (see errors.ts) and never exits the process, so tests and wrappers can call it.
  */
 import { Command, CommanderError, Option } from 'commander';
@@ -11,6 +11,7 @@ import { addOperationCommands } from './operations';
 import { addScheduleCommands } from './schedule';
 import { processIo, Session, type CliIo, type GlobalOptions } from './session';
 import { addProcedureCommands, type Register } from './start';
+import { addWorkerCommand } from './worker';
 
 const HELP_AFTER = `
 Connection: like the Temporal CLI (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
@@ -38,6 +39,7 @@ function buildProgram(io: CliIo, globals: GlobalOptions, register: Register): Co
   addOperationCommands(program, register);
   addScheduleCommands(program, register);
   addCodecServerCommand(program, register);
+  addWorkerCommand(program, register);
   return program;
 }
 
