@@ -81,6 +81,8 @@ export const TEST_CLUSTERS = {
   'fault-core': { nodes: ports(21251), runtime: 'process' },
   /** The packed tarball's worker runs clusterHealth here (test/integration/package.test.ts). */
   package: { nodes: ports(24201), runtime: 'process' },
+  /** scripts/deploy.sh redis: .env and upgradeRedis together (test/integration/deploy.test.ts). */
+  deploy: { nodes: ports(24211), runtime: 'process' },
   /** clusterHealth and a restore started from the Web UI's Start Workflow form (test/integration/webuiStart.test.ts). */
   'webui-start': { nodes: ports(24101), runtime: 'process' },
   /** Failover drills and replace on containers. */
