@@ -30,6 +30,12 @@ export interface Progress {
   stepsDone: number;
   stepsTotal: number;
   state: 'running' | 'succeeded' | 'failed';
+  /**
+   * The input is valid and every check before the first change passed (the preflight): from here
+   * on the operation acts on the cluster, or waits for its approval to. Absent from workers older
+   * than this field.
+   */
+  checked?: boolean;
   detail?: string;
   /** For operations that move slots. */
   migration?: MigrationProgress;

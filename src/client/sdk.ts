@@ -10,7 +10,9 @@
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import type { z } from 'zod';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { formatIssues } from '../validation';
+import { within } from '../util/polling';
 import {
   abortUpdate, approveUpdate, pauseUpdate, progressQuery, redisClusterKey, resumeUpdate, runbookOperationKey, throttleUpdate, type Progress,
 } from '../shared';
@@ -146,6 +148,13 @@ export function defaultSummary(type: string, input: unknown): string {
   return `${type} on ${cluster ? `cluster ${cluster}` : `proxy ${proxy ?? '?'}`}${dryRun ? ' (dry run)' : ''}`;
 }
 
+/**
+ * How a wait for a started workflow's checks ended (RunbookHandle.untilChecked): `checked`, it
+ * passed validation and preflight and goes on; `ended`, it closed first (result() says how);
+ * `timedOut`, neither within the time given (no worker polling its task queue, or a long check).
+ */
+export type CheckOutcome = { outcome: 'checked'; progress: Progress } | { outcome: 'ended' } | { outcome: 'timedOut'; progress?: Progress };
+
 /** A started runbook workflow. `type` is known when it was started here or looked up with `attach`. */
 export class RunbookHandle<W extends RunbookWorkflow = RunbookWorkflow> {
   constructor(
@@ -161,6 +170,25 @@ export class RunbookHandle<W extends RunbookWorkflow = RunbookWorkflow> {
   /** Where the workflow is: its step, and slot moves for operations that move slots. */
   progress(): Promise<Progress> {
     return this.workflow.query(progressQuery);
+  }
+
+  /**
+   * Waits until the workflow has passed its input validation and preflight checks (its progress
+   * says `checked`) or has ended, whichever comes first, at most `timeoutMs`. A caller that starts
+   * a long procedure and returns learns here whether it was refused.
+   */
+  async untilChecked({ timeoutMs = 120_000, everyMs = 200 }: { timeoutMs?: number; everyMs?: number } = {}): Promise<CheckOutcome> {
+    const deadline = Date.now() + timeoutMs;
+    let last: Progress | undefined;
+    for (;;) {
+      const { status } = await this.workflow.describe();
+      if (status.name !== 'RUNNING') return { outcome: 'ended' };
+      // No answer until a worker has run the first workflow task: asked again next round.
+      last = (await within(this.progress().catch(() => undefined), 5_000, undefined)) ?? last;
+      if (last?.checked) return { outcome: 'checked', progress: last };
+      if (Date.now() >= deadline) return { outcome: 'timedOut', progress: last };
+      await sleep(Math.min(everyMs, Math.max(deadline - Date.now(), 1)));
+    }
   }
 
   /** Opens the approval gate of an APPROVABLE workflow (removeNode, restoreCluster...); recorded in the history. */

@@ -36,7 +36,7 @@ const STEPS = [
 ] as const;
 
 export async function addNode(rawInput: unknown): Promise<AddNodeReport> {
-  const op = new Operation('addNode', STEPS);
+  const op = new Operation('addNode', STEPS, { checks: 2 });
   return op.run(async () => {
     const input = parseInput(addNodeInput, rawInput);
     op.recordCluster(input.cluster);

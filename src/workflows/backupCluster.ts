@@ -32,7 +32,7 @@ export interface BackupReport {
 const STEPS = ['Choose a node per shard', 'Rewrite and upload each shard', 'Write the manifest', 'Apply retention'] as const;
 
 export async function backupCluster(rawInput: unknown): Promise<BackupReport> {
-  const op = new Operation('backupCluster', STEPS);
+  const op = new Operation('backupCluster', STEPS, { checks: 1 });
   return op.run(async () => {
     const input = parseInput(backupClusterInput, rawInput);
     op.recordCluster(input.cluster);

@@ -40,7 +40,7 @@ const STEPS = [
 const ROLES = ['operator', 'replication', 'application'] as const;
 
 export async function configureAcl(rawInput: unknown): Promise<ConfigureAclReport> {
-  const op = new Operation('configureAcl', STEPS);
+  const op = new Operation('configureAcl', STEPS, { checks: 1 });
   const gate = new ApprovalGate('configureAcl');
   return op.run(async () => {
     const input = parseInput(configureAclInput, rawInput);

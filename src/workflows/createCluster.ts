@@ -29,7 +29,7 @@ const STEPS = [
 ] as const;
 
 export async function createCluster(rawInput: unknown): Promise<CreateClusterResult> {
-  const op = new Operation('createCluster', STEPS);
+  const op = new Operation('createCluster', STEPS, { checks: 1 });
   return op.run(async () => {
     const input = parseInput(createClusterInput, rawInput);
     op.recordCluster(input.cluster);

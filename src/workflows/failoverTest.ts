@@ -67,7 +67,7 @@ const STEPS = [
 ] as const;
 
 export async function failoverTest(rawInput: unknown): Promise<FailoverTestReport> {
-  const op = new Operation('failoverTest', STEPS);
+  const op = new Operation('failoverTest', STEPS, { checks: 1 });
   return op.run(async () => {
     const input = parseInput(failoverTestInput, rawInput);
     op.recordCluster(input.cluster);

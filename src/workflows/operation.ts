@@ -18,11 +18,17 @@ export class Operation {
   /** The cluster this operation holds (see lock()), released when it ends. */
   private locked?: string;
 
+  /**
+   * `checks`: how many of the first steps only check and plan (preflight). Once the operation
+   * enters a later step (or, with 0, its first), its input was valid and every check passed:
+   * the progress says `checked`, and a client that starts it may return.
+   */
   constructor(
     operation: string,
     private readonly steps: readonly string[],
+    private readonly options: { checks?: number } = {},
   ) {
-    this.progress = { operation, step: 'validating input', stepsDone: 0, stepsTotal: steps.length, state: 'running' };
+    this.progress = { operation, step: 'validating input', stepsDone: 0, stepsTotal: steps.length, state: 'running', checked: false };
     setHandler(progressQuery, () => this.progress);
     this.render();
   }
@@ -66,7 +72,8 @@ export class Operation {
     // and is quiet on replay): each step as it starts, at info; what changes within it, at debug.
     const entering = step !== this.progress.step;
     log[entering ? 'info' : 'debug'](`${this.subject()}: ${index >= 0 ? `step ${index + 1}/${this.steps.length} ` : ''}${step}${detail ? `: ${detail}` : ''}`);
-    this.progress = { ...this.progress, step, stepsDone: Math.max(index, 0), detail };
+    const checked = this.progress.checked || index >= (this.options.checks ?? 0);
+    this.progress = { ...this.progress, step, stepsDone: Math.max(index, 0), detail, checked };
     this.render();
   }
 
@@ -78,7 +85,8 @@ export class Operation {
 
   finish(state: 'succeeded' | 'failed', detail?: string): void {
     log[state === 'failed' ? 'warn' : 'info'](`${this.subject()}: ${state}${detail ? `: ${detail}` : ''}`);
-    this.progress = { ...this.progress, step: state, stepsDone: state === 'succeeded' ? this.steps.length : this.progress.stepsDone, state, detail };
+    const checked = this.progress.checked || state === 'succeeded';
+    this.progress = { ...this.progress, step: state, stepsDone: state === 'succeeded' ? this.steps.length : this.progress.stepsDone, state, detail, checked };
     this.render();
   }
 

@@ -37,7 +37,7 @@ const STEPS = ['Check the cluster is healthy', 'Plan the moves', 'Check for keys
 
 /** `carried` is internal: the state one run hands the next when it continues as new (see rebalanceState.ts). */
 export async function rebalance(rawInput: unknown, carried?: unknown): Promise<RebalanceReport> {
-  const op = new Operation('rebalance', STEPS);
+  const op = new Operation('rebalance', STEPS, { checks: 3 });
   return op.run(async () => {
     const input = parseInput(rebalanceInput, rawInput);
     let state = carriedState(carried);

@@ -34,7 +34,7 @@ export interface RemoveNodeReport {
 const STEPS = ['Find the node', 'Drain its slots', 'Re-point its replicas', 'Forget it on every other node', 'Reset and stop it', 'Check the cluster'] as const;
 
 export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
-  const op = new Operation('removeNode', STEPS);
+  const op = new Operation('removeNode', STEPS, { checks: 1 });
   const gate = new ApprovalGate('removeNode');
   return op.run(async () => {
     const input = parseInput(removeNodeInput, rawInput);

@@ -60,7 +60,7 @@ const STEPS = ['Find what is broken', 'Restart failed nodes', 'Close open slots'
 const SERVED: FindingCode[] = ['OPEN_SLOT', 'SLOTS_UNCOVERED', 'SLOTS_NOT_OK', 'SLOT_MAP_DISAGREEMENT', 'CLUSTER_STATE_FAIL'];
 
 export async function repairCluster(rawInput: unknown): Promise<RepairReport> {
-  const op = new Operation('repairCluster', STEPS);
+  const op = new Operation('repairCluster', STEPS, { checks: 1 });
   const gate = new ApprovalGate('repairCluster');
   return op.run(async () => {
     const input = parseInput(repairClusterInput, rawInput);

@@ -59,7 +59,7 @@ function scratchTarget(input: RestoreClusterInput, raw: unknown): ScratchAllocat
 }
 
 export async function restoreCluster(rawInput: unknown, rawInternal?: unknown): Promise<RestoreReport> {
-  const op = new Operation('restoreCluster', STEPS);
+  const op = new Operation('restoreCluster', STEPS, { checks: 2 });
   // At the approval gate, abort declines: the restore ends with nothing touched.
   const gate = new ApprovalGate('restoreCluster');
   return op.run(async () => {

@@ -34,7 +34,7 @@ const STEPS = [
 ] as const;
 
 export async function rotateCredentials(rawInput: unknown): Promise<RotateCredentialsReport> {
-  const op = new Operation('rotateCredentials', STEPS);
+  const op = new Operation('rotateCredentials', STEPS, { checks: 1 });
   return op.run(async () => {
     const input = parseInput(rotateCredentialsInput, rawInput);
     op.recordCluster(input.cluster);

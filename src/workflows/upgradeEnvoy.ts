@@ -31,7 +31,7 @@ export interface UpgradeEnvoyReport {
 const STEPS = ['Check the proxy and the new image', 'Replace the container with the new image', 'Await readiness', 'Remove the previous container', 'Roll back to the previous image'] as const;
 
 export async function upgradeEnvoy(rawInput: unknown): Promise<UpgradeEnvoyReport> {
-  const op = new Operation('upgradeEnvoy', STEPS);
+  const op = new Operation('upgradeEnvoy', STEPS, { checks: 1 });
   return op.run(async () => {
     const input = parseInput(upgradeEnvoyInput, rawInput);
     const proxy = await redisCallsWithinAMinute.loadProxySpec(input.proxy).catch(surfaceActivityFailure);

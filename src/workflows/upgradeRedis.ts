@@ -40,7 +40,7 @@ export interface UpgradeRedisReport {
 const STEPS = ['Check the cluster is healthy', 'Plan the upgrade', 'Upgrade shard by shard', 'Verify redis_version on every node', 'Check the cluster is healthy again'] as const;
 
 export async function upgradeRedis(rawInput: unknown): Promise<UpgradeRedisReport> {
-  const op = new Operation('upgradeRedis', STEPS);
+  const op = new Operation('upgradeRedis', STEPS, { checks: 2 });
   const controls = new RunControls('upgradeRedis');
 
   return op.run(async () => {

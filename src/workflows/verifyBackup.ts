@@ -30,7 +30,7 @@ export interface VerifyBackupReport {
 const STEPS = ['Find the backup', 'Restore into a scratch cluster', 'Tear the scratch cluster down'] as const;
 
 export async function verifyBackup(rawInput: unknown): Promise<VerifyBackupReport> {
-  const op = new Operation('verifyBackup', STEPS);
+  const op = new Operation('verifyBackup', STEPS, { checks: 1 });
   return op.run(async () => {
     const input = parseInput(verifyBackupInput, rawInput);
     op.recordCluster(input.cluster);

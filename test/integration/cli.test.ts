@@ -5,9 +5,10 @@
  * on a non-terminal). The cluster is healthy again at the end.
  */
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestCluster } from '../harness/cluster';
-import { TEMPORAL_ADDRESS } from '../harness/env';
+import { STATE_DIR, TEMPORAL_ADDRESS } from '../harness/env';
 import { redisforge, ROOT, spawnRedisforge, type CliRun } from '../cli/redisforge';
 import { eventually } from '../helpers/waitFor';
 
@@ -32,6 +33,13 @@ test('health --json: one JSON document on stdout, healthy, exit 0; a workflow id
   expect(out).toMatchObject({ type: 'clusterHealth', status: 'succeeded', result: { healthy: true, summary: { masters: 3 } } });
   expect(out.workflowId).toMatch(/^clusterHealth-health-\d{8}T\d{9}Z$/);
   healthId = out.workflowId;
+});
+
+test('without --cluster or REDISFORGE_CLUSTER, the inventory\'s only cluster is the default', async () => {
+  const file = join(STATE_DIR, 'one-cluster-inventory.json');
+  writeFileSync(file, JSON.stringify({ clusters: { health: { nodes: cluster.nodes } } }));
+  const run = await redisforge(['health', '--json'], { ...env, REDISFORGE_INVENTORY: file });
+  expect({ code: run.code, cluster: json<{ result: { cluster: string } }>(run).result.cluster }).toEqual({ code: 0, cluster: 'health' });
 });
 
 test('a bad input the workflow finds (an unknown cluster) exits 2 with its message', async () => {
@@ -73,16 +81,24 @@ test('list --cluster health --json has the health run; status shows it completed
   expect(pause.stderr).toMatch(/is completed: there is nothing to pause/);
 });
 
+test('a long procedure refused by its own checks fails the command that started it, with the failure and its exit code', async () => {
+  // Before, this printed "started" and exited 0; the workflow failed 112 ms later.
+  const run = await cli('restore', 'not-an-id', '--cluster', 'health', '--store', 'local');
+  expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 1, stdout: '' });
+  expect(run.stderr).toMatch(/^redisforge restore: restoreCluster-health-\S+ failed \(PreflightFailed\): backupId: no backup not-an-id of cluster health in /);
+  expect(run.stderr).toContain('-> fix what the preflight found, then start again');
+});
+
 test('restore waits for approval: watch prints progress lines, approve unblocks it, the cluster ends healthy', async () => {
   const backup = await cli('backup', '--cluster', 'health', '--store', 'local', '--json');
   expect(backup.code).toBe(0);
   const { backupId } = json<{ result: { backupId: string } }>(backup).result;
 
-  // A long procedure: started, its id printed, not followed.
+  // A long procedure: started, its id printed once its checks passed (it waits for approval now), not followed.
   const restore = await cli('restore', backupId, '--cluster', 'health', '--store', 'local', '--json');
   expect(restore.code).toBe(0);
-  const { workflowId, status } = json<{ workflowId: string; status: string }>(restore);
-  expect(status).toBe('started');
+  const { workflowId, status, checked, progress } = json<{ workflowId: string; status: string; checked: boolean; progress: { step: string } }>(restore);
+  expect({ status, checked, step: progress.step }).toEqual({ status: 'started', checked: true, step: 'Wait for approval' });
 
   const watch = spawnRedisforge(['watch', workflowId], env);
   // The hint is the gate's last line: waiting for it, not for the word, sees the whole gate.

@@ -3,7 +3,11 @@
  * (exit 2, naming them), an unreachable server (exit 3), and the pure pieces (progress
  * rendering, flag naming, workflow ids).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defaultSummary, defaultWorkflowId, validateInput } from '../../src/client/sdk';
+import { onlyInventoryCluster } from '../../src/client/cli/session';
 import { commandName, PROCEDURES } from '../../src/client/cli/procedures';
 import { ProgressPrinter, progressBar } from '../../src/client/cli/progress';
 import { verdictProblem } from '../../src/client/cli/results';
@@ -135,4 +139,17 @@ test('workflow ids, summaries, local validation and verdicts', () => {
   expect(verdictProblem('clusterHealth', { cluster: 'main', healthy: false })).toMatch(/not healthy/);
   expect(verdictProblem('clusterHealth', { cluster: 'main', healthy: true })).toBeUndefined();
   expect(verdictProblem('rebalance', { aborted: 'by signal' })).toBe('aborted: by signal');
+});
+
+test('the default cluster: the only cluster of the inventory this machine has, else none (then "main")', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'redisforge-inv-'));
+  const write = (name: string, body: string) => (writeFileSync(join(dir, name), body), join(dir, name));
+  try {
+    expect(onlyInventoryCluster({ REDISFORGE_INVENTORY: write('one.json', JSON.stringify({ clusters: { payments: { nodes: [] } } })) })).toBe('payments');
+    expect(onlyInventoryCluster({ REDISFORGE_INVENTORY: write('two.json', JSON.stringify({ clusters: { a: {}, b: {} } })) })).toBeUndefined();
+    expect(onlyInventoryCluster({ REDISFORGE_INVENTORY: write('bad.json', '{ not json') })).toBeUndefined();
+    expect(onlyInventoryCluster({ REDISFORGE_INVENTORY: join(dir, 'missing.json') })).toBeUndefined();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

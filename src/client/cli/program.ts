@@ -24,7 +24,7 @@ function buildProgram(io: CliIo, globals: GlobalOptions, register: Register): Co
   const program = new Command('redisforge')
     .description('The RedisForge runbook as durable Temporal workflows: start procedures, follow, approve and steer them')
     .version(version, '-V, --version')
-    .addOption(new Option('--cluster <name>', 'the cluster, by its name in the worker\'s inventory (default: $REDISFORGE_CLUSTER or "main")'))
+    .addOption(new Option('--cluster <name>', 'the cluster, by its name in the worker\'s inventory (default: $REDISFORGE_CLUSTER, the only cluster of $REDISFORGE_INVENTORY or ./redisforge.json, or "main")'))
     .option('--json', 'machine output: one JSON document on stdout (progress and messages go to stderr)')
     .option('--address <host:port>', 'the Temporal frontend (default: $TEMPORAL_ADDRESS, the profile, or localhost:7233)')
     .option('--namespace <name>', 'the Temporal namespace (default: $TEMPORAL_NAMESPACE, the profile, or "default")')

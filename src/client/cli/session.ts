@@ -2,6 +2,8 @@
  * One run of the CLI: where its output goes, its global options, and its Temporal client
  * (connected on first use, configured like the Temporal CLI: TEMPORAL_* variables, profiles).
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { CodecConfigError } from '../../codec';
@@ -41,8 +43,26 @@ export interface GlobalOptions {
 
 export const DEFAULT_CLUSTER = 'main';
 
+/**
+ * The inventory's only cluster, when this machine has the worker's inventory (REDISFORGE_INVENTORY,
+ * else ./redisforge.json) and it names exactly one; else undefined. An unreadable or invalid file is
+ * the worker's to report: here it only means no default.
+ */
+export function onlyInventoryCluster(env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    // Where the worker looks (src/config.ts inventoryPath; the client loads no config code).
+    const file = env.REDISFORGE_INVENTORY ?? resolve('redisforge.json');
+    const clusters = (JSON.parse(readFileSync(file, 'utf8')) as { clusters?: unknown }).clusters;
+    const names = clusters && typeof clusters === 'object' ? Object.keys(clusters) : [];
+    return names.length === 1 ? names[0] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class Session {
   private clientPromise?: Promise<Client>;
+  private defaultCluster?: string;
 
   constructor(
     readonly io: CliIo,
@@ -53,9 +73,9 @@ export class Session {
     return this.globals.json === true;
   }
 
-  /** --cluster, else $REDISFORGE_CLUSTER, else "main". */
+  /** --cluster, else $REDISFORGE_CLUSTER, else the inventory's only cluster, else "main". */
   get cluster(): string {
-    return this.globals.cluster ?? this.io.env.REDISFORGE_CLUSTER ?? DEFAULT_CLUSTER;
+    return this.globals.cluster ?? this.io.env.REDISFORGE_CLUSTER ?? (this.defaultCluster ??= onlyInventoryCluster(this.io.env) ?? DEFAULT_CLUSTER);
   }
 
   /** Whether the cluster was named (flag or environment) rather than defaulted. */

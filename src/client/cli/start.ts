@@ -1,13 +1,14 @@
 /**
  * Starting procedures: flags become the workflow's input, checked by its schema here; short
- * procedures are followed to the end, long ones return their id with the `watch` hint.
+ * procedures are followed to the end, long ones return their id with the `watch` hint once the
+ * workflow has passed its own checks (or with the failure that stopped it there).
  */
 import { Command, Option } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import { InvalidInputError, isRunbookWorkflow, startRunbookWorkflow, validateInput, type RunbookHandle, type RunbookWorkflow } from '../sdk';
 import { CliError, describeRunFailure, EXIT, explain, usageError } from './errors';
 import { commandName, procedureFor, PROCEDURES, type ProcedureSpec } from './procedures';
-import { followToEnd, ProgressPrinter } from './progress';
+import { describeProgress, followToEnd, ProgressPrinter } from './progress';
 import { formatResult, verdictProblem } from './results';
 import type { Session } from './session';
 
@@ -76,15 +77,35 @@ async function startAndReport(session: Session, type: RunbookWorkflow, input: Re
     session.info(`started ${handle.workflowId}`);
     return followAndReport(session, handle);
   }
-  if (session.json) session.emit({ workflowId: handle.workflowId, type, status: 'started' });
-  else session.info(`started ${handle.workflowId}\n  follow it:  redisforge watch ${handle.workflowId}\n  status:     redisforge status ${handle.workflowId}`);
+  // Returns once the workflow has passed validation and preflight; refused there, or done
+  // already, it is reported as a followed run is (its failure and exit code, or its result).
+  const check = await handle.untilChecked({ timeoutMs: CHECKS_TIMEOUT_MS });
+  if (check.outcome === 'ended') return followAndReport(session, handle);
+  const now = check.progress ? describeProgress(check.progress) : undefined;
+  if (check.outcome === 'timedOut') {
+    session.warn(
+      `redisforge: ${handle.workflowId} has not passed its checks within ${CHECKS_TIMEOUT_MS / 1000} s` +
+        `${now ? ` (now: ${now})` : ' (no worker has answered: is one polling its task queue?)'}; it goes on without this command`,
+    );
+  }
+  const checked = check.outcome === 'checked';
+  if (session.json) session.emit({ workflowId: handle.workflowId, type, status: 'started', checked, ...(check.progress ? { progress: check.progress } : {}) });
+  else {
+    session.info(
+      `started ${handle.workflowId}${checked ? `; its checks passed, now: ${now}` : ''}\n` +
+        `  follow it:  redisforge watch ${handle.workflowId}\n  status:     redisforge status ${handle.workflowId}`,
+    );
+  }
   return EXIT.ok;
 }
+
+/** How long a command that does not follow a run to its end waits for its checks (preflight) to pass. */
+const CHECKS_TIMEOUT_MS = 120_000;
 
 function waitOptions(command: Command, long: boolean): void {
   command
     .addOption(new Option('--wait', `follow it to the end${long ? '' : ' (the default)'}`))
-    .addOption(new Option('--no-wait', `print the workflow id and return${long ? ' (the default)' : ''}`))
+    .addOption(new Option('--no-wait', `return once its checks (input, preflight) passed, with the workflow id${long ? ' (the default)' : ''}`))
     .addOption(new Option('--id <workflowId>', 'the workflow id (default: <type>-<cluster>-<UTC time>)'));
 }
 
@@ -99,7 +120,7 @@ function addProcedure(parent: Command, spec: ProcedureSpec, register: Register):
     command.addOption(option);
   }
   waitOptions(command, spec.long);
-  command.addHelpText('after', `\nStarts the ${spec.type} workflow.${spec.long ? ' Returns at once with its id unless --wait.' : ''}\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}\n`);
+  command.addHelpText('after', `\nStarts the ${spec.type} workflow.${spec.long ? ' Unless --wait, returns with its id once its checks (input, preflight) have passed, or with their failure.' : ''}\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}\n`);
   register(command, async (session, cmd, args) => {
     const input = inputFrom(spec, session, cmd, args);
     try {
