@@ -65,6 +65,44 @@ export async function withRedis<T>(address: string, fn: (redis: Redis) => Promis
   }
 }
 
+const execFileAsync = promisify(execFile);
+
+/**
+ * A test port must be free before its node starts: a redis-server left on it by another checkout
+ * or a killed run (whose directory is gone, so remove() cannot find it) would answer for the new
+ * node, which then fails to bind and never writes its pid file. Such a leftover is killed; anything
+ * else on the port fails the start with its name.
+ */
+async function freePort(address: string): Promise<void> {
+  const { port } = splitAddress(address);
+  const listeners = async () => {
+    const { stdout } = await execFileAsync('ss', ['-ltnpH', `sport = :${port}`]).catch(() => ({ stdout: '' }));
+    const byPid = new Map([...stdout.matchAll(/\("([^"]+)",pid=(\d+)/g)].map((m) => [Number(m[2]), m[1]!]));
+    return [...byPid].map(([pid, name]) => ({ name, pid }));
+  };
+  const found = await listeners();
+  if (!found.length) return;
+  // Valkey through its root's loader shows as ld-linux: its command line names it.
+  const isServer = (l: { name: string; pid: number }) => /redis|valkey/.test(l.name) || /redis|valkey/.test(readFileSync(`/proc/${l.pid}/cmdline`, 'utf8').toString());
+  const stray = found.filter((l) => {
+    try {
+      return !isServer(l);
+    } catch {
+      return false;
+    }
+  });
+  if (stray.length) throw new Error(`test port ${port} is taken by ${stray.map((l) => `${l.name} (pid ${l.pid})`).join(', ')}: stop it, or run on a free machine`);
+  console.warn(`test port ${port}: killing a leftover ${found.map((l) => `${l.name} (pid ${l.pid})`).join(', ')} from an earlier run`);
+  for (const l of found) {
+    try {
+      process.kill(l.pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+  await eventually(`port ${port} to be free`, listeners, (l) => l.length === 0, { timeoutMs: 10_000 });
+}
+
 export class TestCluster {
   private constructor(
     readonly name: TestClusterName,
@@ -78,6 +116,7 @@ export class TestCluster {
     const runtime = createRuntime(inventory, name, { password: password() })!;
     const cluster = new TestCluster(name, TEST_CLUSTERS[name].nodes, runtime);
     await cluster.remove();
+    if (runtime instanceof ProcessRuntime) await Promise.all(cluster.nodes.map(freePort));
     await Promise.all(cluster.nodes.map((n) => runtime.provision(n, version)));
     if (form) await cluster.form();
     return cluster;

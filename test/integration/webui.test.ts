@@ -49,17 +49,25 @@ async function expectNothingSecret(page: Page): Promise<void> {
 }
 
 /**
- * Waits for the page to show every one of `texts`, reloading it up to twice when a panel stays on
+ * Waits for the page to show every one of `texts`, reloading it every 20 s when a panel stays on
  * "Loading..." (the UI reads a finished run's history once, and a slow first read is not retried
- * by the page itself). Fails with what the page last showed.
+ * by the page itself). A read during the page's own navigation (its context is destroyed) counts
+ * as not yet. Fails after a minute with what the page last showed.
  */
 async function showsAll(page: Page, texts: string[]): Promise<void> {
-  const check = `${JSON.stringify(texts)}.every((t) => document.body.innerText.includes(t))`;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    if (attempt > 0) await page.reload();
-    if (await page.waitForFunction(check, undefined, { timeout: 20_000 }).then(() => true, () => false)) return;
+  const deadline = Date.now() + 60_000;
+  let reloadAt = Date.now() + 20_000;
+  let body = '';
+  for (;;) {
+    body = await page.innerText('body', { timeout: 5_000 }).catch(() => body);
+    if (texts.every((t) => body.includes(t))) return;
+    if (Date.now() > deadline) break;
+    if (Date.now() > reloadAt) {
+      await page.reload().catch(() => undefined);
+      reloadAt = Date.now() + 20_000;
+    }
+    await page.waitForTimeout(500);
   }
-  const body = await page.innerText('body');
   for (const text of texts) expect(body).toContain(text);
 }
 
