@@ -11,6 +11,7 @@ import { resolveNodeSecrets, type Credentials, type NodeSecrets } from '../../sr
 import { splitAddress } from '../../src/cluster/address';
 import { ProcessRuntime } from '../../src/runtime';
 import { NODES_DIR, NODE_TIMEOUT_MS, testInventory } from './env';
+import { ports } from './ports';
 
 export const ACL_ROLES = ['operator', 'replication', 'application'] as const;
 export type AclRole = (typeof ACL_ROLES)[number];
@@ -25,10 +26,6 @@ export function aclEnv(runPassword: string): Record<string, string> {
 /** The next password of each user, for the worker that runs rotateCredentials. */
 export function aclNextEnv(runPassword: string): Record<string, string> {
   return Object.fromEntries(ACL_ROLES.map((role) => [envName(role, true), `${runPassword}-${role}-next`]));
-}
-
-function ports(first: number, count = 6): string[] {
-  return Array.from({ length: count }, (_, i) => `127.0.0.1:${first + i}`);
 }
 
 export const ACL_CLUSTERS = {

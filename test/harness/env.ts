@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { tlsInventory } from './tls';
 import { aclInventory } from './acl';
+import { ports } from './ports';
 
 export const ROOT = resolve(__dirname, '..', '..');
 /**
@@ -38,11 +39,10 @@ export const S3_SECRET_KEY = 'redisforge-test-secret';
 export const SCRATCH_DIR = join(STATE_DIR, 'scratch');
 export const SCRATCH_BASE_PORT = 21091;
 export const SCRATCH_PORTS = '21091-21099';
-export const REDIS_8_BINARY = join(process.env.REDISFORGE_CACHE ?? join(homedir(), '.cache', 'redisforge'), 'redis-8.0.2', 'redis-server');
-
-function ports(first: number, count = 6): string[] {
-  return Array.from({ length: count }, (_, i) => `127.0.0.1:${first + i}`);
-}
+const CACHE = process.env.REDISFORGE_CACHE ?? join(homedir(), '.cache', 'redisforge');
+export const REDIS_8_BINARY = join(CACHE, 'redis-8.0.2', 'redis-server');
+/** Valkey 8.1 for the process runtime (scripts/build-valkey.sh). */
+export const VALKEY_81_BINARY = join(CACHE, 'valkey-8.1', 'valkey-server');
 
 /** Clusters the tests create; each test file owns one (see test/harness/cluster.ts). */
 export const TEST_CLUSTERS = {
@@ -80,11 +80,13 @@ export const TEST_CLUSTERS = {
   'fault-repair': { nodes: ports(21241), runtime: 'process' },
   'fault-core': { nodes: ports(21251), runtime: 'process' },
   /** The packed tarball's worker runs clusterHealth here (test/integration/package.test.ts). */
-  package: { nodes: ports(24201), runtime: 'process' },
+  package: { nodes: ports(21401), runtime: 'process' },
   /** scripts/deploy.sh redis: .env and upgradeRedis together (test/integration/deploy.test.ts). */
-  deploy: { nodes: ports(24211), runtime: 'process' },
+  deploy: { nodes: ports(21411), runtime: 'process' },
   /** clusterHealth and a restore started from the Web UI's Start Workflow form (test/integration/webuiStart.test.ts). */
-  'webui-start': { nodes: ports(24101), runtime: 'process' },
+  'webui-start': { nodes: ports(21421), runtime: 'process' },
+  /** upgradeRedis from Redis 7.0.15 to Valkey 8.1 on local processes (test/integration/valkey.test.ts). */
+  valkey: { nodes: ports(21431), runtime: 'process' },
   /** Failover drills and replace on containers. */
   docker: { nodes: ports(22001), runtime: 'docker' },
   /** upgradeRedis on containers, 7.0.15 -> 8.0.2. */
@@ -105,7 +107,7 @@ export function testInventory() {
     runtimes[`nodes-${name}`] =
       runtime === 'process'
         ? {
-            type: 'process', baseDir: join(NODES_DIR, name), versions: { '7.0.15': 'redis-server', '8.0.2': REDIS_8_BINARY }, defaultVersion: '7.0.15', nodeTimeoutMs: NODE_TIMEOUT_MS,
+            type: 'process', baseDir: join(NODES_DIR, name), versions: { '7.0.15': 'redis-server', '8.0.2': REDIS_8_BINARY, ...(name === 'valkey' ? { 'valkey-8.1': VALKEY_81_BINARY } : {}) }, defaultVersion: '7.0.15', nodeTimeoutMs: NODE_TIMEOUT_MS,
             // The chaos tests SIGKILL a node that just received keys: with the default everysec, up to a second of them would be lost.
             extraConfig: name === 'chaos' ? { appendfsync: 'always' } : name === 'backup' ? { 'auto-aof-rewrite-min-size': '1mb' } : {},
           }

@@ -12,6 +12,7 @@ import { parseInventory } from '../../src/config';
 import { splitAddress } from '../../src/cluster/address';
 import { createRuntime, DockerRuntime, type NodeRuntime } from '../../src/runtime';
 import { NODES_DIR, NODE_TIMEOUT_MS, REDIS_8_BINARY, STATE_DIR, testInventory } from './env';
+import { ports } from './ports';
 
 /** Where the certificates are (a function: env.ts imports this module, so STATE_DIR is read late). */
 export function tlsDir(): string {
@@ -41,10 +42,6 @@ export async function prepareTls(): Promise<void> {
   // A node's certificate is also its client certificate (towards its master, on the cluster bus).
   issue('node', '/CN=redisforge-test-node', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
   issue('client', '/CN=redisforge-worker', 'extendedKeyUsage=clientAuth\n');
-}
-
-function ports(first: number, count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `127.0.0.1:${first + i}`);
 }
 
 export const TLS_CLUSTERS = {
