@@ -79,3 +79,5 @@ if ! have_image redisforge/redis:8.0.2; then
     - redisforge/redis:8.0.2 >/dev/null
   rm -rf "$extra"
 fi
+
+BUILD="$BUILD" bash "$(dirname "$0")/build-valkey.sh"

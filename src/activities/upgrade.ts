@@ -6,8 +6,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type Redis from 'ioredis';
 import {
-  analyzeHealth, describeFinding, findingKey, flattenInfo, formatSlotRanges, healthDrop, parseInfo, parseReplicationInfo, replicaSyncProblems,
-  type HealthExpectation, type ShardMember, type NodeVersion, type TopologyShard,
+  analyzeHealth, describeFinding, engineVersionOf, findingKey, flattenInfo, formatSlotRanges, healthDrop, parseInfo, parseReplicationInfo, replicaSyncProblems,
+  type Engine, type HealthExpectation, type ShardMember, type NodeVersion, type TopologyShard,
 } from '../cluster';
 import type { NodeRuntime } from '../runtime';
 import { heartbeating } from './heartbeat';
@@ -24,7 +24,8 @@ export interface HealthCheckAfterShard {
   shards: TopologyShard[];
 }
 
-const redisVersion = async (r: Redis) => flattenInfo(parseInfo(String(await r.call('INFO', 'server')))).redis_version;
+/** The engine and its own version (valkey_version on Valkey, not its redis_version:7.2.4). */
+const engineVersion = async (r: Redis) => engineVersionOf(flattenInfo(parseInfo(String(await r.call('INFO', 'server')))));
 const replicationState = async (r: Redis) => parseReplicationInfo(parseInfo(String(await r.call('INFO', 'replication'))));
 
 export function createUpgradeActivities(connectorFor: (cluster: string) => NodeConnector, runtimeFor: (cluster: string) => NodeRuntime) {
@@ -43,7 +44,8 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
               throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `version: "${target}" cannot run on ${err.message}`, details: [{ problems: [`version: ${err.message}`] }] });
             });
           }
-          return { address, version: await runtime.version(address), redisVersion: await connector.tryNode(address, redisVersion) };
+          const reported = await connector.tryNode(address, engineVersion);
+          return { address, version: await runtime.version(address), redisVersion: reported?.version, engine: reported?.engine };
         }),
       );
     },
@@ -55,7 +57,7 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
      * When the node does not come up on `version`, it is put back on `rollbackTo` (the version it
      * ran before) and the activity fails with UpgradeRolledBack, naming the node.
      */
-    async replaceNodeVersion(cluster: string, address: string, version: string, expect: 'replica' | 'in-place', rollbackTo?: string): Promise<{ changed: boolean; tookMs: number; redisVersion?: string }> {
+    async replaceNodeVersion(cluster: string, address: string, version: string, expect: 'replica' | 'in-place', rollbackTo?: string): Promise<{ changed: boolean; tookMs: number; redisVersion?: string; engine?: Engine }> {
       const connector = connectorFor(cluster);
       const runtime = runtimeFor(cluster);
       // A node that does not answer may be the one a crashed attempt stopped: the replace goes on.
@@ -93,7 +95,8 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
           details: [{ node: address, version, rollbackTo }],
         });
       }
-      return { changed: replaced.changed, tookMs: Date.now() - started, redisVersion: await connector.tryNode(address, redisVersion) };
+      const reported = await connector.tryNode(address, engineVersion);
+      return { changed: replaced.changed, tookMs: Date.now() - started, redisVersion: reported?.version, engine: reported?.engine };
     },
 
     /**

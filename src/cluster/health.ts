@@ -8,6 +8,7 @@ import type { ClusterInfo, ReplicationInfo } from './info';
 import { HEALTH_CHECKS, type AnsweredNode, type FlaggedNode, type HealthCheck, type HealthContext, type Observed, type UnansweredNode } from './healthChecks';
 import { servingMasters, slotMapSignature } from './slotMap';
 import { countSlots, formatSlotRanges, SLOT_COUNT, uncoveredSlots } from './slots';
+import type { EngineVersion } from './engine';
 
 /** What one node answered, or why it could not. Produced by the collectClusterState activity. */
 export interface NodeObservation {
@@ -17,7 +18,10 @@ export interface NodeObservation {
   /** This node's CLUSTER NODES view. */
   view?: ClusterNode[];
   replication?: ReplicationInfo;
+  /** INFO's redis_version: on Valkey, the Redis release it is compatible with (7.2.4 for 8.x). */
   redisVersion?: string;
+  /** The engine and its own version (absent from observations of older workers). */
+  engine?: EngineVersion;
 }
 
 export interface HealthExpectation {
@@ -181,9 +185,15 @@ function healthContext(observations: readonly NodeObservation[], expected: Healt
     shards: shardsOf(reference ?? []).map((shard) => ({ shard, liveReplicas: shard.replicas.filter((r) => !failed.has(r.id)).length })),
     reference,
     unserved: reference ? uncoveredSlots(servingMasters(reference).flatMap((n) => n.slots)) : [],
-    versions: [...new Set(answered.map((o) => o.redisVersion).filter((v): v is string => !!v))].sort(),
+    versions: [...new Set(answered.map(shownVersion).filter((v): v is string => !!v))].sort(),
     addressOf: (id) => refById.get(id)?.address ?? id,
   };
+}
+
+/** The version a health report shows for a node: "7.0.15" for Redis, "valkey 8.1.1" for Valkey. */
+function shownVersion(o: NodeObservation): string | undefined {
+  if (o.engine?.engine === 'valkey') return `valkey ${o.engine.version}`;
+  return o.engine?.version ?? o.redisVersion;
 }
 
 /** Masters that own slots, with their replicas, in slot order. */

@@ -13,4 +13,5 @@ export * from './backup';
 export * from './restorePlan';
 export * from './repair';
 export * from './routing';
+export * from './engine';
 export * from './upgrade';

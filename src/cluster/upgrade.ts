@@ -3,14 +3,38 @@
  * and in which order, whether a replaced replica is in sync enough to take over, whether the
  * cluster's health dropped between shards, and whether every node ended on the new version.
  */
+import { formatEngineVersion, type Engine, type EngineVersion } from './engine';
 import { findingKey, referenceView, shardsOf, type Finding, type HealthReport, type NodeObservation } from './health';
 
 /** A node's version as its runtime knows it (image tag or versions-map name) and as it reports it. */
 export interface NodeVersion {
   address: string;
   version: string;
-  /** redis_version from INFO server; absent when the node did not answer. */
+  /**
+   * The engine's own version from INFO server (valkey_version on Valkey, which also reports
+   * redis_version:7.2.4; redis_version on Redis); absent when the node did not answer.
+   */
   redisVersion?: string;
+  /** Which server answered (INFO's server_name); absent when the node did not answer. */
+  engine?: Engine;
+}
+
+/**
+ * The engine and version a target names, when it names one: "8.0.2", "8.0.2-alpine",
+ * "redis-8.0.2" (Redis), "valkey-8.1", "valkey:8.1", "redisforge/valkey:8.1.1" (Valkey). The
+ * version may have two parts ("8.1": any 8.1.x). Undefined for a name without a version.
+ */
+export function targetEngineVersion(target: string): EngineVersion | undefined {
+  const engine: Engine = /valkey/i.test(target) ? 'valkey' : 'redis';
+  const m = /(?:^|[^\d.])(\d+\.\d+(?:\.\d+)?)(?:$|[^\d.])/.exec(target);
+  if (!m) return undefined;
+  if (engine === 'redis' && !/^\d+\.\d+\.\d+$/.test(m[1]!)) return undefined;
+  return { engine, version: m[1]! };
+}
+
+/** Whether a reported version is the one a target wants: "8.1" accepts "8.1.1"; "8.0.2" only "8.0.2". */
+export function versionMatches(reported: string, wanted: string): boolean {
+  return reported === wanted || reported.startsWith(`${wanted}.`);
 }
 
 export interface ShardMember {
@@ -111,33 +135,34 @@ export function healthDrop(baseline: readonly string[], report: HealthReport): F
   return report.findings.filter((f) => f.severity !== 'info' && !baseline.includes(findingKey(f)));
 }
 
-/** The Redis version a target names, when it is one ("8.0.2", "8.0.2-alpine"); else undefined. */
-export function redisVersionOf(target: string): string | undefined {
-  return /^(\d+\.\d+\.\d+)(?:$|[^\d.])/.exec(target)?.[1];
-}
-
 /**
  * What is wrong after the upgrade: a node not on the target version, one that did not answer,
  * or redis_version values that differ between nodes or from the version the target names.
  */
 export function versionMismatches(nodes: readonly NodeVersion[], target: string): string[] {
   const problems: string[] = [];
-  const expected = redisVersionOf(target);
-  const reported = new Set(nodes.map((n) => n.redisVersion).filter((v): v is string => !!v));
+  const expected = targetEngineVersion(target);
+  // Redis alone keeps the redis_version wording; once Valkey is in play, versions name their engine.
+  const anyValkey = expected?.engine === 'valkey' || nodes.some((n) => n.engine === 'valkey');
+  const named = (n: NodeVersion) => (anyValkey ? formatEngineVersion({ engine: n.engine ?? 'redis', version: n.redisVersion! }) : `redis_version ${n.redisVersion!}`);
+  const reported = new Set(nodes.filter((n) => n.redisVersion).map((n) => (anyValkey ? named(n) : n.redisVersion!)));
   for (const n of nodes) {
     if (n.version !== target) problems.push(`${n.address} runs ${n.version}, not ${target}`);
-    if (!n.redisVersion) problems.push(`${n.address} did not report its redis_version`);
-    else if (expected && n.redisVersion !== expected) problems.push(`${n.address} reports redis_version ${n.redisVersion}, expected ${expected}`);
+    if (!n.redisVersion) problems.push(`${n.address} did not report its ${expected?.engine === 'valkey' ? 'valkey_version' : 'redis_version'}`);
+    else if (expected && ((n.engine ?? 'redis') !== expected.engine || !versionMatches(n.redisVersion, expected.version))) {
+      problems.push(`${n.address} reports ${named(n)}, expected ${anyValkey ? formatEngineVersion(expected) : expected.version}`);
+    }
   }
-  if (!expected && reported.size > 1) problems.push(`nodes report different redis_version values: ${[...reported].sort().join(', ')}`);
+  if (!expected && reported.size > 1) problems.push(`nodes report different ${anyValkey ? 'versions' : 'redis_version values'}: ${[...reported].sort().join(', ')}`);
   return problems;
 }
 
 /** The per-node table shown in the Web UI: which node is on which version, and its role. */
 export function versionTable(nodes: readonly (NodeVersion & { role?: string })[], target: string): string {
-  const lines = ['| node | role | version | redis_version |', '|---|---|---|---|'];
+  const anyValkey = nodes.some((n) => n.engine === 'valkey');
+  const lines = [`| node | role | version | ${anyValkey ? 'engine version' : 'redis_version'} |`, '|---|---|---|---|'];
   for (const n of [...nodes].sort((a, b) => a.address.localeCompare(b.address, 'en', { numeric: true }))) {
-    lines.push(`| ${n.address} | ${n.role ?? '?'} | ${n.version}${n.version === target ? ' (target)' : ''} | ${n.redisVersion ?? '?'} |`);
+    lines.push(`| ${n.address} | ${n.role ?? '?'} | ${n.version}${n.version === target ? ' (target)' : ''} | ${!n.redisVersion ? '?' : anyValkey ? formatEngineVersion({ engine: n.engine ?? 'redis', version: n.redisVersion }) : n.redisVersion} |`);
   }
   return lines.join('\n');
 }

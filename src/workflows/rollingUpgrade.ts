@@ -140,8 +140,8 @@ export class RollingUpgrade {
     // A node that does not come up on the new version goes back to `from`, and the upgrade stops there.
     const done = await redisNodeReplacementWithinTenMinutes.replaceNodeVersion(spec.name, address, input.version, expect, from === '?' ? undefined : from).catch(surfaceActivityFailure);
     this.replacedNotSynced.add(address);
-    nodes[address] = { ...nodes[address], address, version: input.version, redisVersion: done.redisVersion };
-    report.replaced.push({ address, from, changed: done.changed, redisVersion: done.redisVersion, tookMs: done.tookMs });
+    nodes[address] = { ...nodes[address], address, version: input.version, redisVersion: done.redisVersion, engine: done.engine };
+    report.replaced.push({ address, from, changed: done.changed, redisVersion: done.redisVersion, engine: done.engine, tookMs: done.tookMs });
   }
 
   private async awaitInSync(shard: ShardUpgrade, master: ShardMember): Promise<void> {

@@ -9,8 +9,8 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { ClusterSpec } from '../activities';
 import {
-  analyzeHealth, describeFinding, findingKey, planUpgrade, referenceView, topologyBlockers, versionMismatches,
-  type NodeVersion, type TopologyShard, type UpgradePlan,
+  analyzeHealth, describeFinding, findingKey, formatEngineVersion, planUpgrade, referenceView, topologyBlockers, versionMismatches,
+  type Engine, type NodeVersion, type TopologyShard, type UpgradePlan,
 } from '../cluster';
 import { RunControls } from './controls';
 import { pollingWithin, redisCallsWithinAMinute } from './activityOptions';
@@ -25,19 +25,22 @@ export interface UpgradeRedisReport {
   version: string;
   dryRun: boolean;
   plan: UpgradePlan;
-  replaced: { address: string; from: string; changed: boolean; redisVersion?: string; tookMs: number }[];
+  /** redisVersion: the engine's own version, as in `nodes`. */
+  replaced: { address: string; from: string; changed: boolean; redisVersion?: string; engine?: Engine; tookMs: number }[];
   failovers: { slots: string; from: string; to: string; attempts: number; tookMs: number; failback: boolean }[];
   /** Each time health dropped between shards, what was new and what the operator decided. */
   healthPauses: { after: string; findings: string[]; decision: 'resumed' | 'aborted' }[];
   aborted?: string;
-  /** Every node's version and redis_version at the end. */
+  /** Every node's version and its engine's own version (valkey_version on Valkey) at the end. */
   nodes: NodeVersion[];
+  /** What the nodes report at the end, engine named: ["valkey 8.1.1"], or two during a mixed state. */
+  engines: string[];
   after: TopologyShard[];
   /** Findings at the end that the cluster did not have before the upgrade. */
   findingsAfter: string[];
 }
 
-const STEPS = ['Check the cluster is healthy', 'Plan the upgrade', 'Upgrade shard by shard', 'Verify redis_version on every node', 'Check the cluster is healthy again'] as const;
+const STEPS = ['Check the cluster is healthy', 'Plan the upgrade', 'Upgrade shard by shard', 'Verify the engine version on every node', 'Check the cluster is healthy again'] as const;
 
 export async function upgradeRedis(rawInput: unknown): Promise<UpgradeRedisReport> {
   const op = new Operation('upgradeRedis', STEPS, { checks: 2 });
@@ -58,7 +61,7 @@ export async function upgradeRedis(rawInput: unknown): Promise<UpgradeRedisRepor
     const roles = new Map((referenceView(observations) ?? []).map((n) => [n.address, n.role as string]));
     const nodes: RollingUpgradeContext['nodes'] = Object.fromEntries(found.map((n) => [n.address, { ...n, role: roles.get(n.address) }]));
     const report: UpgradeRedisReport = {
-      cluster: spec.name, version: input.version, dryRun: input.dryRun, plan, replaced: [], failovers: [], healthPauses: [], nodes: found, after: health.shards, findingsAfter: [],
+      cluster: spec.name, version: input.version, dryRun: input.dryRun, plan, replaced: [], failovers: [], healthPauses: [], nodes: found, engines: enginesOf(found), after: health.shards, findingsAfter: [],
     };
     const upgrade = new RollingUpgrade({ op, controls, spec, input, plan, members, baseline, nodes, report }, STEPS[1]);
 
@@ -81,6 +84,7 @@ export async function upgradeRedis(rawInput: unknown): Promise<UpgradeRedisRepor
     upgrade.show('reading every node\'s version');
     report.nodes = await redisCallsWithinAMinute.describeNodeVersions(spec.name, members).catch(surfaceActivityFailure);
     for (const n of report.nodes) nodes[n.address] = { ...nodes[n.address], ...n };
+    report.engines = enginesOf(report.nodes);
     controls.close('every shard has been handled; the upgrade is checking versions');
     const aborted = controls.aborted;
     const mismatches = aborted === undefined ? versionMismatches(report.nodes, input.version) : [];
@@ -99,10 +103,15 @@ export async function upgradeRedis(rawInput: unknown): Promise<UpgradeRedisRepor
     op.finish(
       'succeeded',
       `${aborted !== undefined ? `Aborted (${aborted}): ` : ''}${replacedCount} nodes replaced, ${report.failovers.length} failovers; ` +
-        `${report.nodes.filter((n) => n.version === input.version).length} of ${report.nodes.length} nodes on ${input.version}.\n\n${upgrade.versionTable()}`,
+        `${report.nodes.filter((n) => n.version === input.version).length} of ${report.nodes.length} nodes on ${input.version} (${report.engines.join(', ')}).\n\n${upgrade.versionTable()}`,
     );
     return report;
   });
+}
+
+/** The distinct "engine version" values the nodes report ("valkey 8.1.1"), sorted. */
+function enginesOf(nodes: readonly NodeVersion[]): string[] {
+  return [...new Set(nodes.filter((n) => n.redisVersion).map((n) => formatEngineVersion({ engine: n.engine ?? 'redis', version: n.redisVersion! })))].sort();
 }
 
 /**

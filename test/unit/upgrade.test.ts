@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  analyzeHealth, findingKey, healthDrop, parseClusterInfo, parseClusterNodes, parseInfo, parseReplicationInfo, planUpgrade, redisVersionOf,
+  analyzeHealth, findingKey, healthDrop, parseClusterInfo, parseClusterNodes, parseInfo, parseReplicationInfo, planUpgrade, targetEngineVersion,
   replicaSyncProblems, versionMismatches, versionTable, type ClusterNode, type NodeObservation,
 } from '../../src/cluster';
 
@@ -112,7 +112,7 @@ test('the end check: every node on the target, reporting the version the target 
   expect(versionMismatches([{ address: M1, version: 'next', redisVersion: '8.0.2' }, { address: M2, version: 'next', redisVersion: '8.0.3' }], 'next')).toEqual([
     'nodes report different redis_version values: 8.0.2, 8.0.3',
   ]);
-  expect([redisVersionOf('8.0.2'), redisVersionOf('8.0.2-alpine'), redisVersionOf('latest'), redisVersionOf('8.0.20')]).toEqual(['8.0.2', '8.0.2', undefined, '8.0.20']);
+  expect(['8.0.2', '8.0.2-alpine', 'latest', '8.0.20'].map((t) => targetEngineVersion(t)?.version)).toEqual(['8.0.2', '8.0.2', undefined, '8.0.20']);
 });
 
 test('the Web UI table lists each node with its role and version', () => {

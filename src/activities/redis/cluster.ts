@@ -6,6 +6,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import {
+  engineVersionOf,
   analyzeHealth,
   countSlots,
   findingKey,
@@ -50,6 +51,7 @@ export async function observeNode(connector: NodeConnector, address: string): Pr
         view: parseClusterNodes(String(nodes)),
         replication: parseReplicationInfo(sections),
         redisVersion: flattenInfo(sections).redis_version,
+        engine: engineVersionOf(flattenInfo(sections)),
       };
     });
   } catch (err) {

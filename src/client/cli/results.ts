@@ -79,9 +79,9 @@ const render: Renderers = {
     ...notes(r.notes),
   ],
   upgradeRedis: (r) => [
-    `Upgrade of ${r.cluster} to ${r.version}${r.dryRun ? ' (dry run)' : ''}: ${r.dryRun ? `${count(r.plan.nodesToReplace, 'node')} to replace in ${count(r.plan.waves.length, 'wave')}` : `${count(r.replaced.filter((x) => x.changed).length, 'node')} replaced, ${count(r.failovers.length, 'failover')}`}`,
+    `Upgrade of ${r.cluster} to ${r.version}${r.dryRun ? ' (dry run)' : ''}: ${r.dryRun ? `${count(r.plan.nodesToReplace, 'node')} to replace in ${count(r.plan.waves.length, 'wave')}` : `${count(r.replaced.filter((x) => x.changed).length, 'node')} replaced, ${count(r.failovers.length, 'failover')}`}${r.engines?.length ? `; nodes run ${r.engines.join(', ')}` : ''}`,
     ...(r.aborted ? [`  ABORTED: ${r.aborted}`] : []),
-    ...r.nodes.map((n) => `  ${n.address}: ${n.version}${n.redisVersion ? ` (redis_version ${n.redisVersion})` : ' (no answer)'}`),
+    ...r.nodes.map((n) => `  ${n.address}: ${n.version}${!n.redisVersion ? ' (no answer)' : n.engine === 'valkey' ? ` (valkey_version ${n.redisVersion})` : ` (redis_version ${n.redisVersion})`}`),
     ...r.findingsAfter.map((f) => `  new finding: ${f}`),
   ],
   configureAcl: (r) => [
