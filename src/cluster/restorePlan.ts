@@ -4,6 +4,8 @@
  */
 import { splitAddress } from './address';
 import type { BackupManifest, BackupNode } from './backup';
+import type { NodeObservation } from './health';
+import { FAILURE_FLAGS } from './nodes';
 import { formatSlotRanges } from './slots';
 
 export interface RestoreAssignment {
@@ -105,4 +107,23 @@ export function restoredNodesConf(manifest: BackupManifest, plan: RestorePlan, t
     return [n.id, `${n.address}@${n.busPort}`, flags, n.masterId ?? '-', '0', '0', String(n.configEpoch), 'connected', ...slots].join(' ');
   });
   return `${lines.join('\n')}\nvars currentEpoch ${manifest.currentEpoch} lastVoteEpoch 0\n`;
+}
+
+/**
+ * Members of the cluster the restore would leave running: nodes outside `targets` that answered,
+ * or that an answering target sees connected and not failing (a spare addNode joined that the
+ * inventory's nodes do not list). Running, such a node gossips the topology of before the restore,
+ * with newer epochs than the backup's, back into the restored cluster. Sorted.
+ */
+export function liveMembersOutside(observations: readonly NodeObservation[], targets: readonly string[]): string[] {
+  const outside = new Set<string>();
+  for (const o of observations) {
+    if (targets.includes(o.address)) {
+      for (const n of o.view ?? []) {
+        if (n.myself || n.address === '' || targets.includes(n.address)) continue;
+        if (n.linkState === 'connected' && !n.flags.some((f) => (FAILURE_FLAGS as readonly string[]).includes(f))) outside.add(n.address);
+      }
+    } else if (!o.error && o.view) outside.add(o.address);
+  }
+  return [...outside].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
 }

@@ -5,9 +5,9 @@
  * that will master its slots, write each node's nodes.conf (same node ids and epochs, new
  * addresses), start, await cluster ok, and check every shard's key count against the manifest.
  */
-import { ApplicationFailure, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import { planRestore, restoredNodesConf, SLOT_FINDINGS, type RestoreAssignment } from '../cluster';
+import { liveMembersOutside, planRestore, restoredNodesConf, SLOT_FINDINGS, type RestoreAssignment } from '../cluster';
 import { scratchAddresses, scratchAllocationSchema, type ScratchAllocation } from '../cluster/scratch';
 import type { Approval } from '../shared';
 import { ApprovalGate } from './controls';
@@ -87,6 +87,16 @@ export async function restoreCluster(rawInput: unknown, rawInternal?: unknown): 
     const plan = planRestore(manifest, spec.nodes);
     if (plan.problems.length > 0) {
       throw preflightFailed(`cannot restore ${input.backupId} into ${spec.name}: ${plan.problems.join('; ')}`);
+    }
+    // A member the restore would not stop brings the old topology back into the restored cluster.
+    if (!scratch && patched('restore-refuses-members-outside')) {
+      const observed = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes).catch(surfaceActivityFailure);
+      const outside = liveMembersOutside(observed, spec.nodes);
+      if (outside.length > 0) {
+        throw preflightFailed(
+          `${outside.join(', ')} ${outside.length > 1 ? 'are members' : 'is a member'} of ${spec.name} but not among its nodes in the inventory (clusters.${spec.name}.nodes), so the restore would leave ${outside.length > 1 ? 'them' : 'it'} running, and ${outside.length > 1 ? 'they' : 'it'} would gossip the topology of before the restore back into the restored cluster: take ${outside.length > 1 ? 'them' : 'it'} out first (removeNode), or list ${outside.length > 1 ? 'them' : 'it'} in the inventory's nodes; nothing was changed`,
+        );
+      }
     }
     const report: RestoreReport = {
       cluster: spec.name,

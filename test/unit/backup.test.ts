@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { healthyObservations, sampleManifest } from '../helpers/topology';
 import {
   AUTO_REWRITE_HELD_FROM, backupAofFiles, heldAutoRewrite, originalAutoRewrite, groupBackups, parseAofManifest, parseClusterNodes, parseNodesConf, nodesConfNodes, nodesConfVars, planBackupSources,
-  planRestore, planRetention, rdbKeyCount, restoredNodesConf, serializeAofManifest,
+  liveMembersOutside, planRestore, planRetention, rdbKeyCount, restoredNodesConf, serializeAofManifest,
 } from '../../src/cluster';
 import { validateManifest } from '../../src/cluster/manifestSchema';
 import { planScratchPorts, type TakenPorts } from '../../src/cluster/scratch';
@@ -64,6 +64,24 @@ describe('backup sources', () => {
 const manifestOf = () => sampleManifest();
 
 describe('restore plans', () => {
+  test('a live member outside the restored nodes is named (seen by a target, or answering itself); failed or gone ones are not', () => {
+    const observations = healthyObservations();
+    const all = observations.map((o) => o.address);
+    const [spare, ...targets] = all;
+    expect(liveMembersOutside(observations, all)).toEqual([]);
+    // The spare answers and the targets see it connected.
+    expect(liveMembersOutside(observations, targets)).toEqual([spare]);
+    // Seen connected by a target, though it does not answer the worker itself.
+    expect(liveMembersOutside(observations.filter((o) => o.address !== spare), targets)).toEqual([spare]);
+    // Down: the targets flag it failing and it does not answer.
+    const failed = observations
+      .filter((o) => o.address !== spare)
+      .map((o) => ({ ...o, view: o.view!.map((n) => (n.address === spare ? { ...n, flags: [...n.flags, 'fail'], linkState: 'disconnected' as const } : n)) }));
+    expect(liveMembersOutside(failed, targets)).toEqual([]);
+    // A cluster that does not answer at all (the disaster a restore is for): nothing to refuse.
+    expect(liveMembersOutside(observations.map((o) => ({ address: o.address, error: { kind: 'unreachable' as const, message: 'ECONNREFUSED' } })), targets)).toEqual([]);
+  });
+
   test('onto the same nodes nothing moves; each node keeps its id', () => {
     const manifest = manifestOf();
     const plan = planRestore(manifest, manifest.nodes.map((n) => n.address));
