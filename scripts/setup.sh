@@ -127,6 +127,8 @@ if [ "${REDISFORGE_SKIP_DOCKER:-}" != 1 ]; then
   command -v dockerd >/dev/null || apt_install docker.io
   [ -x /bin/busybox ] || apt_install busybox-static
   command -v debootstrap >/dev/null || apt_install debootstrap
+  # A registry on 127.0.0.1 for the image-pull tests (test/docker/registry.test.ts starts its own), and htpasswd for its users.
+  command -v docker-registry >/dev/null && command -v htpasswd >/dev/null || apt_install docker-registry apache2-utils
   if ! docker info >/dev/null 2>&1; then
     act "starting dockerd (no bridge, no iptables: containers use host networking)"
     nohup dockerd --bridge=none --iptables=false --ip6tables=false >"$CACHE/dockerd.log" 2>&1 &

@@ -75,6 +75,16 @@ const dockerRuntimeSchema = z
     nodeEndpoints: z.record(z.string(), z.string()).default({}),
     /** The image repository; a version is its tag. @default "redisforge/redis" */
     image: z.string().default('redisforge/redis'),
+    /**
+     * Version names that are not tags of `image` -> whole image references, for another engine's
+     * repository: e.g. {"valkey-8.1": "redisforge/valkey:8.1"}, so upgradeRedis can move to Valkey.
+     */
+    images: z.record(z.string(), z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/, 'expected a whole image reference, e.g. "redisforge/valkey:8.1"')).default({}),
+    /**
+     * The worker's environment variables that hold the registry user and password for pulls
+     * (never an input); absent: pulls go without credentials.
+     */
+    registryAuth: z.object({ usernameEnv: z.string().min(1), passwordEnv: z.string().min(1) }).strict().optional(),
     /** @default "7.0.15" */
     defaultVersion: z.string().default('7.0.15'),
     /** Where the node's data volume is mounted in the container. @default "/data" */

@@ -66,7 +66,7 @@ export function createClusterResolver(inventory: Inventory, env: NodeJS.ProcessE
     if (!runtime) {
       const scratch = scratchNamed(name);
       const secrets = resolveNodeSecrets(clusterConfig(name), env);
-      runtime = scratch ? scratchRuntime(inventory, scratch, secrets) : createRuntime(inventory, name, secrets);
+      runtime = scratch ? scratchRuntime(inventory, scratch, secrets) : createRuntime(inventory, name, secrets, env);
       if (!runtime) throw noRuntime(name);
       runtimes.set(name, runtime);
     }

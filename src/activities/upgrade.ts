@@ -32,11 +32,28 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
   return {
     /**
      * Each node's version as its runtime knows it and its redis_version; with `target`, first
-     * checks every node could run it (the binary or image exists), failing with InvalidInput.
+     * checks every node could run it (the binary or image exists, or its registry has the image),
+     * failing with InvalidInput. With `pull` (an upgrade that is not a dry run), first makes the
+     * target's image present on every node's engine (docker: pulled with the worker's registry
+     * credentials, one pull per engine), failing with PreflightFailed when a pull is refused:
+     * before any node is touched.
      */
-    async describeNodeVersions(cluster: string, addresses: string[], target?: string): Promise<NodeVersion[]> {
+    async describeNodeVersions(cluster: string, addresses: string[], target?: string, options: { pull?: boolean } = {}): Promise<NodeVersion[]> {
       const runtime = runtimeFor(cluster);
       const connector = connectorFor(cluster);
+      const pulled = new Map<string, boolean>();
+      if (target !== undefined && options.pull && runtime.pullVersion) {
+        await heartbeating({ pulling: target }, () =>
+          Promise.all(
+            addresses.map(async (address) => {
+              const didPull = await runtime.pullVersion!(address, target).catch((err: Error) => {
+                throw ApplicationFailure.create({ type: 'PreflightFailed', nonRetryable: true, message: `version "${target}": ${err.message}; nothing was changed`, details: [{ node: address }] });
+              });
+              pulled.set(address, didPull);
+            }),
+          ),
+        );
+      }
       return Promise.all(
         addresses.map(async (address) => {
           if (target !== undefined) {
@@ -45,7 +62,7 @@ export function createUpgradeActivities(connectorFor: (cluster: string) => NodeC
             });
           }
           const reported = await connector.tryNode(address, engineVersion);
-          return { address, version: await runtime.version(address), redisVersion: reported?.version, engine: reported?.engine };
+          return { address, version: await runtime.version(address), redisVersion: reported?.version, engine: reported?.engine, ...(pulled.get(address) ? { pulled: true } : {}) };
         }),
       );
     },

@@ -17,6 +17,8 @@ export interface NodeVersion {
   redisVersion?: string;
   /** Which server answered (INFO's server_name); absent when the node did not answer. */
   engine?: Engine;
+  /** The target's image was pulled onto this node's engine before the upgrade (the nodes of one engine share the pull). */
+  pulled?: boolean;
 }
 
 /**

@@ -25,10 +25,27 @@ const CONF_DIR = '/etc/redisforge';
 
 export { dockerOptions } from './dockerEndpoint';
 
-function imageTag(image: string): string {
+/** An image reference split at its tag: "redisforge/redis:7.0.15" -> ["redisforge/redis", "7.0.15"]. */
+function splitImage(image: string): [repository: string, tag: string] {
   const slash = image.lastIndexOf('/');
   const colon = image.lastIndexOf(':');
-  return colon > slash ? image.slice(colon + 1) : 'latest';
+  return colon > slash ? [image.slice(0, colon), image.slice(colon + 1)] : [image, 'latest'];
+}
+
+/** The registry an image reference names: its first part when that is a host, else Docker Hub. */
+function registryOf(image: string): string {
+  const first = image.split('/')[0]!;
+  return image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'https://index.docker.io/v1/';
+}
+
+/** What a registry or engine said, without dockerode's "(HTTP code 500) server error - " prefix. */
+function registryReason(err: Error & { json?: { message?: string } }): string {
+  return tidyReason(err.json?.message ?? err.message.replace(/^\(HTTP code \d+\) [^-]*- /, ''));
+}
+
+/** Trimmed, and a registry's doubled "manifest unknown: manifest unknown" said once. */
+function tidyReason(reason: string): string {
+  return reason.trim().replace(/(\b[^:]+): \1$/, '$1');
 }
 
 export class DockerRuntime implements NodeRuntime {
@@ -41,7 +58,12 @@ export class DockerRuntime implements NodeRuntime {
     private readonly secrets: NodeSecrets = {},
     /** The cluster's tls.server, as paths on the worker's host: copied into each node's config volume. */
     private readonly tls?: NodeTls,
+    /** The worker's environment: where the registry credentials `registryAuth` names are. */
+    private readonly env: NodeJS.ProcessEnv = process.env,
   ) {}
+
+  /** Pulls under way, by engine and image: the nodes of one host share one pull. */
+  private readonly pulls = new Map<string, Promise<boolean>>();
 
   docker(address: string): Docker {
     const endpoint = this.config.nodeEndpoints[address] ?? this.config.endpoint;
@@ -88,8 +110,19 @@ export class DockerRuntime implements NodeRuntime {
     return info.State.Running ? 'running' : 'stopped';
   }
 
+  /**
+   * The version name of the container's image: the name `images` gives it, else its tag when it
+   * is of `image`'s repository, else the whole reference (an image this runtime did not name).
+   */
   async version(address: string): Promise<string> {
-    return imageTag((await (await this.container(address)).inspect()).Config.Image);
+    return this.versionOf((await (await this.container(address)).inspect()).Config.Image);
+  }
+
+  versionOf(image: string): string {
+    const named = Object.entries(this.config.images).find(([, reference]) => reference === image);
+    if (named) return named[0];
+    const [repository, tag] = splitImage(image);
+    return repository === this.config.image ? tag : image;
   }
 
   async start(address: string): Promise<void> {
@@ -108,9 +141,9 @@ export class DockerRuntime implements NodeRuntime {
     if ((await c.inspect()).State.Running) await c.kill({ signal: 'SIGKILL' }).catch(ignoreNotModified);
   }
 
-  /** The image for a version: a tag of the configured repository, or a full image reference. */
+  /** The image for a version: the one `images` names for it, else that tag of `image`, or a whole reference as given. */
   imageFor(version: string): string {
-    return version.includes(':') || version.includes('/') ? version : `${this.config.image}:${version}`;
+    return this.config.images[version] ?? (version.includes(':') || version.includes('/') ? version : `${this.config.image}:${version}`);
   }
 
   /**
@@ -125,6 +158,7 @@ export class DockerRuntime implements NodeRuntime {
   /** Creates the container and its volumes without starting it; a no-op when it exists. */
   async create(address: string, version = this.config.defaultVersion): Promise<void> {
     if (await this.find(address)) return;
+    await this.pullVersion(address, version);
     const docker = this.docker(address);
     const volumes = this.volumeNames(address);
     const labels = { [LABEL_CLUSTER]: this.cluster, [LABEL_PORT]: String(splitAddress(address).port) };
@@ -216,11 +250,70 @@ export class DockerRuntime implements NodeRuntime {
     }
   }
 
+  private endpointOf(address: string): string {
+    return this.config.nodeEndpoints[address] ?? this.config.endpoint;
+  }
+
+  private async hasImage(address: string, image: string): Promise<boolean> {
+    return this.docker(address).getImage(image).inspect().then(() => true, (err: { statusCode?: number }) => {
+      if (err.statusCode === 404) return false;
+      throw err;
+    });
+  }
+
+  /** The credentials for pulls, from the worker's environment; none without `registryAuth`. */
+  private authconfig(address: string, image: string): { username: string; password: string; serveraddress: string } | undefined {
+    const auth = this.config.registryAuth;
+    if (!auth) return undefined;
+    const missing = [auth.usernameEnv, auth.passwordEnv].filter((name) => !this.env[name]);
+    if (missing.length > 0) throw new RuntimeError(address, `registryAuth names ${missing.join(' and ')}, which the worker's environment does not set: set ${missing.length > 1 ? 'them' : 'it'} where the worker starts`);
+    return { username: this.env[auth.usernameEnv]!, password: this.env[auth.passwordEnv]!, serveraddress: registryOf(image) };
+  }
+
+  /**
+   * Whether the node's engine can run `version`: its image is there, or its registry has it and
+   * takes the worker's credentials (asked without pulling: a dry run changes nothing).
+   */
   async checkVersion(address: string, version: string): Promise<void> {
     const image = this.imageFor(version);
-    await this.docker(address).getImage(image).inspect().catch(() => {
-      throw new RuntimeError(address, `image ${image} is not on ${this.config.nodeEndpoints[address] ?? this.config.endpoint}: build or load it there first`);
+    if (await this.hasImage(address, image)) return;
+    await this.docker(address).getImage(image).distribution({ authconfig: this.authconfig(address, image) }).catch((err: Error) => {
+      throw new RuntimeError(address, `image ${image} is not on ${this.endpointOf(address)}, and its registry does not give it (${registryReason(err)}): push it to the registry, or build or load it on that host`);
     });
+  }
+
+  /**
+   * Pulls `version`'s image onto the node's engine when it lacks it, with the worker's registry
+   * credentials; resolves true when it pulled. Fails naming the image, the engine and the
+   * registry's own reason (unknown image, refused credentials, unreachable registry).
+   */
+  async pullVersion(address: string, version: string): Promise<boolean> {
+    const image = this.imageFor(version);
+    const key = `${this.endpointOf(address)} ${image}`;
+    let pull = this.pulls.get(key);
+    if (!pull) {
+      pull = this.pull(address, image).finally(() => this.pulls.delete(key));
+      this.pulls.set(key, pull);
+    }
+    return pull;
+  }
+
+  private async pull(address: string, image: string): Promise<boolean> {
+    if (await this.hasImage(address, image)) return false;
+    const docker = this.docker(address);
+    const failed = (reason: string) => new RuntimeError(address, `pulling ${image} onto ${this.endpointOf(address)} failed: ${reason}`);
+    const stream = (await docker.pull(image, { authconfig: this.authconfig(address, image) }).catch((err: Error) => {
+      throw failed(registryReason(err));
+    })) as NodeJS.ReadableStream;
+    await new Promise<void>((resolve, reject) => {
+      docker.modem.followProgress(stream, (err: Error | null, events: { error?: string }[]) => {
+        const error = err?.message ?? events.find((e) => e.error)?.error;
+        if (error) reject(failed(tidyReason(error)));
+        else resolve();
+      });
+    });
+    if (!(await this.hasImage(address, image))) throw failed('the engine reports the pull done, but the image is not there');
+    return true;
   }
 
   async readDataDir(address: string): Promise<Readable> {

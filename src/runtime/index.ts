@@ -12,14 +12,15 @@ export { DockerRuntime, ProcessRuntime };
 
 /**
  * The runtime that runs a cluster's nodes, as its inventory entry names it; with the cluster's
- * `tls.server`, every node it starts or provisions serves TLS only.
+ * `tls.server`, every node it starts or provisions serves TLS only. `env` holds the registry
+ * credentials a docker runtime's `registryAuth` names.
  */
-export function createRuntime(inventory: Inventory, cluster: string, secrets: NodeSecrets): NodeRuntime | undefined {
+export function createRuntime(inventory: Inventory, cluster: string, secrets: NodeSecrets, env: NodeJS.ProcessEnv = process.env): NodeRuntime | undefined {
   const name = inventory.clusters[cluster]?.runtime;
   if (name === undefined) return undefined;
   const config = inventory.runtimes[name];
   if (!config) return undefined;
   const tls = serverTls(cluster, inventory.clusters[cluster]);
-  if (config.type === 'docker') return new DockerRuntime(cluster, config, secrets, tls);
+  if (config.type === 'docker') return new DockerRuntime(cluster, config, secrets, tls, env);
   return new ProcessRuntime(config, secrets, tls);
 }

@@ -36,6 +36,11 @@ export interface NodeRuntime {
   discardReplaced?(address: string): Promise<void>;
   /** Throws a RuntimeError saying what is missing when the node cannot run `version` (no binary, no image). */
   checkVersion(address: string, version: string): Promise<void>;
+  /**
+   * Makes `version` present where the node runs (docker: pulls its image onto the node's engine
+   * when it lacks it); resolves true when it had to fetch it. Absent: nothing can be fetched.
+   */
+  pullVersion?(address: string, version: string): Promise<boolean>;
   /** The data directory (AOF, nodes.conf) as a tar stream, entries relative to the directory. */
   readDataDir(address: string): Promise<Readable>;
   /**

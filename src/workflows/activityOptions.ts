@@ -28,6 +28,18 @@ export const redisCallsWithinAMinute = proxyActivities<Activities>({
 });
 
 /**
+ * upgradeRedis's reading of every node's version, which first pulls the target's image onto
+ * every engine that lacks it: fifteen minutes an attempt (an image over a slow link), heartbeating,
+ * three attempts (a refused pull fails at once, PreflightFailed).
+ */
+export const imagePullsWithinFifteenMinutes = proxyActivities<Activities>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '10 seconds',
+  cancellationType,
+  retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/**
  * Creating, resetting or removing a node (provisionNode, resetNode, deprovisionNode), three
  * minutes an attempt: they heartbeat, so a worker that died in one is noticed within seconds
  * rather than at the timeout.

@@ -13,7 +13,7 @@ import {
   type Engine, type NodeVersion, type TopologyShard, type UpgradePlan,
 } from '../cluster';
 import { RunControls } from './controls';
-import { pollingWithin, redisCallsWithinAMinute } from './activityOptions';
+import { imagePullsWithinFifteenMinutes, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
 import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';
 import { parseInput } from './inputChecks';
 import { Operation } from './operation';
@@ -38,6 +38,8 @@ export interface UpgradeRedisReport {
   after: TopologyShard[];
   /** Findings at the end that the cluster did not have before the upgrade. */
   findingsAfter: string[];
+  /** Nodes whose engine lacked the target's image and had it pulled before the first change (docker). */
+  pulledFor?: string[];
 }
 
 const STEPS = ['Check the cluster is healthy', 'Plan the upgrade', 'Upgrade shard by shard', 'Verify the engine version on every node', 'Check the cluster is healthy again'] as const;
@@ -56,12 +58,17 @@ export async function upgradeRedis(rawInput: unknown): Promise<UpgradeRedisRepor
     const { observations, health, baseline, members } = await checkHealthyForUpgrade(spec);
 
     op.step(STEPS[1]);
-    const found = await redisCallsWithinAMinute.describeNodeVersions(spec.name, members, input.version).catch(surfaceActivityFailure);
+    // Not in a dry run, the target's image is pulled where it is missing: before any node is touched.
+    // (The same activity as before, under a longer timeout: replay sees the same command.)
+    const found = await (input.dryRun ? redisCallsWithinAMinute : imagePullsWithinFifteenMinutes)
+      .describeNodeVersions(spec.name, members, input.version, { pull: !input.dryRun })
+      .catch(surfaceActivityFailure);
     const plan = planUpgrade(observations, Object.fromEntries(found.map((n) => [n.address, n.version])), input.version, input.shardsInParallel);
     const roles = new Map((referenceView(observations) ?? []).map((n) => [n.address, n.role as string]));
     const nodes: RollingUpgradeContext['nodes'] = Object.fromEntries(found.map((n) => [n.address, { ...n, role: roles.get(n.address) }]));
     const report: UpgradeRedisReport = {
       cluster: spec.name, version: input.version, dryRun: input.dryRun, plan, replaced: [], failovers: [], healthPauses: [], nodes: found, engines: enginesOf(found), after: health.shards, findingsAfter: [],
+      ...(found.some((n) => n.pulled) ? { pulledFor: found.filter((n) => n.pulled).map((n) => n.address) } : {}),
     };
     const upgrade = new RollingUpgrade({ op, controls, spec, input, plan, members, baseline, nodes, report }, STEPS[1]);
 

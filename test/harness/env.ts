@@ -35,6 +35,13 @@ export const S3_ENDPOINT = `http://127.0.0.1:${S3_PORT}`;
 export const S3_BUCKET = 'redisforge-test';
 export const S3_ACCESS_KEY = 'redisforge-test';
 export const S3_SECRET_KEY = 'redisforge-test-secret';
+/** The image registry the Valkey container suite starts (test/harness/registry.ts) and its test-only user. */
+export const REGISTRY_PORT = 19060 + TEST_INSTANCE * 100;
+export const REGISTRY = `127.0.0.1:${REGISTRY_PORT}`;
+export const REGISTRY_USER = 'redisforge-test';
+export const REGISTRY_PASSWORD = 'redisforge-registry-secret';
+export const REGISTRY_USER_ENV = 'REDISFORGE_TEST_REGISTRY_USER';
+export const REGISTRY_PASSWORD_ENV = 'REDISFORGE_TEST_REGISTRY_PASSWORD';
 /** verifyBackup's scratch clusters: their mkdtemp directories, and the range the drills' clusters reserve. */
 export const SCRATCH_DIR = join(STATE_DIR, 'scratch');
 export const SCRATCH_BASE_PORT = 21091;
@@ -91,6 +98,8 @@ export const TEST_CLUSTERS = {
   docker: { nodes: ports(22001), runtime: 'docker' },
   /** upgradeRedis on containers, 7.0.15 -> 8.0.2. */
   'docker-upgrade': { nodes: ports(22011), runtime: 'docker' },
+  /** upgradeRedis on containers from redisforge/redis:7.0.15 to Valkey 8.1 pulled from a registry (test/docker/valkey.test.ts). */
+  'docker-valkey': { nodes: ports(22031), runtime: 'docker' },
 } as const;
 
 export type TestClusterName = keyof typeof TEST_CLUSTERS;
@@ -111,7 +120,14 @@ export function testInventory() {
             // The chaos tests SIGKILL a node that just received keys: with the default everysec, up to a second of them would be lost.
             extraConfig: name === 'chaos' ? { appendfsync: 'always' } : name === 'backup' ? { 'auto-aof-rewrite-min-size': '1mb' } : {},
           }
-        : { type: 'docker', image: 'redisforge/redis', defaultVersion: '7.0.15', nodeTimeoutMs: NODE_TIMEOUT_MS, extraConfig: { 'repl-diskless-sync-delay': '0' } };
+        : {
+            type: 'docker', image: 'redisforge/redis', defaultVersion: '7.0.15', nodeTimeoutMs: NODE_TIMEOUT_MS, extraConfig: { 'repl-diskless-sync-delay': '0' },
+            // Valkey comes from the run's registry (another repository than `image`): its version
+            // names map to whole references there; valkey-9.0 was never pushed.
+            ...(name === 'docker-valkey'
+              ? { images: { 'valkey-8.1': `${REGISTRY}/redisforge/valkey:8.1`, 'valkey-9.0': `${REGISTRY}/redisforge/valkey:9.0` }, registryAuth: { usernameEnv: REGISTRY_USER_ENV, passwordEnv: REGISTRY_PASSWORD_ENV } }
+              : {}),
+          };
   }
   // The same nodes as `health`, reached with a wrong password.
   clusters['health-wrongpass'] = { nodes: TEST_CLUSTERS.health.nodes, runtime: 'nodes-health', auth: { passwordEnv: WRONG_PASSWORD_ENV }, commandTimeoutMs: 2000 };
@@ -121,6 +137,8 @@ export function testInventory() {
   (clusters.restored as Record<string, unknown>).backupStore = 's3';
   (clusters['fault-backup'] as Record<string, unknown>).backupStore = 'local';
   (clusters['fault-core'] as Record<string, unknown>).backupStore = 'local';
+  (clusters.valkey as Record<string, unknown>).backupStore = 'local';
+  (clusters['webui-start'] as Record<string, unknown>).backupStore = 'local';
   // The clusters whose tests run verifyBackup drills (one at a time: the port check refuses a second).
   for (const name of ['backup', 'fault-backup']) (clusters[name] as Record<string, unknown>).scratchPorts = SCRATCH_PORTS;
   // The same nodes as `backup`, with a scratch range over live nodes: a drill on it is refused.

@@ -1,7 +1,7 @@
 /** Every secret of a test run, by name: what the hygiene and secrets tests search for. */
 import { aclEnv } from './acl';
 import { password } from './cluster';
-import { runInfo, S3_SECRET_KEY } from './env';
+import { REGISTRY_PASSWORD, runInfo, S3_SECRET_KEY } from './env';
 
 export interface NamedSecret {
   name: string;
@@ -12,6 +12,7 @@ export function runSecrets(): NamedSecret[] {
   const secrets: NamedSecret[] = [
     { name: 'the Redis password (REDIS_REQUIREPASS)', value: password() },
     { name: 'the S3 secret key (AWS_SECRET_ACCESS_KEY)', value: S3_SECRET_KEY },
+    { name: 'the image registry password', value: REGISTRY_PASSWORD },
     ...Object.entries(aclEnv(password())).map(([env, value]) => ({ name: `the ACL password ${env}`, value })),
   ];
   // The payload codec's key, in run.json once the run encrypts its payloads.

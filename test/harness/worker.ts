@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { KEYS_ENV, KEYS_FILE_ENV } from '../../src/codec';
 import { aclEnv } from './acl';
 import { runCodecKey } from './codec';
-import { BUNDLE_PATH, INVENTORY_PATH, ROOT, SCRATCH_DIR, STATE_DIR, TEMPORAL_ADDRESS, WRONG_PASSWORD_ENV } from './env';
+import { BUNDLE_PATH, INVENTORY_PATH, REGISTRY_PASSWORD, REGISTRY_PASSWORD_ENV, REGISTRY_USER, REGISTRY_USER_ENV, ROOT, SCRATCH_DIR, STATE_DIR, TEMPORAL_ADDRESS, WRONG_PASSWORD_ENV } from './env';
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -31,6 +31,9 @@ export async function startWorker(password: string, extraEnv: NodeJS.ProcessEnv 
       // Workers on a test queue die with their test; the locks stay with the run's own worker.
       ...(extraEnv.REDISFORGE_TASK_QUEUE && !extraEnv.TEMPORAL_ADDRESS ? { REDISFORGE_LOCK_TASK_QUEUE: 'redisforge-ops' } : {}),
       [WRONG_PASSWORD_ENV]: 'not-the-password',
+      // Pulls from the run's registry (test/harness/registry.ts).
+      [REGISTRY_USER_ENV]: REGISTRY_USER,
+      [REGISTRY_PASSWORD_ENV]: REGISTRY_PASSWORD,
       ...aclEnv(password),
       // The run's payload key, whatever the developer's shell holds.
       [KEYS_ENV]: runCodecKey(),

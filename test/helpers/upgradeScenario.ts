@@ -81,3 +81,41 @@ export async function expectUpgraded(cluster: TestCluster, outcome: UpgradeOutco
     writer.disconnect();
   }
 }
+
+/** What a node says it is, in its own INFO server. */
+export function serverOf(address: string): Promise<{ server_name?: string; valkey_version?: string; redis_version?: string }> {
+  return withRedis(address, async (r) => {
+    const info = String(await r.call('INFO', 'server'));
+    const field = (f: string) => new RegExp(`^${f}:(\\S+)`, 'm').exec(info)?.[1];
+    return { server_name: field('server_name'), valkey_version: field('valkey_version'), redis_version: field('redis_version') };
+  });
+}
+
+/**
+ * What must hold after a completed migration to Valkey 8.1 (`version`: its version name): every
+ * node Valkey by the report and by its own INFO (server_name, valkey_version 8.1.x beside the
+ * redis_version:7.2.4 Valkey also reports), every acknowledged write there, the data unchanged,
+ * health clean and naming the engine. Returns the final health report.
+ */
+export async function expectOnValkey(cluster: TestCluster, outcome: UpgradeOutcome & { writer: AckedWriter }, version: string, data: DatasetDigest): Promise<ClusterHealthResult> {
+  const { report, writes, writer } = outcome;
+  try {
+    expect(report.aborted).toBeUndefined();
+    expect(report.replaced.filter((r) => r.changed)).toHaveLength(cluster.nodes.length);
+    expect(report.engines).toEqual([expect.stringMatching(/^valkey 8\.1\.\d+$/)]);
+    expect(report.nodes.map((n) => [n.address, n.version, n.engine])).toEqual(cluster.nodes.map((a) => [a, version, 'valkey']));
+    for (const address of cluster.nodes) {
+      expect(await serverOf(address)).toEqual({ server_name: 'valkey', valkey_version: expect.stringMatching(/^8\.1\./), redis_version: '7.2.4' });
+    }
+    expect(writes.every((w) => w.acknowledged > 0)).toBe(true);
+    expect(await writer.missingAcknowledged()).toEqual([]);
+    const health = await cluster.healthUntil((r) => r.findings.length === 0);
+    expect(health.findings).toEqual([]);
+    expect(health.summary.versions).toEqual(report.engines);
+    await writer.removeKeys();
+    expect(await digestDataset(health.shards.map((s) => s.master.address))).toEqual(data);
+    return health;
+  } finally {
+    writer.disconnect();
+  }
+}

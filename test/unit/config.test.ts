@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InventoryError, loadInventory, parseInventory } from '../../src/config';
 import { classifyRedisError, redact, resolveCredentials } from '../../src/activities/redis/connection';
+import { DockerRuntime } from '../../src/runtime/docker';
 
 const good = {
   clusters: { main: { nodes: ['127.0.0.1:7001', '127.0.0.1:7002'], runtime: 'local', backupStore: 'fs' } },
@@ -91,4 +92,30 @@ test('security settings: unchecked TLS must say insecure, ACL users name where t
   const inv = parseInventory(withMain({ acl: { operator: { passwordEnv: 'OP' }, replication: { passwordEnv: 'R' }, application: { passwordEnv: 'A', nextPasswordEnv: 'A_NEXT' } } }));
   expect(inv.clusters.main!.acl!.operator.username).toBe('redisforge-operator');
   expect(resolveCredentials(inv.clusters.main!, { OP: 'op-pass', R: 'r', A: 'a' })).toEqual({ username: 'redisforge-operator', password: 'op-pass' });
+});
+
+test('docker images: a version is a tag of `image`, or the whole reference `images` gives it; read back by the same names; a bad reference or registryAuth is named by its path', () => {
+  const inv = parseInventory({
+    ...good,
+    runtimes: {
+      local: {
+        type: 'docker', image: 'registry.example:5000/redisforge/redis',
+        images: { 'valkey-8.1': 'registry.example:5000/redisforge/valkey:8.1' },
+        registryAuth: { usernameEnv: 'REGISTRY_USER', passwordEnv: 'REGISTRY_PASSWORD' },
+      },
+    },
+  });
+  const config = inv.runtimes.local;
+  if (config?.type !== 'docker') throw new Error('expected a docker runtime');
+  const runtime = new DockerRuntime('main', config);
+  expect(runtime.imageFor('7.0.15')).toBe('registry.example:5000/redisforge/redis:7.0.15');
+  expect(runtime.imageFor('valkey-8.1')).toBe('registry.example:5000/redisforge/valkey:8.1');
+  expect(runtime.versionOf('registry.example:5000/redisforge/redis:7.0.15')).toBe('7.0.15');
+  expect(runtime.versionOf('registry.example:5000/redisforge/valkey:8.1')).toBe('valkey-8.1');
+  // An image the runtime did not name keeps its whole reference: "8.1" alone would say too little.
+  expect(runtime.versionOf('other/valkey:8.1')).toBe('other/valkey:8.1');
+
+  expect(() => parseInventory({ ...good, runtimes: { local: { type: 'docker', images: { v: 'has spaces' }, registryAuth: { usernameEnv: 'U' } } } })).toThrow(
+    /runtimes\.local\.images\.v: expected a whole image reference[\s\S]*runtimes\.local\.registryAuth\.passwordEnv/,
+  );
 });
