@@ -9,21 +9,9 @@
 # version to the other keeps the volumes readable. /data and /etc/redisforge belong to it (a new
 # volume starts with the image's ownership; CONFIG REWRITE writes next to redis.conf).
 set -euo pipefail
-CACHE="${REDISFORGE_CACHE:-$HOME/.cache/redisforge}"
-act() { echo "setup: $*"; }
-# Bump when what goes into the images changes: an image with another build label is rebuilt.
-BUILD=redis-user-1
-have_image() { [ "$(docker image inspect --format '{{ index .Config.Labels "redisforge.build" }}' "$1" 2>/dev/null)" = "$BUILD" ]; }
-REDIS_UID=100
-REDIS_GID=101
-# The directories the redis user owns, under a staging root.
-redis_dirs() {
-  mkdir -p "$1/data" "$1/etc/redisforge"
-  chown "$REDIS_UID:$REDIS_GID" "$1/data" "$1/etc/redisforge"
-  chmod 0700 "$1/data" "$1/etc/redisforge"
-}
+# shellcheck source=scripts/images-common.sh
+. "$(dirname "$0")/images-common.sh"
 
-TRIXIE="$CACHE/trixie-root"
 if [ ! -x "$TRIXIE/usr/bin/redis-server" ]; then
   command -v debootstrap >/dev/null || { act "installing debootstrap"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
   act "debootstrap trixie with redis-server 8.0 into $TRIXIE (about a minute, cached)"
@@ -33,16 +21,7 @@ if [ ! -x "$TRIXIE/usr/bin/redis-server" ]; then
   mv "$TRIXIE.tmp" "$TRIXIE"
 fi
 
-WRAPPER="$CACHE/redis-8.0.2/redis-server"
-if [ ! -x "$WRAPPER" ]; then
-  mkdir -p "$(dirname "$WRAPPER")"
-  cat >"$WRAPPER" <<WRAP
-#!/bin/sh
-# redis-server 8.0.2 from the trixie root, through that root's own loader and libraries.
-exec "$TRIXIE/lib64/ld-linux-x86-64.so.2" --library-path "$TRIXIE/lib/x86_64-linux-gnu:$TRIXIE/usr/lib/x86_64-linux-gnu" "$TRIXIE/usr/bin/redis-server" "\$@"
-WRAP
-  chmod +x "$WRAPPER"
-fi
+trixie_wrapper redis-server "$CACHE/redis-8.0.2/redis-server"
 
 if ! have_image redisforge/redis:7.0.15; then
   act "building redisforge/redis:7.0.15 from Debian's redis-server"
@@ -80,4 +59,4 @@ if ! have_image redisforge/redis:8.0.2; then
   rm -rf "$extra"
 fi
 
-BUILD="$BUILD" bash "$(dirname "$0")/build-valkey.sh"
+bash "$(dirname "$0")/build-valkey.sh"

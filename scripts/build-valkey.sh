@@ -7,12 +7,8 @@
 #                                                  so a replace from Redis to Valkey keeps the volumes readable
 # Idempotent; quick when everything is present. Called by build-images.sh.
 set -euo pipefail
-CACHE="${REDISFORGE_CACHE:-$HOME/.cache/redisforge}"
-act() { echo "setup: $*"; }
-TRIXIE="$CACHE/trixie-root"
-BUILD="${BUILD:-redis-user-1}"
-REDIS_UID=100
-REDIS_GID=101
+# shellcheck source=scripts/images-common.sh
+. "$(dirname "$0")/images-common.sh"
 [ -x "$TRIXIE/usr/bin/redis-server" ] || { echo "setup: $TRIXIE is missing; run scripts/build-images.sh" >&2; exit 1; }
 
 if [ ! -x "$TRIXIE/usr/bin/valkey-server" ]; then
@@ -22,27 +18,16 @@ if [ ! -x "$TRIXIE/usr/bin/valkey-server" ]; then
     >"$CACHE/valkey-apt.log" 2>&1 || { echo "setup: installing valkey-server failed, see $CACHE/valkey-apt.log" >&2; exit 1; }
 fi
 
-WRAPPER="$CACHE/valkey-8.1/valkey-server"
-if [ ! -x "$WRAPPER" ]; then
-  mkdir -p "$(dirname "$WRAPPER")"
-  cat >"$WRAPPER" <<WRAP
-#!/bin/sh
-# valkey-server 8.1 from the trixie root, through that root's own loader and libraries.
-exec "$TRIXIE/lib64/ld-linux-x86-64.so.2" --library-path "$TRIXIE/lib/x86_64-linux-gnu:$TRIXIE/usr/lib/x86_64-linux-gnu" "$TRIXIE/usr/bin/valkey-server" "\$@"
-WRAP
-  chmod +x "$WRAPPER"
-fi
+trixie_wrapper valkey-server "$CACHE/valkey-8.1/valkey-server"
 
 if ! command -v docker >/dev/null || ! docker info >/dev/null 2>&1; then
   act "no Docker engine: skipping redisforge/valkey:8.1"
   exit 0
 fi
-if [ "$(docker image inspect --format '{{ index .Config.Labels "redisforge.build" }}' redisforge/valkey:8.1 2>/dev/null)" != "$BUILD" ]; then
+if ! have_image redisforge/valkey:8.1; then
   act "building redisforge/valkey:8.1 from the trixie root"
   extra=$(mktemp -d)
-  mkdir -p "$extra/data" "$extra/etc/redisforge"
-  chown "$REDIS_UID:$REDIS_GID" "$extra/data" "$extra/etc/redisforge"
-  chmod 0700 "$extra/data" "$extra/etc/redisforge"
+  redis_dirs "$extra"
   tar -c -C "$TRIXIE" . -C "$extra" ./data ./etc/redisforge | docker import \
     --change 'ENTRYPOINT ["/usr/bin/valkey-server"]' --change 'WORKDIR /data' --change 'USER redis' \
     --change 'LABEL org.opencontainers.image.version=8.1' --change "LABEL redisforge.build=$BUILD" \
