@@ -6,47 +6,17 @@
  * the UI shows them decoded through the run's codec server, and no page shows a secret.
  * Screenshots are kept in test-results/ as artifacts.
  */
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { BackupReport } from '../../src/workflows/backupCluster';
 import { approveUpdate } from '../../src/shared';
-import { password, runWorkflow, TestCluster, testClient, workflowId } from '../harness/cluster';
-import { runCodecKey } from '../harness/codec';
-import { ROOT, S3_SECRET_KEY, TASK_QUEUE, TEMPORAL_UI_PORT } from '../harness/env';
+import { runWorkflow, testClient, workflowId } from '../harness/cluster';
+import { TASK_QUEUE, TEMPORAL_UI_PORT } from '../harness/env';
 import { progressReaches } from '../helpers/waitFor';
+import { ARTIFACTS, CHROMIUM, expectNothingSecret, withBrowser } from '../helpers/webUi';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(ROOT, 'test-results');
 const UI = `http://127.0.0.1:${TEMPORAL_UI_PORT}/namespaces/default`;
-let browser: Browser | undefined;
-let cluster: TestCluster | undefined;
-
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.CI === 'true') throw new Error(`CI=true and no ${CHROMIUM}: scripts/setup.sh installs Debian's chromium`);
-    return;
-  }
-  mkdirSync(ARTIFACTS, { recursive: true });
-  cluster = await TestCluster.start('guard');
-  // Closed network: without these flags Chromium keeps trying to reach Google's services.
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-});
-afterAll(async () => {
-  await browser?.close();
-  await cluster?.destroy();
-});
-
-/** What the page and its frames show must hold no secret, and no payload left encrypted. */
-async function expectNothingSecret(page: Page): Promise<void> {
-  const shown = (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
-  const secrets = { 'the Redis password': password(), 'the S3 secret key': S3_SECRET_KEY, 'the codec key': runCodecKey().split(':')[1]! };
-  for (const [what, secret] of Object.entries(secrets)) expect({ [what]: shown.includes(secret) }).toEqual({ [what]: false });
-  expect(shown).not.toContain('binary/encrypted');
-}
+const suite = withBrowser('guard');
 
 /**
  * Waits for the page to show every one of `texts`, reloading it every 20 s when a panel stays on
@@ -81,6 +51,7 @@ async function findInList(page: Page, query: string, id: string): Promise<void> 
 }
 
 test('filtered by RedisCluster, a restore waiting for approval shows its plan and what it waits for; approved, it is found among the finished', async () => {
+  const browser = suite.browser();
   if (!browser) return console.warn(`no ${CHROMIUM}: the Web UI test is skipped (it fails with CI=true)`);
   const { backupId } = await runWorkflow<BackupReport>('backupCluster', { cluster: 'guard', store: 'local' });
   const client = await testClient();

@@ -6,49 +6,23 @@
  * the history like everything the CLI and the SDK start, and the worker runs it with the
  * operator's JSON. Screenshots are kept in test-results/ as artifacts.
  */
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify, stripVTControlCharacters } from 'node:util';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { findTemporalCli } from '../../src/client/devServer';
 import { ENCRYPTED_ENCODING } from '../../src/codec';
 import type { BackupReport } from '../../src/workflows/backupCluster';
 import { approveUpdate } from '../../src/shared';
-import { password, runWorkflow, TestCluster, testClient, workflowId } from '../harness/cluster';
+import { password, runWorkflow, testClient, workflowId } from '../harness/cluster';
 import { CODEC_URL, runCodec, runCodecKey, UI_ORIGIN } from '../harness/codec';
-import { ROOT, S3_SECRET_KEY, TASK_QUEUE, TEMPORAL_ADDRESS } from '../harness/env';
+import { S3_SECRET_KEY, TASK_QUEUE, TEMPORAL_ADDRESS } from '../harness/env';
 import { eventually, progressReaches } from '../helpers/waitFor';
+import { ARTIFACTS, CHROMIUM, expectNothingSecret, shown, withBrowser } from '../helpers/webUi';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(ROOT, 'test-results');
 const UI = `${UI_ORIGIN}/namespaces/default`;
 const CLUSTER = 'webui-start';
-let browser: Browser | undefined;
-let cluster: TestCluster | undefined;
-
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.CI === 'true') throw new Error(`CI=true and no ${CHROMIUM}: scripts/setup.sh installs Debian's chromium`);
-    return;
-  }
-  mkdirSync(ARTIFACTS, { recursive: true });
-  cluster = await TestCluster.start(CLUSTER);
-  // Closed network: without these flags Chromium keeps trying to reach Google's services.
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-});
-afterAll(async () => {
-  await browser?.close();
-  await cluster?.destroy();
-});
-
-/** What the page and its frames show, for assertions and for the message of a wait that fails. */
-async function shown(page: Page): Promise<string> {
-  return (await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')))).join('\n');
-}
+const suite = withBrowser(CLUSTER);
 
 /** Runs one operator action on the page; when it fails, the error says what the page showed then. */
 async function onPage<T>(page: Page, what: string, action: () => Promise<T>): Promise<T> {
@@ -79,14 +53,6 @@ async function showsAll(page: Page, what: string, texts: string[], timeoutMs = 6
     (text) => texts.every((t) => text.includes(t)),
     { timeoutMs, everyMs: 500 },
   );
-}
-
-/** What the page and its frames show must hold no secret, and no payload left encrypted. */
-async function expectNothingSecret(page: Page): Promise<void> {
-  const text = await shown(page);
-  const secrets = { 'the Redis password': password(), 'the S3 secret key': S3_SECRET_KEY, 'the codec key': runCodecKey().split(':')[1]! };
-  for (const [what, secret] of Object.entries(secrets)) expect({ [what]: text.includes(secret) }).toEqual({ [what]: false });
-  expect(text).not.toContain(ENCRYPTED_ENCODING);
 }
 
 /** Types JSON into one of the UI's code editors (CodeMirror), replacing what it held. */
@@ -191,6 +157,7 @@ test('the UI bundled with the dev server allows Start Workflow, Signal and Updat
 });
 
 test('clusterHealth started from the Start Workflow form runs with the JSON input, encrypted in the history, and its report shows in the UI', async () => {
+  const browser = suite.browser();
   if (!browser) return console.warn(`no ${CHROMIUM}: the Web UI test is skipped (it fails with CI=true)`);
   const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
   const encoded: string[] = [];
@@ -216,6 +183,7 @@ test('clusterHealth started from the Start Workflow form runs with the JSON inpu
 });
 
 test('a restore started from the form waits for approval, is approved with the UI\'s Update action, and its report shows who approved', async () => {
+  const browser = suite.browser();
   if (!browser) return console.warn(`no ${CHROMIUM}: the Web UI test is skipped (it fails with CI=true)`);
   const { backupId } = await runWorkflow<BackupReport>('backupCluster', { cluster: CLUSTER, store: 'local' });
   const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
