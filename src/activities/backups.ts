@@ -15,6 +15,10 @@ import {
   originalAutoRewrite,
   parseAofManifest,
   parseInfo,
+  rdbFormatOfHeader,
+  engineVersionOf,
+  flattenInfo,
+  type EngineVersion,
   rdbKeyCount,
   serializeAofManifest,
   type AofFile,
@@ -47,6 +51,10 @@ export interface ShardBackupResult {
   keys: number;
   aof: { base: string; incr: string[] };
   redisVersion: string;
+  /** The engine the node reports (Valkey by its own version). */
+  engine?: EngineVersion;
+  /** The RDB format of the AOF base (its header), when it has one. */
+  rdbFormat?: number;
   rewriteMs: number;
   uploadMs: number;
 }
@@ -137,8 +145,9 @@ export function createBackupActivities(
                 beat = { phase: 'uploading', bytes };
               },
             });
-            const headerKeys = await keys;
+            const { keys: headerKeys, rdbFormat } = await keys;
             const info = parseInfo(await redis.info('server'));
+            const engine = engineVersionOf(flattenInfo(info));
             return {
               address: req.address,
               object: { key: put.key, size: put.size, sha256: put.sha256 },
@@ -146,6 +155,8 @@ export function createBackupActivities(
               keys: headerKeys ?? (await redis.dbsize()),
               aof: { base: base.name, incr: incr.map((f) => f.name) },
               redisVersion: info.server?.redis_version ?? 'unknown',
+              ...(engine ? { engine } : {}),
+              ...(rdbFormat !== undefined ? { rdbFormat } : {}),
               rewriteMs,
               uploadMs: Date.now() - uploadStarted,
             };
@@ -224,15 +235,15 @@ async function readTarText(tar: Readable): Promise<string> {
 /**
  * The shard archive: the AOF manifest (base and incr files, no history), the incr files
  * empty, and the base file streamed from `source` (a tar holding it). `keys` resolves to the
- * count in the base's RDB header, or undefined when it has none.
+ * count in the base's RDB header and its RDB format, each undefined when it has none.
  */
-function shardArchive(source: Readable, dir: string, manifestName: string, base: AofFile, incr: AofFile[]): { archive: Readable; keys: Promise<number | undefined> } {
+function shardArchive(source: Readable, dir: string, manifestName: string, base: AofFile, incr: AofFile[]): { archive: Readable; keys: Promise<{ keys?: number; rdbFormat?: number }> } {
   const archive = pack();
   const mtime = new Date();
   archive.entry({ name: `${dir}/${manifestName}`, mode: 0o644, mtime }, serializeAofManifest([base, ...incr]));
   for (const f of incr) archive.entry({ name: `${dir}/${f.name}`, mode: 0o644, size: 0, mtime }, '');
-  let settle: (keys: number | undefined) => void = () => undefined;
-  const keys = new Promise<number | undefined>((resolve) => (settle = resolve));
+  let settle: (header: { keys?: number; rdbFormat?: number }) => void = () => undefined;
+  const keys = new Promise<{ keys?: number; rdbFormat?: number }>((resolve) => (settle = resolve));
   const fail = (err: Error) => archive.destroy(err);
   const ex = extract();
   let found = false;
@@ -251,7 +262,7 @@ function shardArchive(source: Readable, dir: string, manifestName: string, base:
       const n = rdbKeyCount(head);
       if (n !== 'need-more' || head.length >= HEADER_LIMIT) {
         counted = true;
-        settle(n === 'need-more' ? undefined : n);
+        settle({ keys: n === 'need-more' ? undefined : n, rdbFormat: rdbFormatOfHeader(head) });
       }
     });
     const entry = archive.entry({ name: header.name, size: header.size, mode: 0o644, mtime: header.mtime }, (err) => (err ? fail(err) : next()));
@@ -259,7 +270,7 @@ function shardArchive(source: Readable, dir: string, manifestName: string, base:
   });
   ex.on('finish', () => {
     if (!found) return fail(new Error(`the AOF base ${dir}/${base.name} was not in the data directory read (a newer rewrite replaced it?)`));
-    settle(undefined);
+    settle({});
     archive.finalize();
   });
   ex.on('error', fail);

@@ -3,6 +3,7 @@
  * old backups retention removes, and the restore plan (which node gets which shard, which
  * addresses changed, and each node's nodes.conf). Pure: used by workflows and activities.
  */
+import { rdbFormatOf, type EngineVersion } from './engine';
 import { referenceView, type NodeObservation } from './health';
 import { formatSlotRanges, type SlotRange } from './slots';
 
@@ -48,12 +49,25 @@ export interface BackupManifest {
   startedAt: string;
   completedAt: string;
   redisVersion: string;
+  /** The engine of the node the first shard was read from (absent from older manifests). */
+  engine?: EngineVersion;
+  /** The newest RDB format among the shards' AOF bases (absent from older manifests): what a node must read to load it. */
+  rdbFormat?: number;
   compression: Compression;
   currentEpoch: number;
   nodes: BackupNode[];
   shards: BackupShard[];
   keys: number;
   bytes: number;
+}
+
+/**
+ * The RDB format a node must read to load the backup: as recorded, else what its engine writes
+ * (older manifests name only redis_version, which is Valkey's compatibility version: 7.2.4 is
+ * format 11 either way).
+ */
+export function backupRdbFormat(manifest: Pick<BackupManifest, 'rdbFormat' | 'engine' | 'redisVersion'>): number | undefined {
+  return manifest.rdbFormat ?? rdbFormatOf(manifest.engine ?? { engine: 'redis', version: manifest.redisVersion });
 }
 
 export const MANIFEST_NAME = 'manifest.json';

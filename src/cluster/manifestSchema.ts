@@ -58,6 +58,8 @@ const manifestSchema = z
     startedAt: isoTime,
     completedAt: isoTime,
     redisVersion: z.string().max(64),
+    engine: z.object({ engine: z.enum(['redis', 'valkey']), version: z.string().max(64) }).strict().optional(),
+    rdbFormat: z.int().min(1).max(255).optional(),
     compression: z.enum(['none', 'gzip']),
     currentEpoch: count,
     nodes: z.array(node).min(1),

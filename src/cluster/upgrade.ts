@@ -3,7 +3,7 @@
  * and in which order, whether a replaced replica is in sync enough to take over, whether the
  * cluster's health dropped between shards, and whether every node ended on the new version.
  */
-import { formatEngineVersion, type Engine, type EngineVersion } from './engine';
+import { describeEngine, formatEngineVersion, rdbFormatOf, type Engine, type EngineVersion } from './engine';
 import { findingKey, referenceView, shardsOf, type Finding, type HealthReport, type NodeObservation } from './health';
 
 /** A node's version as its runtime knows it (image tag or versions-map name) and as it reports it. */
@@ -32,6 +32,22 @@ export function targetEngineVersion(target: string): EngineVersion | undefined {
   if (!m) return undefined;
   if (engine === 'redis' && !/^\d+\.\d+\.\d+$/.test(m[1]!)) return undefined;
   return { engine, version: m[1]! };
+}
+
+/**
+ * Why a rolling upgrade to `target` cannot work: its engine reads an older RDB format than some
+ * nodes write, so a node replaced onto it could not load its master's data (the full sync) and
+ * the shard would be left with one node; undefined when it can, or when a version is unknown.
+ * Going to an engine of an older format takes a migration (dump and load), not an upgrade.
+ */
+export function upgradeFormatProblem(nodes: readonly { address: string; engine?: EngineVersion }[], target: string): string | undefined {
+  const wanted = targetEngineVersion(target);
+  const reads = wanted && rdbFormatOf(wanted);
+  if (reads === undefined) return undefined;
+  const newer = nodes.filter((n) => n.engine && (rdbFormatOf(n.engine) ?? 0) > reads);
+  if (newer.length === 0) return undefined;
+  const formats = [...new Set(newer.map((n) => `${describeEngine(n.engine!)} (RDB format ${rdbFormatOf(n.engine!)!})`))];
+  return `version: "${target}" (${describeEngine(wanted!)}) reads RDB format ${reads} at most, and ${newer.map((n) => n.address).join(', ')} ${newer.length > 1 ? 'run' : 'runs'} ${formats.join(', ')}: a node replaced onto it could not load its master's data, so a rolling upgrade there cannot work; choose a version that reads RDB format ${Math.max(...newer.map((n) => rdbFormatOf(n.engine!)!))} (a downgrade or a move to an older format needs a dump and load into a new cluster)`;
 }
 
 /** Whether a reported version is the one a target wants: "8.1" accepts "8.1.1"; "8.0.2" only "8.0.2". */

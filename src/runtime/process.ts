@@ -10,7 +10,7 @@
  * and the worker's holds REDIS_REQUIREPASS, AWS_SECRET_ACCESS_KEY, TEMPORAL_API_KEY and more.
  */
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { chmod, mkdir, open, readFile, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import type { ProcessRuntimeConfig } from '../config';
@@ -40,6 +40,31 @@ export function childEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.P
  */
 export function spawnUmasked(command: string, args: readonly string[], options: SpawnOptions) {
   return spawn('/bin/sh', ['-c', 'umask 077; exec "$0" "$@"', command, ...args], { ...options, env: childEnvironment() });
+}
+
+/**
+ * Why a server stopped while starting, from what it logged since byte `from` of its log: its
+ * error lines ("Can't handle RDB format version 12; ... Unrecoverable error ..."), once it has
+ * written the one it exits with; undefined while it has not.
+ */
+export async function startupFailure(log: string, from: number): Promise<string | undefined> {
+  const file = await open(log, 'r').catch(() => undefined);
+  if (!file) return undefined;
+  let text: string;
+  try {
+    const { size } = await file.stat();
+    const length = Math.min(size - from, 64 * 1024);
+    if (length <= 0) return undefined;
+    const buffer = Buffer.alloc(length);
+    await file.read(buffer, 0, length, size - length);
+    text = buffer.toString('utf8');
+  } finally {
+    await file.close();
+  }
+  // Redis and Valkey mark errors and warnings with "#" after the pid, role and time.
+  const errors = text.split('\n').map((line) => /^\d+:[A-Z] .*? # (.*)$/.exec(line)?.[1]?.trim()).filter((e): e is string => !!e && !/^WARNING/.test(e));
+  if (!errors.some((e) => /Unrecoverable|Fatal error|Exiting|aborted|Can't/i.test(e))) return undefined;
+  return `redis-server stopped while starting: ${errors.slice(-3).join('; ')}`;
 }
 
 /** The node directory, 0700 whether it is new or was made looser before (mkdir's mode applies only when it creates). */
@@ -124,12 +149,20 @@ export class ProcessRuntime implements NodeRuntime {
     const conf = nodeConf({ address, dir, nodeTimeoutMs: this.config.nodeTimeoutMs, secrets: this.secrets, tls: this.tls, extraConfig, daemonize: true });
     await privateFile(confPath, conf);
     const binary = this.binary(address, await this.version(address));
+    const logFrom = await stat(log).then((s) => s.size, () => 0);
     await new Promise<void>((resolve, reject) => {
       const child = spawnUmasked(binary, [confPath], { stdio: 'ignore' });
       child.on('error', (err) => reject(new RuntimeError(address, `cannot run ${binary}: ${err.message}`)));
       child.on('exit', (code) => (code === 0 ? resolve() : reject(new RuntimeError(address, `redis-server exited with ${code}; see ${log}`))));
     });
-    await awaitPort(address, 30_000, () => `see ${log}`);
+    // A server that gives up while it starts (data it cannot load) says why in its log: fail at
+    // once with its words, not after the whole wait.
+    await awaitPort(address, 30_000, () => `see ${log}`, {
+      gaveUp: async () => {
+        const why = await startupFailure(log, logFrom);
+        return why && `${address}: ${why} (see ${log})`;
+      },
+    });
     // Redis listens a moment before it writes its pid file; until then status() says stopped.
     await pollUntil(async () => ((await this.pid(address)) ? { done: true, value: undefined } : { done: false, status: 'no pid file' }), {
       what: `${address} to write its pid file`,

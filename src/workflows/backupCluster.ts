@@ -82,6 +82,8 @@ export async function backupCluster(rawInput: unknown): Promise<BackupReport> {
         startedAt: new Date(started).toISOString(),
         completedAt: new Date().toISOString(),
         redisVersion: results[0]!.redisVersion,
+        ...(results[0]!.engine ? { engine: results[0]!.engine } : {}),
+        ...(results.some((r) => r.rdbFormat !== undefined) ? { rdbFormat: Math.max(...results.map((r) => r.rdbFormat ?? 0)) } : {}),
         compression: input.compression,
         currentEpoch: plan.currentEpoch,
         nodes: plan.nodes,

@@ -7,7 +7,7 @@
  */
 import { ApplicationFailure, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import { liveMembersOutside, planRestore, restoredNodesConf, SLOT_FINDINGS, type RestoreAssignment } from '../cluster';
+import { backupRdbFormat, describeEngine, liveMembersOutside, planRestore, rdbFormatProblem, restoredNodesConf, SLOT_FINDINGS, type RestoreAssignment } from '../cluster';
 import { scratchAddresses, scratchAllocationSchema, type ScratchAllocation } from '../cluster/scratch';
 import type { Approval } from '../shared';
 import { ApprovalGate } from './controls';
@@ -91,6 +91,12 @@ export async function restoreCluster(rawInput: unknown, rawInternal?: unknown): 
     // A member the restore would not stop brings the old topology back into the restored cluster.
     if (!scratch && patched('restore-refuses-members-outside')) {
       const observed = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes).catch(surfaceActivityFailure);
+      // A target whose engine cannot read the backup's RDB format would not start on it.
+      const tooOld = rdbFormatProblem(backupRdbFormat(manifest), `backup ${input.backupId} (taken on ${manifest.engine ? describeEngine(manifest.engine) : `Redis ${manifest.redisVersion}`})`,
+        observed.flatMap((o) => (o.engine && spec.nodes.includes(o.address) ? [{ address: o.address, engine: o.engine }] : [])));
+      if (tooOld) {
+        throw preflightFailed(`${tooOld}: upgrade ${spec.name} to the backup's version or newer first (upgradeRedis), or restore onto nodes that run it; nothing was changed`);
+      }
       const outside = liveMembersOutside(observed, spec.nodes);
       if (outside.length > 0) {
         throw preflightFailed(

@@ -9,7 +9,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { ClusterSpec } from '../activities';
 import {
-  analyzeHealth, describeFinding, findingKey, formatEngineVersion, planUpgrade, referenceView, topologyBlockers, versionMismatches,
+  analyzeHealth, describeFinding, findingKey, formatEngineVersion, planUpgrade, referenceView, topologyBlockers, upgradeFormatProblem, versionMismatches,
   type Engine, type NodeVersion, type TopologyShard, type UpgradePlan,
 } from '../cluster';
 import { RunControls } from './controls';
@@ -56,6 +56,9 @@ export async function upgradeRedis(rawInput: unknown): Promise<UpgradeRedisRepor
 
     op.step(STEPS[0]);
     const { observations, health, baseline, members } = await checkHealthyForUpgrade(spec);
+    // Before anything is pulled or touched: an engine of an older RDB format could not sync.
+    const formatProblem = upgradeFormatProblem(observations, input.version);
+    if (formatProblem) throw invalidInput([formatProblem]);
 
     op.step(STEPS[1]);
     // Not in a dry run, the target's image is pulled where it is missing: before any node is touched.

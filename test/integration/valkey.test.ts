@@ -49,6 +49,13 @@ test('Redis 7.0.15 to Valkey 8.1 while a client writes: every node Valkey, no ac
   expect(again.failovers).toEqual([]);
 });
 
+test('back to Redis 7.0.15 by a rolling upgrade is refused before anything: it reads RDB format 10, Valkey 8.1 writes 11', async () => {
+  const refused = await runWorkflowFailure('upgradeRedis', { cluster: name, version: '7.0.15' });
+  expect(refused).toMatchObject({ type: 'InvalidInput', message: expect.stringContaining('version: "7.0.15" (Redis 7.0.15) reads RDB format 10 at most') });
+  expect(refused.message).toContain('run Valkey 8.1.1 (RDB format 11)');
+  expect((await cluster.health()).summary.versions).toEqual(VALKEY_VERSIONS);
+});
+
 test('on Valkey, a failover drill promotes the replica and health comes back clean', async () => {
   const drill = await runWorkflow<FailoverTestReport>('failoverTest', { cluster: name });
   expect(drill.promoted?.id).toBe(drill.replica.id);
