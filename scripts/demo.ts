@@ -89,7 +89,7 @@ async function main(): Promise<void> {
       },
       runtimes: {
         local: { type: 'process', baseDir: join(STATE, 'nodes'), nodeTimeoutMs: 5000, versions: VERSIONS, defaultVersion: '7.0.15' },
-        restored: { type: 'process', baseDir: join(STATE, 'restored'), nodeTimeoutMs: 5000 },
+        restored: { type: 'process', baseDir: join(STATE, 'restored'), nodeTimeoutMs: 5000, versions: VERSIONS, defaultVersion: '7.0.15' },
       },
       stores: { local: { type: 'fs', path: join(STATE, 'backups') } },
     },

@@ -51,7 +51,7 @@ export function createLockActivities(clientFor: () => Promise<Client>, taskQueue
         nonRetryable: true,
         message:
           `cluster ${cluster} is busy: ${h.operation} (workflow ${h.workflowId}) has been running on it since ${h.since}; ` +
-          `one operation at a time per cluster: wait for it to finish, or stop it (an abort signal where it has one, else temporal workflow cancel --workflow-id ${h.workflowId})`,
+          `one operation at a time per cluster: wait for it to finish, or stop it (the abort update where it has one: redisforge abort ${h.workflowId}, else temporal workflow cancel --workflow-id ${h.workflowId})`,
         details: [{ holder: h }],
       });
     },

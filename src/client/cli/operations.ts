@@ -110,6 +110,8 @@ async function list(session: Session, options: { operation?: string; limit: numb
     runs.push(info);
     if (runs.length >= options.limit) break;
   }
+  // The server returns running runs first, then by when they closed: the table reads by its first column, newest first.
+  runs.sort((a, b) => b.startTime.getTime() - a.startTime.getTime());
   const rows = runs.map((r) => ({
     workflowId: r.workflowId,
     runId: r.runId,
