@@ -118,6 +118,9 @@ install_versitygw() {
 }
 install_versitygw
 
+# 3b'. Debian's prometheus (and promtool): the metrics suite scrapes the worker and tests the alert rules.
+command -v prometheus >/dev/null && command -v promtool >/dev/null || apt_install prometheus
+
 # 3c. Debian's chromium, which the Web UI test drives with playwright-core (no browser download).
 command -v chromium >/dev/null || apt_install chromium
 say "$(chromium --version 2>/dev/null | head -1)"

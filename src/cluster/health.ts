@@ -55,6 +55,9 @@ export type FindingCode =
   | 'MIXED_VERSIONS'
   | 'TLS_UNVERIFIED';
 
+/** Every code a health check can find, in table order (metrics set each one, 0 when absent). */
+export const FINDING_CODES: readonly FindingCode[] = [...new Set(HEALTH_CHECKS.map((c) => c.code))];
+
 export interface Finding {
   code: FindingCode;
   severity: Severity;

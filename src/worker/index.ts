@@ -4,7 +4,8 @@
  * profiles (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY, ...), as
  * the Temporal CLI reads them; the inventory from REDISFORGE_INVENTORY (default ./redisforge.json);
  * the payload encryption keys from REDISFORGE_CODEC_KEYS or REDISFORGE_CODEC_KEYS_FILE; the log
- * format from REDISFORGE_LOG_FORMAT (text, or json: one object per line).
+ * format from REDISFORGE_LOG_FORMAT (text, or json: one object per line); Prometheus metrics on
+ * REDISFORGE_METRICS_ADDRESS when it is set.
  */
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -16,6 +17,7 @@ import { taskQueueFromEnv } from '../shared';
 import { CodecConfigError, codecFromEnv, describeCodec, type EncryptionCodec } from '../codec';
 import { InventoryError, inventoryPath, loadInventory, type Inventory } from '../config';
 import { jsonLogLine, logFormatFromEnv, LogFormatError, workerLogger } from '../logging';
+import { metricsAddressFromEnv, MetricsConfigError, metricsTelemetry } from './metrics';
 
 export interface RedisForgeWorkerOptions {
   inventory: Inventory;
@@ -82,7 +84,8 @@ export async function main(interceptors?: WorkerOptions['interceptors']): Promis
   const codec = codecFromEnv();
   // Before any connection: the runtime takes its logger once, at its creation.
   const format = logFormatFromEnv();
-  Runtime.install({ logger: workerLogger(format) });
+  const metricsAddress = metricsAddressFromEnv();
+  Runtime.install({ logger: workerLogger(format), telemetryOptions: metricsTelemetry(metricsAddress) });
   // The worker's own lines (stdout) in the same format as its log.
   const say = (message: string) => console.log(format === 'json' ? jsonLogLine({ level: 'INFO', message, timestampNanos: BigInt(Date.now()) * 1_000_000n }) : message);
   const { connectionOptions, namespace } = loadClientConnectConfig();
@@ -102,7 +105,7 @@ export async function main(interceptors?: WorkerOptions['interceptors']): Promis
   say(
     `redisforge worker: task queue ${worker.options.taskQueue}, namespace ${worker.options.namespace}, ` +
       `clusters: ${Object.keys(inventory.clusters).join(', ')} (inventory ${file}); ${describeCodec(codec)}; ` +
-      `workflows ${bundle ? `from the bundle ${bundle}` : 'bundled at start'}`,
+      `workflows ${bundle ? `from the bundle ${bundle}` : 'bundled at start'}${metricsAddress ? `; metrics on http://${metricsAddress}/metrics` : ''}`,
   );
   // run() shuts down gracefully on SIGINT/SIGTERM: in-flight activities finish or are cancelled first.
   await worker.run();
@@ -119,7 +122,7 @@ export async function runWorker(interceptors?: WorkerOptions['interceptors']): P
     await main(interceptors);
     return 0;
   } catch (err) {
-    if (err instanceof InventoryError || err instanceof CodecConfigError || err instanceof LogFormatError) {
+    if (err instanceof InventoryError || err instanceof CodecConfigError || err instanceof LogFormatError || err instanceof MetricsConfigError) {
       console.error(`redisforge worker: ${err.message}`);
       return 2;
     }

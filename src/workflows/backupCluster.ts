@@ -9,6 +9,7 @@ import { BACKUP_FORMAT, backupIdAt, formatSlotRanges, planBackupSources, shardOb
 import { backupUploadWithinSixHours, redisCallsWithinAMinute, rewriteSettingRestoreWithinFifteenSeconds } from './activityOptions';
 import { preflightFailed, surfaceActivityFailure } from './failures';
 import { parseInput } from './inputChecks';
+import { backupSucceeded } from './metrics';
 import { Operation } from './operation';
 import { backupClusterInput } from './inputs';
 
@@ -131,6 +132,7 @@ export async function backupCluster(rawInput: unknown): Promise<BackupReport> {
       pruned,
       durationMs: Date.now() - started,
     };
+    backupSucceeded(spec.name, report, Date.now() - started, Date.now());
     op.finish('succeeded', `backup \`${backupId}\`: ${report.keys} keys, ${report.bytes} bytes in ${report.shards.length} shards${pruned.length ? `; pruned ${pruned.join(', ')}` : ''}.`);
     return report;
   });

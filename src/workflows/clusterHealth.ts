@@ -3,7 +3,8 @@
  * verdict: state ok, all 16384 slots assigned and served, the expected known nodes, a replica
  * per master, no fail/pfail flags, no open slots, one slot map agreed by all.
  */
-import { analyzeHealth, type HealthReport } from '../cluster';
+import { analyzeHealth, FINDING_CODES, type HealthReport } from '../cluster';
+import { healthObserved } from './metrics';
 import { redisCallsWithinAMinute } from './activityOptions';
 import { surfaceActivityFailure } from './failures';
 import { parseInput } from './inputChecks';
@@ -36,6 +37,7 @@ export async function clusterHealth(rawInput: unknown): Promise<ClusterHealthRes
       // Pure analysis of a field the spec already carries: no command changes, so no patched() needed.
       tlsInsecure: spec.tlsInsecure,
     });
+    healthObserved(spec.name, report, FINDING_CODES);
     const problems = report.findings.filter((f) => f.severity !== 'info');
     op.finish(
       'succeeded',

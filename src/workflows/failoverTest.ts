@@ -16,6 +16,7 @@ import { describeFailure } from '../shared';
 import { drillCleanupWithinAMinute, drillStepsWithinFiveMinutes, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
 import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';
 import { parseInput } from './inputChecks';
+import { failoverMeasured } from './metrics';
 import { Operation } from './operation';
 import { failoverTestInput } from './inputs';
 
@@ -214,6 +215,7 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
       throw ApplicationFailure.create({ type, nonRetryable: true, message: `${message}${outcome}${report.compensation ? `; ${report.compensation}` : ''}`, details: [report] });
     }
     const newMaster = report.promoted!;
+    failoverMeasured(spec.name, report.timings.promotionMs, report.timings.writeUnavailableMs);
     op.finish(
       'succeeded',
       `${master.address} -> ${newMaster.address}: promoted after ${((report.timings.promotionMs ?? 0) / 1000).toFixed(1)} s, ` +

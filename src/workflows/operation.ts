@@ -7,6 +7,7 @@ import { redisCallsWithinAMinute } from './activityOptions';
 import { progressQuery, type MigrationProgress, type Progress } from '../shared';
 import { surfaceActivityFailure } from './failures';
 import { renderProgressDetails } from './progressDetails';
+import { operationFinished, operationStarted, type Outcome } from './metrics';
 import { tagOperation } from './searchAttributes';
 
 /** How often an operation that may wait for a busy cluster asks again. */
@@ -37,6 +38,8 @@ export class Operation {
   recordCluster(cluster: string): void {
     this.progress = { ...this.progress, cluster };
     tagOperation(cluster, this.progress.operation);
+    // Counted once per operation: a run continued as new goes on with the one that started it.
+    if (!workflowInfo().continuedFromExecutionRunId) operationStarted(cluster);
     this.render();
   }
 
@@ -83,8 +86,9 @@ export class Operation {
     this.render();
   }
 
-  finish(state: 'succeeded' | 'failed', detail?: string): void {
+  finish(state: 'succeeded' | 'failed', detail?: string, outcome: Outcome = state): void {
     log[state === 'failed' ? 'warn' : 'info'](`${this.subject()}: ${state}${detail ? `: ${detail}` : ''}`);
+    if (this.progress.cluster && this.progress.state === 'running') operationFinished(this.progress.cluster, outcome, Date.now() - workflowInfo().startTime.getTime());
     const checked = this.progress.checked || state === 'succeeded';
     this.progress = { ...this.progress, step: state, stepsDone: state === 'succeeded' ? this.steps.length : this.progress.stepsDone, state, detail, checked };
     this.render();
@@ -99,7 +103,7 @@ export class Operation {
       // Continuing as new is how a long operation goes on, not a failure; it keeps the cluster.
       continuing = err instanceof ContinueAsNew;
       // A cancellation's own message says what was undone on the way out (e.g. a node restarted).
-      if (!continuing) this.finish('failed', isCancellation(err) ? (err as Error).message || 'cancelled' : (err as Error).message);
+      if (!continuing) this.finish('failed', isCancellation(err) ? (err as Error).message || 'cancelled' : (err as Error).message, isCancellation(err) ? 'cancelled' : 'failed');
       throw err;
     } finally {
       const cluster = this.locked;

@@ -42,6 +42,9 @@ export const REGISTRY_USER = 'redisforge-test';
 export const REGISTRY_PASSWORD = 'redisforge-registry-secret';
 export const REGISTRY_USER_ENV = 'REDISFORGE_TEST_REGISTRY_USER';
 export const REGISTRY_PASSWORD_ENV = 'REDISFORGE_TEST_REGISTRY_PASSWORD';
+/** Where the run's worker serves Prometheus metrics, and the Prometheus the metrics suite starts. */
+export const WORKER_METRICS_ADDRESS = `127.0.0.1:${19070 + TEST_INSTANCE * 100}`;
+export const PROMETHEUS_PORT = 19080 + TEST_INSTANCE * 100;
 /** verifyBackup's scratch clusters: their mkdtemp directories, and the range the drills' clusters reserve. */
 export const SCRATCH_DIR = join(STATE_DIR, 'scratch');
 export const SCRATCH_BASE_PORT = 21091;
@@ -92,6 +95,8 @@ export const TEST_CLUSTERS = {
   deploy: { nodes: ports(21411), runtime: 'process' },
   /** clusterHealth and a restore started from the Web UI's Start Workflow form (test/integration/webuiStart.test.ts). */
   'webui-start': { nodes: ports(21421), runtime: 'process' },
+  /** The worker's metrics read back through Prometheus after real operations (test/integration/metrics.test.ts). */
+  metrics: { nodes: ports(21441), runtime: 'process' },
   /** upgradeRedis from Redis 7.0.15 to Valkey 8.1 on local processes (test/integration/valkey.test.ts). */
   valkey: { nodes: ports(21431), runtime: 'process' },
   /** Failover drills and replace on containers. */
@@ -139,6 +144,7 @@ export function testInventory() {
   (clusters['fault-core'] as Record<string, unknown>).backupStore = 'local';
   (clusters.valkey as Record<string, unknown>).backupStore = 'local';
   (clusters['webui-start'] as Record<string, unknown>).backupStore = 'local';
+  (clusters.metrics as Record<string, unknown>).backupStore = 'local';
   // The clusters whose tests run verifyBackup drills (one at a time: the port check refuses a second).
   for (const name of ['backup', 'fault-backup']) (clusters[name] as Record<string, unknown>).scratchPorts = SCRATCH_PORTS;
   // The same nodes as `backup`, with a scratch range over live nodes: a drill on it is refused.

@@ -12,7 +12,7 @@ import { KEYS_ENV, KEYS_FILE_ENV, startCodecServer } from '../../src/codec';
 import { createBucket, findVersitygw, startS3Server, type S3Server } from './s3Server';
 import {
   BUNDLE_PATH, INVENTORY_PATH, ROOT, RUN_INFO_PATH, S3_ACCESS_KEY, S3_BUCKET, S3_ENDPOINT, S3_PORT, S3_SECRET_KEY, SCRATCH_DIR, STATE_DIR,
-  TEMPORAL_ADDRESS, TEMPORAL_PORT, TEMPORAL_UI_PORT, testInventory,
+  TEMPORAL_ADDRESS, TEMPORAL_PORT, TEMPORAL_UI_PORT, testInventory, WORKER_METRICS_ADDRESS,
 } from './env';
 import { dockerAvailable, killLeftoverNodes } from './nodes';
 import { acceptsConnections } from '../../src/util/ports';
@@ -56,7 +56,8 @@ export default async function globalSetup(): Promise<void> {
 
   // A fresh secret per run: the history test searches for it.
   const password = `rf-${randomBytes(12).toString('hex')}`;
-  const worker = await startWorker(password, s3 ? S3_ENV : {});
+  // The run's worker serves its metrics for Prometheus (test/integration/metrics.test.ts); a test's own workers do not.
+  const worker = await startWorker(password, { ...(s3 ? S3_ENV : {}), REDISFORGE_METRICS_ADDRESS: WORKER_METRICS_ADDRESS });
   const info: RunInfoWithCodec = {
     password, temporalPid: server.process.pid!, workerPid: worker.child.pid!, dockerAvailable: docker.ok, s3Available: s3 !== undefined, codecKey,
   };

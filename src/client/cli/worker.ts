@@ -36,8 +36,9 @@ export function addWorkerCommand(program: Command, register: Register): void {
     .addHelpText(
       'after',
       '\nSettings: TEMPORAL_* as for every command; REDISFORGE_CODEC_KEYS or REDISFORGE_CODEC_KEYS_FILE (payload encryption),\n' +
-        'REDISFORGE_LOG_FORMAT=text|json, REDISFORGE_WORKFLOW_BUNDLE (a bundle from `npm run bundle`; the package ships one).\n' +
-        'Exit codes: 0 stopped on a signal, 2 a setting to fix (inventory, keys, log format), 1 any other failure.',
+        'REDISFORGE_LOG_FORMAT=text|json, REDISFORGE_WORKFLOW_BUNDLE (a bundle from `npm run bundle`; the package ships one),\n' +
+        'REDISFORGE_METRICS_ADDRESS=host:port (Prometheus metrics at /metrics: temporal_* and redisforge_*).\n' +
+        'Exit codes: 0 stopped on a signal, 2 a setting to fix (inventory, keys, log format, metrics address), 1 any other failure.',
     );
   register(command, (session, cmd) => runWorkerCommand(session, cmd.opts<WorkerFlags>()));
 }

@@ -1,0 +1,124 @@
+/**
+ * Metrics and alert rules (issue #14 items 1 and 5), with real parts: the run's worker serves
+ * Prometheus metrics (REDISFORGE_METRICS_ADDRESS), Debian's prometheus scrapes it every second
+ * with monitoring/redisforge-alerts.yml loaded, and after real operations on a real cluster the
+ * test reads RedisForge's metrics back through Prometheus's HTTP API, beside the SDK's own.
+ * promtool checks the rules and runs their unit tests.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { METRICS } from '../../src/workflows/metrics';
+import type { BackupReport } from '../../src/workflows/backupCluster';
+import type { FailoverTestReport } from '../../src/workflows/failoverTest';
+import { runWorkflow, runWorkflowFailure, TestCluster } from '../harness/cluster';
+import { loadDataset } from '../harness/dataset';
+import { PROMETHEUS_PORT, ROOT, STATE_DIR, WORKER_METRICS_ADDRESS } from '../harness/env';
+import { startPrometheus, type Prometheus } from '../harness/prometheus';
+import { dashboardMetrics } from '../helpers/dashboard';
+import { eventually } from '../helpers/waitFor';
+
+const RULES = join(ROOT, 'monitoring', 'redisforge-alerts.yml');
+const RULE_TESTS = join(ROOT, 'monitoring', 'redisforge-alerts.test.yml');
+const name = 'metrics';
+let cluster: TestCluster;
+let prometheus: Prometheus | undefined;
+let dir: string;
+
+const hasPrometheus = ['/usr/bin/prometheus', '/usr/bin/promtool'].every((bin) => existsSync(bin));
+const describeWithPrometheus = hasPrometheus ? describe : describe.skip;
+if (!hasPrometheus && process.env.CI === 'true') {
+  test('prometheus and promtool are installed', () => {
+    throw new Error('CI=true and no /usr/bin/prometheus or /usr/bin/promtool: scripts/setup.sh installs Debian\'s prometheus');
+  });
+}
+
+describeWithPrometheus('metrics through a real Prometheus', () => {
+  beforeAll(async () => {
+    dir = mkdtempSync(join(STATE_DIR, 'prometheus-'));
+    [cluster, prometheus] = await Promise.all([
+      TestCluster.start(name),
+      startPrometheus({ port: PROMETHEUS_PORT, dir, target: WORKER_METRICS_ADDRESS, ruleFiles: [RULES] }),
+    ]);
+    await loadDataset(cluster.nodes[0]!, 2_000, 1, 100);
+  });
+  afterAll(async () => {
+    await prometheus?.stop();
+    await cluster?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The series of `expr` once Prometheus has them as `ok` wants; fails with what it last had. */
+  const scraped = (what: string, expr: string, ok: (series: { metric: Record<string, string>; value: number }[]) => boolean) =>
+    eventually(`Prometheus to have ${what} (${expr})`, () => prometheus!.query(expr), ok, { timeoutMs: 30_000, everyMs: 500 });
+
+  test('after clusterHealth, backupCluster, failoverTest and a failed operation, Prometheus has their metrics, labelled by cluster and outcome, beside the SDK\'s', async () => {
+    const started = Date.now() / 1000;
+    await runWorkflow('clusterHealth', { cluster: name });
+    const backup = await runWorkflow<BackupReport>('backupCluster', { cluster: name });
+    const drill = await runWorkflow<FailoverTestReport>('failoverTest', { cluster: name, mode: 'stop' });
+    await cluster.healthUntil((r) => r.findings.length === 0);
+    await runWorkflowFailure('restoreCluster', { cluster: name, backupId: 'not-a-backup', dryRun: true });
+
+    const finished = await scraped('the operations finished on the cluster', `sum by (workflowType, outcome) (${METRICS.operationsFinished}_total{cluster="${name}"})`, (s) =>
+      ['clusterHealth/succeeded', 'backupCluster/succeeded', 'failoverTest/succeeded', 'restoreCluster/failed'].every((k) => s.some((x) => `${x.metric.workflowType}/${x.metric.outcome}` === k)));
+    const byType = Object.fromEntries(finished.map((s) => [`${s.metric.workflowType}/${s.metric.outcome}`, s.value]));
+    expect(byType).toMatchObject({ 'clusterHealth/succeeded': expect.any(Number), 'backupCluster/succeeded': 1, 'failoverTest/succeeded': 1, 'restoreCluster/failed': 1 });
+    const startedCount = await scraped('the operations started', `sum(${METRICS.operationsStarted}_total{cluster="${name}"})`, (s) => s.length === 1);
+    expect(startedCount[0]!.value).toBeGreaterThanOrEqual(4);
+
+    expect((await scraped('the cluster healthy', `${METRICS.clusterHealthy}{cluster="${name}"}`, (s) => s.length === 1))[0]!.value).toBe(1);
+    expect((await scraped('the slots served', `${METRICS.slotsCovered}{cluster="${name}"}`, (s) => s.length === 1))[0]!.value).toBe(16384);
+    // Every finding code is a series, 0 when absent: a fixed problem's series goes back to 0.
+    const findings = await scraped('the findings by code', `${METRICS.findings}{cluster="${name}"}`, (s) => s.length > 10);
+    expect(findings.every((s) => s.value === 0)).toBe(true);
+
+    const backupAt = await scraped('the last good backup', `${METRICS.backupLastSuccess}{cluster="${name}"}`, (s) => s.length === 1);
+    expect(backupAt[0]!.value).toBeGreaterThanOrEqual(started - 1);
+    expect((await prometheus!.query(`${METRICS.backupKeys}{cluster="${name}"}`))[0]!.value).toBe(backup.keys);
+    expect((await prometheus!.query(`${METRICS.backupBytes}{cluster="${name}"}`))[0]!.value).toBe(backup.bytes);
+
+    const promotion = await scraped('the failover promotion histogram', `${METRICS.failoverPromotion}_sum{cluster="${name}"}`, (s) => s.length === 1);
+    expect(promotion[0]!.value).toBeCloseTo(drill.timings.promotionMs! / 1000, 2);
+    // The alert rule's bound is a bucket of its own.
+    expect(await prometheus!.query(`${METRICS.failoverPromotion}_bucket{cluster="${name}",le="30"}`)).toHaveLength(1);
+
+    // The SDK's own metrics come from the same endpoint.
+    expect((await scraped('the SDK\'s workflow completions', 'sum(temporal_workflow_completed_total)', (s) => s.length === 1 && s[0]!.value > 0))[0]!.value).toBeGreaterThan(0);
+
+    // The failed restore's activity is counted by the SDK, by activity type (the dashboard's legend).
+    const activityFailures = await prometheus!.query('sum by (activity_type) (temporal_activity_execution_failed_total)');
+    expect(activityFailures.map((s) => s.metric.activity_type)).toContain('readBackupManifest');
+
+    // Bounded labels only: no key, node id or address among them.
+    const series = await prometheus!.get<Record<string, string>[]>(`/api/v1/series?match[]=${encodeURIComponent('{__name__=~"redisforge_.*"}')}`);
+    const labels = [...new Set(series.flatMap((s) => Object.keys(s)))].sort();
+    expect(labels).toEqual(['__name__', 'cluster', 'code', 'instance', 'job', 'le', 'namespace', 'outcome', 'taskQueue', 'workflowType'].filter((l) => labels.includes(l)));
+    expect(labels).toEqual(expect.arrayContaining(['cluster', 'outcome', 'code', 'workflowType']));
+  });
+
+  test('every metric the Grafana dashboard queries is one the worker exported', async () => {
+    const exported = new Set(await prometheus!.get<string[]>('/api/v1/label/__name__/values'));
+    const queried = dashboardMetrics();
+    expect(queried.length).toBeGreaterThan(10);
+    expect(queried.filter((m) => ![m, `${m}_bucket`, `${m}_count`, `${m}_sum`].some((n) => exported.has(n)))).toEqual([]);
+  });
+
+  test('Prometheus loaded the alert rules, and none about the healthy cluster fires', async () => {
+    const rules = await prometheus!.get<{ groups: { name: string; rules: { name: string; health: string }[] }[] }>('/api/v1/rules');
+    const loaded = rules.groups.flatMap((g) => g.rules);
+    expect(loaded.map((r) => r.name).sort()).toEqual(['RedisClusterDown', 'RedisClusterFailoverSlow', 'RedisClusterNoRecentBackup', 'RedisClusterNodeUnreachable', 'RedisClusterSlotsNotCovered', 'RedisForgeOperationFailed']);
+    expect(loaded.filter((r) => r.health !== 'ok')).toEqual([]);
+    // Nothing about this healthy cluster fires (the run's other suites plant problems on theirs);
+    // only the failed restore of the first test may.
+    const { alerts } = await prometheus!.get<{ alerts: { labels: Record<string, string> }[] }>('/api/v1/alerts');
+    expect(alerts.filter((a) => a.labels.cluster === name && a.labels.alertname !== 'RedisForgeOperationFailed').map((a) => a.labels.alertname)).toEqual([]);
+  });
+
+  test('promtool checks the rules and passes their unit tests', async () => {
+    const run = (args: string[]) => promisify(execFile)('promtool', args, { cwd: join(ROOT, 'monitoring') });
+    expect((await run(['check', 'rules', RULES])).stdout).toContain('SUCCESS: 6 rules found');
+    expect((await run(['test', 'rules', RULE_TESTS])).stdout).toContain('SUCCESS');
+  });
+});
