@@ -1,9 +1,9 @@
-/** The client package: connection, the typed SDK of every runbook workflow, the nightly backup Schedule. */
+/** The client package: connection, the typed SDK of every runbook workflow, the nightly backup and health Schedules. */
 export { connectClient, TASK_QUEUE } from './connection';
 export * from './sdk';
 export {
-  backupScheduleId, deleteBackupSchedule, describeBackupSchedule, listBackupSchedules, pauseBackupSchedule, resumeBackupSchedule, triggerBackupSchedule,
-  upsertBackupSchedule, validateCron, type BackupScheduleOptions, type ScheduleSummary,
+  backupScheduleId, deleteBackupSchedule, describeBackupSchedule, healthScheduleId, listBackupSchedules, parseEvery, pauseBackupSchedule, resumeBackupSchedule, scheduleIdOf,
+  triggerBackupSchedule, upsertBackupSchedule, upsertHealthSchedule, validateCron, type BackupScheduleOptions, type HealthScheduleOptions, type ScheduleKind, type ScheduleSummary,
 } from './schedules';
 export { abortUpdate, approveUpdate, describeFailure, pauseUpdate, progressQuery, redisClusterKey, resumeUpdate, runbookOperationKey, throttleUpdate } from '../shared';
 export type {

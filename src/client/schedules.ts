@@ -1,6 +1,8 @@
 /**
  * The nightly backup as a Temporal Schedule: created or updated in place, listed, paused,
- * triggered now, deleted. One schedule per cluster, id "backup-<cluster>".
+ * triggered now, deleted. One schedule per cluster, id "backup-<cluster>". And the continuous
+ * health check: clusterHealth every interval, id "health-<cluster>", whose findings the worker
+ * exports as metrics (src/workflows/metrics.ts).
  */
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
@@ -30,6 +32,8 @@ export interface ScheduleSummary {
   scheduleId: string;
   cluster?: string;
   cron: string[];
+  /** A health schedule's interval ("1m"). */
+  every?: string;
   timeZone?: string;
   paused: boolean;
   note?: string;
@@ -93,6 +97,7 @@ function summarize(d: ScheduleDescription): ScheduleSummary {
     scheduleId: d.scheduleId,
     cluster: (d.memo as { cluster?: string } | undefined)?.cluster,
     cron: (d.memo as { cron?: string } | undefined)?.cron ? [(d.memo as { cron: string }).cron] : [],
+    ...((d.memo as { every?: string } | undefined)?.every ? { every: (d.memo as { every: string }).every } : {}),
     timeZone: d.spec.timezone,
     paused: d.state.paused,
     note: d.state.note,
@@ -101,32 +106,85 @@ function summarize(d: ScheduleDescription): ScheduleSummary {
   };
 }
 
-export async function describeBackupSchedule(client: Client, cluster: string): Promise<ScheduleSummary> {
-  return summarize(await client.schedule.getHandle(backupScheduleId(cluster)).describe());
+export async function describeBackupSchedule(client: Client, cluster: string, kind: ScheduleKind = 'backup'): Promise<ScheduleSummary> {
+  return summarize(await client.schedule.getHandle(scheduleIdOf(cluster, kind)).describe());
 }
 
-/** Every backup schedule (ids starting "backup-"). */
-export async function listBackupSchedules(client: Client): Promise<ScheduleSummary[]> {
+/** Which of a cluster's schedules: the nightly backup (backup-<cluster>) or the health check (health-<cluster>). */
+export type ScheduleKind = 'backup' | 'health';
+
+export function scheduleIdOf(cluster: string, kind: ScheduleKind = 'backup'): string {
+  return kind === 'health' ? healthScheduleId(cluster) : backupScheduleId(cluster);
+}
+
+export async function pauseBackupSchedule(client: Client, cluster: string, note = 'paused by redisforge', kind: ScheduleKind = 'backup'): Promise<void> {
+  await client.schedule.getHandle(scheduleIdOf(cluster, kind)).pause(note);
+}
+
+export async function resumeBackupSchedule(client: Client, cluster: string, note = 'resumed by redisforge', kind: ScheduleKind = 'backup'): Promise<void> {
+  await client.schedule.getHandle(scheduleIdOf(cluster, kind)).unpause(note);
+}
+
+/** Starts a run now, outside the calendar; skipped while one is running (overlap SKIP). */
+export async function triggerBackupSchedule(client: Client, cluster: string, kind: ScheduleKind = 'backup'): Promise<void> {
+  await client.schedule.getHandle(scheduleIdOf(cluster, kind)).trigger(ScheduleOverlapPolicy.SKIP);
+}
+
+export async function deleteBackupSchedule(client: Client, cluster: string, kind: ScheduleKind = 'backup'): Promise<void> {
+  await client.schedule.getHandle(scheduleIdOf(cluster, kind)).delete();
+}
+
+/** Every backup schedule (ids starting "backup-"), and with `health` every health schedule too ("health-"). */
+export async function listBackupSchedules(client: Client, options: { health?: boolean } = {}): Promise<ScheduleSummary[]> {
   const out: ScheduleSummary[] = [];
   for await (const s of client.schedule.list()) {
-    if (s.scheduleId.startsWith('backup-')) out.push(summarize(await client.schedule.getHandle(s.scheduleId).describe()));
+    if (s.scheduleId.startsWith('backup-') || (options.health && s.scheduleId.startsWith('health-'))) out.push(summarize(await client.schedule.getHandle(s.scheduleId).describe()));
   }
-  return out;
+  return out.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
 }
 
-export async function pauseBackupSchedule(client: Client, cluster: string, note = 'paused by redisforge'): Promise<void> {
-  await client.schedule.getHandle(backupScheduleId(cluster)).pause(note);
+export function healthScheduleId(cluster: string): string {
+  return `health-${cluster}`;
 }
 
-export async function resumeBackupSchedule(client: Client, cluster: string, note = 'resumed by redisforge'): Promise<void> {
-  await client.schedule.getHandle(backupScheduleId(cluster)).unpause(note);
+export interface HealthScheduleOptions {
+  cluster: string;
+  /** How often: "30s", "1m", "5 minutes" (at least 1 s). */
+  every: string;
+  taskQueue?: string;
 }
 
-/** Starts a backup now, outside the calendar; skipped while one is running (overlap SKIP). */
-export async function triggerBackupSchedule(client: Client, cluster: string): Promise<void> {
-  await client.schedule.getHandle(backupScheduleId(cluster)).trigger(ScheduleOverlapPolicy.SKIP);
+/** The interval in milliseconds, or an error saying what is expected. */
+export function parseEvery(every: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)\s*$/i.exec(every);
+  const ms = m ? Number(m[1]) * (/^s/i.test(m[2]!) ? 1000 : /^m/i.test(m[2]!) ? 60_000 : 3_600_000) : NaN;
+  if (!Number.isFinite(ms) || ms < 1000) throw new Error(`every: "${every}" is not an interval of at least a second, e.g. "30s", "1m" or "5 minutes"`);
+  return ms;
 }
 
-export async function deleteBackupSchedule(client: Client, cluster: string): Promise<void> {
-  await client.schedule.getHandle(backupScheduleId(cluster)).delete();
+/**
+ * Runs clusterHealth on the cluster every `every`: created, or updated in place (its paused state
+ * kept). Overlapping checks are skipped; a failed check does not pause it (a cluster in trouble is
+ * when it matters most).
+ */
+export async function upsertHealthSchedule(client: Client, o: HealthScheduleOptions): Promise<{ scheduleId: string; created: boolean }> {
+  const everyMs = parseEvery(o.every);
+  const scheduleId = healthScheduleId(o.cluster);
+  const spec = { intervals: [{ every: everyMs }] };
+  const action = { type: 'startWorkflow' as const, workflowType: 'clusterHealth', args: [{ cluster: o.cluster }], taskQueue: o.taskQueue ?? TASK_QUEUE, workflowId: `clusterHealth-${o.cluster}-scheduled` };
+  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' as Duration, pauseOnFailure: false };
+  const handle = client.schedule.getHandle(scheduleId);
+  let existing: ScheduleDescription | undefined;
+  try {
+    existing = await handle.describe();
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+  }
+  if (existing && (existing.memo as { every?: string } | undefined)?.every === o.every) {
+    await handle.update((previous) => ({ ...previous, spec, action, policies: { ...previous.policies, ...policies } }));
+    return { scheduleId, created: false };
+  }
+  if (existing) await handle.delete();
+  await client.schedule.create({ scheduleId, spec, action, policies, memo: { cluster: o.cluster, every: o.every }, state: { paused: existing?.state.paused ?? false, note: existing?.state.note } });
+  return { scheduleId, created: existing === undefined };
 }

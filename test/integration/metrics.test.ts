@@ -9,12 +9,16 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { runCli } from '../../src/client/cli/program';
+import { processIo } from '../../src/client/cli/session';
 import { METRICS } from '../../src/workflows/metrics';
 import type { BackupReport } from '../../src/workflows/backupCluster';
 import type { FailoverTestReport } from '../../src/workflows/failoverTest';
 import { runWorkflow, runWorkflowFailure, TestCluster } from '../harness/cluster';
+import { testDataConverter } from '../harness/codec';
 import { loadDataset } from '../harness/dataset';
-import { PROMETHEUS_PORT, ROOT, STATE_DIR, WORKER_METRICS_ADDRESS } from '../harness/env';
+import { PROMETHEUS_PORT, ROOT, STATE_DIR, TEMPORAL_ADDRESS, WORKER_METRICS_ADDRESS } from '../harness/env';
 import { startPrometheus, type Prometheus } from '../harness/prometheus';
 import { dashboardMetrics } from '../helpers/dashboard';
 import { eventually } from '../helpers/waitFor';
@@ -114,6 +118,35 @@ describeWithPrometheus('metrics through a real Prometheus', () => {
     // only the failed restore of the first test may.
     const { alerts } = await prometheus!.get<{ alerts: { labels: Record<string, string> }[] }>('/api/v1/alerts');
     expect(alerts.filter((a) => a.labels.cluster === name && a.labels.alertname !== 'RedisForgeOperationFailed').map((a) => a.labels.alertname)).toEqual([]);
+  });
+
+  test('redisforge schedule health runs clusterHealth every 2 s: a stopped node shows in Prometheus with no check started by hand, and goes back to 0 once it runs again', async () => {
+    const lines: string[] = [];
+    const connect = async () => new Client({ connection: await Connection.connect({ address: TEMPORAL_ADDRESS }), dataConverter: testDataConverter() });
+    const io = { ...processIo(), connect, stdout: (text: string) => void lines.push(text.replace(/\n$/, '')) };
+    const cli = (...argv: string[]) => runCli(['schedule', ...argv], io);
+    expect(await cli('health', '--cluster', name, '--every', 'often')).toBe(2);
+    expect(await cli('health', '--cluster', name, '--every', '2s')).toBe(0);
+    expect(lines[0]).toBe(`created schedule health-${name}: clusterHealth of ${name} every 2s`);
+    const unreachable = `max(${METRICS.nodesUnreachable}{cluster="${name}"})`;
+    try {
+      const replica = (await cluster.health()).shards[0]!.replicas[0]!.address;
+      await cluster.runtime.stop(replica);
+      try {
+        await scraped('the stopped node counted by a scheduled check', unreachable, (s) => s[0]?.value === 1);
+        const findings = await prometheus!.query(`${METRICS.findings}{cluster="${name}",code="NODE_UNREACHABLE"}`);
+        expect(findings.map((s) => s.value)).toEqual([1]);
+      } finally {
+        await cluster.runtime.start(replica);
+      }
+      await scraped('the node counted back by a scheduled check', unreachable, (s) => s[0]?.value === 0);
+      expect(await cli('list', '--json')).toBe(0);
+      expect(JSON.parse(lines.at(-1)!)).toEqual(expect.arrayContaining([expect.objectContaining({ scheduleId: `health-${name}`, every: '2s', paused: false })]));
+      expect(await cli('pause', '--cluster', name, '--health')).toBe(0);
+      expect(lines.at(-1)).toBe(`paused health-${name}`);
+    } finally {
+      expect(await cli('delete', '--cluster', name, '--health')).toBe(0);
+    }
   });
 
   test('promtool checks the rules and passes their unit tests', async () => {

@@ -1,12 +1,13 @@
 /**
- * The nightly backup Schedule (src/client/schedules.ts): `schedule backup|list|pause|resume|trigger|delete`.
+ * The nightly backup Schedule and the health Schedule (src/client/schedules.ts):
+ * `schedule backup|health|list|pause|resume|trigger|delete` (--health for the health one).
  * Every command but list acts on one cluster's schedule, so the cluster must be named
  * (--cluster or $REDISFORGE_CLUSTER): pausing or deleting "main" by default would be a surprise.
  */
 import { Option, type Command } from 'commander';
 import {
-  backupScheduleId, deleteBackupSchedule, describeBackupSchedule, listBackupSchedules, pauseBackupSchedule, resumeBackupSchedule, triggerBackupSchedule,
-  upsertBackupSchedule, validateCron, type ScheduleSummary,
+  deleteBackupSchedule, describeBackupSchedule, listBackupSchedules, parseEvery, pauseBackupSchedule, resumeBackupSchedule, scheduleIdOf, triggerBackupSchedule,
+  upsertBackupSchedule, upsertHealthSchedule, validateCron, type ScheduleKind, type ScheduleSummary,
 } from '../schedules';
 import { InvalidInputError, validateInput } from '../sdk';
 import type { BackupClusterInput } from '../../workflows/inputs';
@@ -22,7 +23,7 @@ function namedCluster(session: Session): string {
 
 function describeSchedule(s: ScheduleSummary): string {
   return [
-    `  cron ${s.cron.join(', ') || '?'} (${s.timeZone ?? 'UTC'}), ${s.paused ? `PAUSED${s.note ? `: ${s.note}` : ''}` : 'active'}`,
+    `  ${s.every ? `every ${s.every}` : `cron ${s.cron.join(', ') || '?'} (${s.timeZone ?? 'UTC'})`}, ${s.paused ? `PAUSED${s.note ? `: ${s.note}` : ''}` : 'active'}`,
     `  next runs: ${s.nextRuns.join(', ') || '-'}`,
     `  recent runs: ${s.recentRuns.map((r) => r.workflowId).join(', ') || '-'}`,
   ].join('\n');
@@ -67,8 +68,29 @@ async function upsert(session: Session, opts: BackupFlags): Promise<number> {
   return EXIT.ok;
 }
 
+async function upsertHealth(session: Session, opts: { every: string }): Promise<number> {
+  const cluster = namedCluster(session);
+  try {
+    parseEvery(opts.every);
+  } catch (err) {
+    throw usageError(`--every: ${(err as Error).message.replace(/^every: /, '')}`);
+  }
+  const client = await session.client();
+  const { created, scheduleId } = await upsertHealthSchedule(client, { cluster, every: opts.every });
+  const summary = await describeBackupSchedule(client, cluster, 'health');
+  if (session.json) {
+    session.emit({ created, ...summary });
+  } else {
+    session.info(`${created ? 'created' : 'updated'} schedule ${scheduleId}: clusterHealth of ${cluster} every ${opts.every}`);
+    session.info(describeSchedule(summary));
+  }
+  return EXIT.ok;
+}
+
 export function addScheduleCommands(program: Command, register: Register): void {
-  const schedule = program.command('schedule').description('The nightly backup Schedule of a cluster (id backup-<cluster>): backup, list, pause, resume, trigger, delete');
+  const schedule = program
+    .command('schedule')
+    .description('The Schedules of a cluster: the nightly backup (id backup-<cluster>) and the health check (health-<cluster>): backup, health, list, pause, resume, trigger, delete');
 
   register(
     schedule
@@ -86,28 +108,40 @@ export function addScheduleCommands(program: Command, register: Register): void 
     (session, cmd) => upsert(session, cmd.opts<BackupFlags>()),
   );
 
-  register(schedule.command('list').description('Every backup schedule'), async (session) => {
-    const all = await listBackupSchedules(await session.client());
+  register(
+    schedule
+      .command('health')
+      .description("Create or update the health schedule of --cluster: clusterHealth every interval, its findings the worker's metrics (keeps its paused state)")
+      .requiredOption('--every <interval>', 'how often: "30s", "1m", "5 minutes"'),
+    (session, cmd) => upsertHealth(session, cmd.opts<{ every: string }>()),
+  );
+
+  register(schedule.command('list').description('Every backup and health schedule'), async (session) => {
+    const all = await listBackupSchedules(await session.client(), { health: true });
     if (session.json) session.emit(all);
     else session.info(all.length ? all.map((s) => `${s.scheduleId}${s.cluster ? ` (cluster ${s.cluster})` : ''}\n${describeSchedule(s)}`).join('\n') : 'no backup schedules: create one with "redisforge schedule backup --cluster <name> --cron \'0 3 * * *\'"');
     return EXIT.ok;
   });
 
-  const actions: [string, string, (session: Session, cluster: string, note?: string) => Promise<void>, (id: string) => string][] = [
-    ['pause', 'Pause it (no runs until resumed)', async (s, c, note) => pauseBackupSchedule(await s.client(), c, note), (id) => `paused ${id}`],
-    ['resume', 'Resume it', async (s, c) => resumeBackupSchedule(await s.client(), c), (id) => `resumed ${id}`],
-    ['trigger', 'Start a backup now (skipped while one runs)', async (s, c) => triggerBackupSchedule(await s.client(), c), (id) => `triggered ${id}: a backupCluster run starts now (redisforge list --operation backup)`],
-    ['delete', 'Delete it', async (s, c) => deleteBackupSchedule(await s.client(), c), (id) => `deleted ${id}`],
+  const actions: [string, string, (session: Session, cluster: string, kind: ScheduleKind, note?: string) => Promise<void>, (id: string, kind: ScheduleKind) => string][] = [
+    ['pause', 'Pause it (no runs until resumed)', async (s, c, kind, note) => pauseBackupSchedule(await s.client(), c, note, kind), (id) => `paused ${id}`],
+    ['resume', 'Resume it', async (s, c, kind) => resumeBackupSchedule(await s.client(), c, undefined, kind), (id) => `resumed ${id}`],
+    ['trigger', 'Start a run now (skipped while one runs)', async (s, c, kind) => triggerBackupSchedule(await s.client(), c, kind),
+      (id, kind) => (kind === 'health' ? `triggered ${id}: a clusterHealth run starts now` : `triggered ${id}: a backupCluster run starts now (redisforge list --operation backup)`)],
+    ['delete', 'Delete it', async (s, c, kind) => deleteBackupSchedule(await s.client(), c, kind), (id) => `deleted ${id}`],
   ];
   for (const [name, description, act, message] of actions) {
-    const command = schedule.command(name).description(`${description}; needs --cluster`);
+    const command = schedule.command(name).description(`${description}; needs --cluster (the backup schedule; --health for the health one)`);
+    command.option('--health', 'act on the health schedule (health-<cluster>) instead of the backup one');
     if (name === 'pause') command.option('--note <text>', 'why, shown with the schedule');
     register(command, async (session, cmd) => {
       const cluster = namedCluster(session);
-      await act(session, cluster, cmd.opts<{ note?: string }>().note);
-      const scheduleId = backupScheduleId(cluster);
-      if (session.json) session.emit({ scheduleId, ok: true, message: message(scheduleId) });
-      else session.info(message(scheduleId));
+      const { note, health } = cmd.opts<{ note?: string; health?: boolean }>();
+      const kind: ScheduleKind = health ? 'health' : 'backup';
+      await act(session, cluster, kind, note);
+      const scheduleId = scheduleIdOf(cluster, kind);
+      if (session.json) session.emit({ scheduleId, ok: true, message: message(scheduleId, kind) });
+      else session.info(message(scheduleId, kind));
       return EXIT.ok;
     });
   }
