@@ -4,7 +4,7 @@
  * health check: clusterHealth every interval, id "health-<cluster>", whose findings the worker
  * exports as metrics (src/workflows/metrics.ts).
  */
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleHandle, type ScheduleOptions } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import type { BackupClusterInput } from '../workflows/inputs';
 import { TASK_QUEUE } from './connection';
@@ -68,12 +68,7 @@ export async function upsertBackupSchedule(client: Client, o: BackupScheduleOpti
   validateCron(o.cron);
   const options = scheduleOptions(o);
   const handle = client.schedule.getHandle(options.scheduleId);
-  let existing: ScheduleDescription | undefined;
-  try {
-    existing = await handle.describe();
-  } catch (err) {
-    if (!(err instanceof ScheduleNotFoundError)) throw err;
-  }
+  const existing = await describeIfExists(handle);
   if (existing && (existing.memo as { cron?: string } | undefined)?.cron === o.cron) {
     await handle.update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: { ...previous.policies, ...options.policies } }));
     return { scheduleId: options.scheduleId, created: false };
@@ -81,6 +76,16 @@ export async function upsertBackupSchedule(client: Client, o: BackupScheduleOpti
   if (existing) await handle.delete();
   await client.schedule.create({ ...options, state: { paused: existing?.state.paused ?? false, note: existing?.state.note } });
   return { scheduleId: options.scheduleId, created: existing === undefined };
+}
+
+/** The schedule's description, or undefined when there is none. */
+async function describeIfExists(handle: ScheduleHandle): Promise<ScheduleDescription | undefined> {
+  try {
+    return await handle.describe();
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) return undefined;
+    throw err;
+  }
 }
 
 /** Five fields (minute hour day-of-month month day-of-week) or a @-macro; else an error saying so. */
@@ -174,12 +179,7 @@ export async function upsertHealthSchedule(client: Client, o: HealthScheduleOpti
   const action = { type: 'startWorkflow' as const, workflowType: 'clusterHealth', args: [{ cluster: o.cluster }], taskQueue: o.taskQueue ?? TASK_QUEUE, workflowId: `clusterHealth-${o.cluster}-scheduled` };
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' as Duration, pauseOnFailure: false };
   const handle = client.schedule.getHandle(scheduleId);
-  let existing: ScheduleDescription | undefined;
-  try {
-    existing = await handle.describe();
-  } catch (err) {
-    if (!(err instanceof ScheduleNotFoundError)) throw err;
-  }
+  const existing = await describeIfExists(handle);
   if (existing && (existing.memo as { every?: string } | undefined)?.every === o.every) {
     await handle.update((previous) => ({ ...previous, spec, action, policies: { ...previous.policies, ...policies } }));
     return { scheduleId, created: false };

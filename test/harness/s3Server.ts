@@ -4,14 +4,11 @@
  * back up to it the same way a worker backs up to AWS. Test-only, so it lives under test/.
  */
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createS3Client } from '../../src/storage';
-import { stopChild } from '../../src/util/childProcess';
-import { pollUntil } from '../../src/util/polling';
-import { acceptsConnections } from '../../src/util/ports';
+import { startChildServer } from './childServer';
 
 export const VERSITYGW_VERSION = '1.8.0';
 
@@ -50,51 +47,23 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
   const bin = findVersitygw();
   const address = `127.0.0.1:${options.port}`;
   const endpoint = `http://${address}`;
-  if (await acceptsConnections(address)) throw new Error(`port ${options.port} is in use: is another S3 server (or test run) using it? Stop it or choose another port`);
   mkdirSync(options.dataDir, { recursive: true });
-  const args = ['--port', address, '--health', HEALTH_PATH, '--quiet', 'posix', options.dataDir];
-  const out = options.logFile ? openSync(options.logFile, 'a') : 'ignore';
-  // Keys through the environment, not argv: ps shows argv to every user.
-  const env = { ...process.env, ROOT_ACCESS_KEY_ID: options.accessKey, ROOT_SECRET_ACCESS_KEY: options.secretKey };
-  const child = spawn(bin, args, { stdio: ['ignore', out, out], env, detached: false });
-  if (typeof out === 'number') closeSync(out);
-  let exited: number | null = null;
-  child.once('exit', (code, signal) => (exited = code ?? (signal ? -1 : 0)));
-  // A crashed or killed test run must not leave the server holding its port.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const logHint = options.logFile ? `; see ${options.logFile}` : '';
-
-  const timeoutMs = options.startTimeoutMs ?? 15_000;
-  try {
-    await pollUntil(
-      async () => {
-        if (exited !== null) throw new Error(`versitygw exited with ${exited} before answering on ${address}${logHint}`);
-        try {
-          const res = await fetch(`${endpoint}${HEALTH_PATH}`);
-          await res.arrayBuffer();
-          if (res.ok) return { done: true, value: undefined };
-          return { done: false, status: `${HEALTH_PATH} answered ${res.status}` };
-        } catch {
-          return { done: false, status: 'not listening yet' };
-        }
-      },
-      { what: `versitygw on ${endpoint}`, timeoutMs, timedOut: () => new Error(`versitygw did not answer on ${endpoint}${HEALTH_PATH} within ${timeoutMs} ms${logHint}`) },
-    );
-  } catch (err) {
-    if (exited === null) child.kill('SIGKILL');
-    process.off('exit', killOnExit);
-    throw err;
-  }
-
-  return {
-    endpoint,
-    pid: child.pid!,
-    async stop() {
-      process.off('exit', killOnExit);
-      await stopChild(child, 5_000);
+  const server = await startChildServer({
+    name: 'versitygw',
+    command: bin,
+    args: ['--port', address, '--health', HEALTH_PATH, '--quiet', 'posix', options.dataDir],
+    address,
+    logFile: options.logFile,
+    // Keys through the environment, not argv: ps shows argv to every user.
+    env: { ...process.env, ROOT_ACCESS_KEY_ID: options.accessKey, ROOT_SECRET_ACCESS_KEY: options.secretKey },
+    ready: async () => {
+      const res = await fetch(`${endpoint}${HEALTH_PATH}`);
+      await res.arrayBuffer();
+      return res.ok || `${HEALTH_PATH} answered ${res.status}`;
     },
-  };
+    timeoutMs: options.startTimeoutMs,
+  });
+  return { endpoint, pid: server.pid, stop: () => server.stop() };
 }
 
 /** Creates the bucket; one that exists already and is ours is fine. */
