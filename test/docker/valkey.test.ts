@@ -14,6 +14,7 @@ import Docker from 'dockerode';
 import { DockerRuntime } from '../../src/runtime';
 import type { UpgradeRedisReport } from '../../src/workflows/upgradeRedis';
 import { password, runWorkflow, runWorkflowFailure, TestCluster, testClient, withRedis, workflowId } from '../harness/cluster';
+import { runThroughKills } from '../helpers/killChain';
 import type { DatasetDigest } from '../harness/dataset';
 import { REGISTRY, REGISTRY_PASSWORD, REGISTRY_PASSWORD_ENV, REGISTRY_PORT, REGISTRY_USER, runInfo, STATE_DIR } from '../harness/env';
 import { startRegistry, type Registry } from '../harness/registry';
@@ -98,15 +99,25 @@ describeWithDocker('Valkey on containers, pulled from a registry', () => {
     expect((await cluster.health()).findings).toEqual([]);
   });
 
-  test('7.0.15 -> valkey-8.1 while a client writes: the image pulled first onto the engine, then every container on it, same node ids, every acknowledged write kept', async () => {
+  test('7.0.15 -> valkey-8.1 while a client writes, the worker SIGKILLed right after the pull: the pull is not repeated, every container on the image, same node ids, every acknowledged write kept', async () => {
     const myId = (n: string) => withRedis(n, async (r) => String(await r.call('CLUSTER', 'MYID')));
     const ids = await Promise.all(cluster.nodes.map(myId));
     const runtime = cluster.runtime as DockerRuntime;
     expect(await runtime.version(cluster.nodes[0]!)).toBe('7.0.15');
 
-    const outcome = await upgradeWhileWriting(cluster, () => runWorkflow<UpgradeRedisReport>('upgradeRedis', { cluster: name, version: VALKEY }));
-    // Every node's engine (one here, so one pull) had the image before the first replace.
-    expect(outcome.report.pulledFor).toEqual(cluster.nodes);
+    const client = await testClient();
+    const queue = 'redisforge-ops-docker-valkey-pull-crash';
+    let attempts: Record<string, number[]> = {};
+    const outcome = await upgradeWhileWriting(cluster, async () => {
+      const chain = await runThroughKills<UpgradeRedisReport>(queue, ['describeNodeVersions:1:after'], () =>
+        client.workflow.start('upgradeRedis', { taskQueue: queue, workflowId: workflowId('docker-valkey-pull-crash'), args: [{ cluster: name, version: VALKEY }] }));
+      attempts = chain.attempts;
+      return chain.result;
+    });
+    // The attempt that pulled died before reporting; the next found the image there (nothing to
+    // pull, so pulledFor is absent) and the upgrade went on from the same place.
+    expect(attempts.describeNodeVersions).toContain(2);
+    expect(outcome.report.pulledFor).toBeUndefined();
     await expectOnValkey(cluster, outcome, VALKEY, data);
     expect(await Promise.all(cluster.nodes.map(myId))).toEqual(ids);
     expect(await images()).toEqual(Array(6).fill(PULLED));
