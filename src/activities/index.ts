@@ -15,6 +15,7 @@ import { createNodeActivities } from './nodes';
 import { createProxyActivities } from './proxies';
 import { createAclActivities } from './redis/acl';
 import { createClusterFormingActivities } from './redis/cluster';
+import { createDiagnosisActivities } from './redis/diagnosis';
 import { createFailoverActivities } from './redis/failover';
 import { createMembershipActivities } from './redis/membership';
 import { createMigrateActivities } from './redis/migrate';
@@ -49,6 +50,7 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
   return {
     ...createClusterSpecActivities(inventory, clusters),
     ...createClusterFormingActivities(connectorFor),
+    ...createDiagnosisActivities(connectorFor),
     ...createFailoverActivities(connectorFor),
     ...createMigrateActivities(connectorFor),
     ...createMembershipActivities(connectorFor),

@@ -1,5 +1,6 @@
 /** Plain-text renderings of workflow results for terminals (the demo and the CLI). */
 import { findingKey, formatSlotRanges, normalizeRanges, parseSlotRange, type Finding, type HealthReport } from '../cluster';
+import { mib, size, type Diagnosis } from '../cluster/diagnosis';
 import type { FailoverTestReport } from '../workflows/failoverTest';
 
 function table(rows: string[][]): string[] {
@@ -7,7 +8,7 @@ function table(rows: string[][]): string[] {
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
 }
 
-export function formatHealthReport(cluster: string, report: HealthReport): string {
+export function formatHealthReport(cluster: string, report: HealthReport & { diagnosis?: Diagnosis }): string {
   const s = report.summary;
   const lines = [
     `Cluster ${cluster}: ${report.healthy ? 'HEALTHY' : 'UNHEALTHY'}`,
@@ -31,7 +32,61 @@ export function formatHealthReport(cluster: string, report: HealthReport): strin
       lines.push(`           -> ${f.advice}`);
     }
   }
+  if (report.diagnosis) lines.push('', ...formatDiagnosis(report.diagnosis));
   return lines.join('\n');
+}
+
+const thousands = (n: number) => n.toLocaleString('en-US');
+
+/** The diagnosis part of a health report: per node, per shard, the largest keys, then its findings. */
+export function formatDiagnosis(d: Diagnosis): string[] {
+  const nodeRows = d.nodes.map((n) => {
+    if (n.error || !n.memory) return [n.address, '-', `not diagnosed: ${n.error ?? '?'}`];
+    const m = n.memory;
+    const repl = n.role === 'replica'
+      ? `link ${n.replication?.linkUp ? 'up' : 'DOWN'}, last io ${n.replication?.lastIoSecondsAgo ?? '?'} s`
+      : `${n.replication?.replicas.length ?? 0} replica(s)`;
+    const slow = n.slowlog?.[0];
+    return [
+      n.address, n.role ?? '?',
+      m.maxmemory > 0 ? `${mib(m.used)} of ${mib(m.maxmemory)} (${Math.round((m.used / m.maxmemory) * 100)}%)` : `${mib(m.used)} (no limit)`,
+      m.fragmentationRatio.toFixed(2), thousands(n.keys ?? 0), thousands(n.stats?.evictedKeys ?? 0),
+      `${n.clients?.connected ?? 0} (${n.clients?.blocked ?? 0} blocked)`, repl,
+      slow ? `${(slow.micros / 1000).toFixed(1)} ms ${slow.command}` : '-',
+    ];
+  });
+  const lines = [
+    '  Diagnosis, per node:',
+    ...table([['NODE', 'ROLE', 'MEMORY', 'FRAG', 'KEYS', 'EVICTED', 'CLIENTS', 'REPLICATION', 'SLOWEST COMMAND'], ...nodeRows]).map((l) => `  ${l}`),
+    '',
+    '  Per shard:',
+    ...table([
+      ['SLOTS', 'MASTER', 'KEYS', 'x MEAN', 'DATA', 'x MEAN', 'REPLICAS (bytes behind)'],
+      ...d.shards.map((sh) => [
+        sh.slots, sh.master, thousands(sh.keys), String(sh.keysVsMean), mib(sh.datasetBytes), String(sh.bytesVsMean),
+        sh.replicas.map((r) => `${r.address} ${r.lagBytes === undefined ? '?' : thousands(r.lagBytes)}`).join(', ') || '-',
+      ]),
+    ]).map((l) => `  ${l}`),
+  ];
+  if (d.bigKeys) {
+    lines.push('', '  Largest keys (MEMORY USAGE, scanned on replicas):');
+    const rows = d.bigKeys.flatMap((scan) => {
+      const where = scan.skipped ? `not scanned: ${scan.skipped}` : `${thousands(scan.scanned)} of ${thousands(scan.keysInShard)} keys on ${scan.replica}${scan.complete ? '' : ' (time budget reached)'}`;
+      return [[scan.slots, where, '', ''], ...scan.largest.slice(0, 5).map((k) => ['', `  ${k.key}`, k.type, size(k.bytes)])];
+    });
+    lines.push(...table([['SLOTS', 'KEY', 'TYPE', 'SIZE'], ...rows]).map((l) => `  ${l}`));
+  }
+  lines.push('');
+  if (d.findings.length === 0) {
+    lines.push('  No diagnosis findings.');
+  } else {
+    lines.push(`  ${d.findings.length} diagnosis finding(s):`);
+    for (const f of d.findings) {
+      lines.push(`  ${f.severity.toUpperCase().padEnd(8)} ${f.code}${f.node ? ` ${f.node}` : ''}${f.slots ? ` slots ${f.slots}` : ''}: ${f.message}`);
+      lines.push(`           -> ${f.advice}`);
+    }
+  }
+  return lines;
 }
 
 /**

@@ -18,13 +18,15 @@ export function quoteConf(value: string): string {
  * - migrate, asking, exists (slot moves and closing open slots), bgrewriteaof (backups);
  * - get, set, del on any key (~*): the failover canaries and routing probes;
  * - flushall: removeNode empties a node before CLUSTER RESET;
- * - acl: configureAcl and rotateCredentials set the users' passwords.
+ * - acl: configureAcl and rotateCredentials set the users' passwords;
+ * - latency|latest, slowlog|get, and readonly, scan, type on replicas: clusterHealth's diagnosis.
  * No pub/sub channels, no scripting, no SHUTDOWN, no DEBUG, no MODULE.
  */
 export const OPERATOR_RULES = [
   'resetkeys', '~*', 'resetchannels', '-@all',
   '+cluster', '+info', '+ping', '+dbsize', '+memory|usage', '+wait', '+config',
   '+migrate', '+asking', '+exists', '+bgrewriteaof', '+get', '+set', '+del', '+flushall', '+acl',
+  '+latency|latest', '+slowlog|get', '+readonly', '+scan', '+type',
 ] as const;
 
 /** What a replica sends its master (Redis's own replication user example): nothing else, no keys. */

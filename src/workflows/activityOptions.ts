@@ -160,3 +160,14 @@ export const proxyReplacementWithinFiveMinutes = proxyActivities<Activities>({
   heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput', 'ProxyNotFound'] },
 });
+
+/**
+ * clusterHealth's big-key scan on replicas: each shard's scan stops at its own budget (at most
+ * ten minutes), so fifteen minutes an attempt, heartbeating; a read-only scan is simply run again.
+ */
+export const keyScansWithinFifteenMinutes = proxyActivities<Activities>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '10 seconds',
+  cancellationType,
+  retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+});

@@ -1,22 +1,28 @@
 /**
  * Runbook: Check Cluster Health. CLUSTER INFO and CLUSTER NODES from every node, then one
  * verdict: state ok, all 16384 slots assigned and served, the expected known nodes, a replica
- * per master, no fail/pfail flags, no open slots, one slot map agreed by all.
+ * per master, no fail/pfail flags, no open slots, one slot map agreed by all. Then the diagnosis
+ * (memory, evictions, replication lag, clients, latency, slow commands, load per shard and, when
+ * asked, the largest keys from replicas): findings of their own that do not change the verdict.
  */
+import { patched } from '@temporalio/workflow';
 import { analyzeHealth, FINDING_CODES, type HealthReport } from '../cluster';
-import { healthObserved } from './metrics';
-import { redisCallsWithinAMinute } from './activityOptions';
+import { DIAGNOSIS_CODES, diagnoseCluster, type Diagnosis } from '../cluster/diagnosis';
+import { diagnosisObserved, healthObserved } from './metrics';
+import { keyScansWithinFifteenMinutes, redisCallsWithinAMinute } from './activityOptions';
 import { surfaceActivityFailure } from './failures';
 import { parseInput } from './inputChecks';
 import { Operation } from './operation';
-import { clusterHealthInput } from './inputs';
+import { BIG_KEY_SCAN_DEFAULTS, clusterHealthInput } from './inputs';
 
 export interface ClusterHealthResult extends HealthReport {
   cluster: string;
   checkedAt: string;
+  /** Absent when the input said diagnose: false (and in runs from before the diagnosis). */
+  diagnosis?: Diagnosis;
 }
 
-const STEPS = ['Find the cluster in the inventory', 'Query every node', 'Check the answers'] as const;
+const STEPS = ['Find the cluster in the inventory', 'Query every node', 'Check the answers', 'Diagnose the nodes', 'Scan replicas for big keys'] as const;
 
 export async function clusterHealth(rawInput: unknown): Promise<ClusterHealthResult> {
   const op = new Operation('clusterHealth', STEPS);
@@ -37,14 +43,36 @@ export async function clusterHealth(rawInput: unknown): Promise<ClusterHealthRes
       // Pure analysis of a field the spec already carries: no command changes, so no patched() needed.
       tlsInsecure: spec.tlsInsecure,
     });
+    // Histories from before the diagnosis run no diagnosis activity: they replay without it.
+    let diagnosis: Diagnosis | undefined;
+    if (input.diagnose && patched('health-diagnosis')) {
+      op.step(STEPS[3]);
+      const answered = observations.filter((o) => !o.error).map((o) => o.address);
+      const nodes = await redisCallsWithinAMinute.collectNodeDiagnostics(spec.name, answered);
+      let scans;
+      if (input.bigKeys) {
+        const limits = input.bigKeys === true ? BIG_KEY_SCAN_DEFAULTS : input.bigKeys;
+        op.step(STEPS[4], `${limits.seconds} s and ${limits.keysPerSecond} keys/s per shard, on replicas`);
+        const inSync = new Set(nodes.filter((n) => n.role === 'replica' && n.replication?.linkUp && !n.replication.syncInProgress).map((n) => n.address));
+        scans = await keyScansWithinFifteenMinutes.scanBigKeys(
+          spec.name,
+          report.shards.map((s) => ({ slots: s.slots, master: s.master.address, replicas: s.replicas.map((r) => ({ address: r.address, inSync: inSync.has(r.address) })) })),
+          limits,
+        );
+      }
+      diagnosis = diagnoseCluster(nodes, report.shards, scans, input.thresholds);
+      diagnosisObserved(spec.name, diagnosis, DIAGNOSIS_CODES);
+    }
     healthObserved(spec.name, report, FINDING_CODES);
     const problems = report.findings.filter((f) => f.severity !== 'info');
+    const concerns = (diagnosis?.findings ?? []).filter((f) => f.severity !== 'info');
     op.finish(
       'succeeded',
-      report.healthy
+      (report.healthy
         ? `Healthy: ${report.summary.masters} masters, ${report.summary.replicas} replicas, ${report.summary.slotsCovered} slots served.`
-        : `**Unhealthy**: ${problems.length} finding(s)\n\n${problems.map((f) => `- ${f.code}${f.node ? ` on ${f.node}` : ''}: ${f.message}`).join('\n')}`,
+        : `**Unhealthy**: ${problems.length} finding(s)\n\n${problems.map((f) => `- ${f.code}${f.node ? ` on ${f.node}` : ''}: ${f.message}`).join('\n')}`) +
+        (concerns.length ? `\n\nDiagnosis: ${concerns.length} finding(s)\n\n${concerns.map((f) => `- ${f.code}${f.node ? ` on ${f.node}` : ''}: ${f.message}`).join('\n')}` : ''),
     );
-    return { cluster: spec.name, checkedAt: new Date().toISOString(), ...report };
+    return { cluster: spec.name, checkedAt: new Date().toISOString(), ...report, ...(diagnosis ? { diagnosis } : {}) };
   });
 }

@@ -25,6 +25,19 @@ function notAnInput(why: string) {
 
 const address = z.string().regex(/^[A-Za-z0-9._-]+:\d{1,5}$/, 'expected "host:port", e.g. "127.0.0.1:7001"');
 
+/** How a big-key scan is bounded, per shard (shards are scanned in parallel). */
+const bigKeyScan = z
+  .object({
+    /** The longest one shard's scan may take. @default 10 */
+    seconds: z.int().min(1).max(600).default(10),
+    /** Keys asked about per second on each replica. @default 5000 */
+    keysPerSecond: z.int().min(10).max(100_000).default(5000),
+    /** The largest keys kept per shard. @default 10 */
+    top: z.int().min(1).max(100).default(10),
+  })
+  .strict();
+export const BIG_KEY_SCAN_DEFAULTS = bigKeyScan.parse({});
+
 export const clusterHealthInput = z
   .object({
     cluster: clusterName,
@@ -32,6 +45,21 @@ export const clusterHealthInput = z
     expectedMasters: z.int().min(1).optional(),
     /** Replicas each master should have; default from the inventory. */
     expectedReplicasPerMaster: z.int().min(0).optional(),
+    /** Also read every node's memory, evictions, replication lag, clients, latency and slow log, and the load per shard (read-only, cheap). @default true */
+    diagnose: z.boolean().default(true),
+    /** Also find the largest keys of each shard by scanning one of its replicas (never a master); true for the defaults. */
+    bigKeys: z.union([z.boolean(), bigKeyScan]).optional(),
+    /** Where the diagnosis's findings start: fractions of maxmemory, bytes behind, times the mean. */
+    thresholds: z
+      .object({
+        memoryWarning: z.number().gt(0).max(1).optional(),
+        memoryCritical: z.number().gt(0).max(1).optional(),
+        replicaLagBytes: z.int().min(0).optional(),
+        skewRatio: z.number().min(1).optional(),
+        bigKeyBytes: z.int().min(1).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type ClusterHealthInput = z.input<typeof clusterHealthInput>;
@@ -82,6 +110,10 @@ export const rebalanceInput = z
     weights: z.record(z.string(), z.number().min(0)).optional(),
     /** Masters to empty (weight 0). */
     drain: z.array(nodeRef).optional(),
+    /** What the weights share out: slot counts, or the masters' data (bytes per slot from key counts). @default "slots" */
+    weighBy: z.enum(['slots', 'memory'], { error: 'expected "slots" or "memory"' }).default('slots'),
+    /** Refuse a plan that would fill a receiving master past this fraction of its maxmemory (masters without a limit are not judged). @default 0.9 */
+    maxMemoryAfter: z.number().gt(0).max(1).default(0.9),
     /** Move nothing while every master is within this percentage of its share. @default 2 */
     thresholdPercent: z.number().min(0).max(100).default(2),
     /** Give slots to masters that have none. @default true */
@@ -135,6 +167,10 @@ export const removeNodeInput = z
     approvalTimeoutSeconds: z.int().min(1).max(30 * 86_400).default(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
     /** Stop the node through the runtime once it is out. @default true */
     stop: z.boolean().default(true),
+    /** How the drain shares a master's slots out (rebalance's weighBy): evenly by slot count or by the masters' data. @default "slots" */
+    weighBy: z.enum(['slots', 'memory'], { error: 'expected "slots" or "memory"' }).optional(),
+    /** Refuse to drain a master when a master taking its slots would pass this fraction of its maxmemory. @default 0.9 */
+    maxMemoryAfter: z.number().gt(0).max(1).optional(),
     /** @default 120 */
     timeoutSeconds: z.int().min(5).max(3600).default(120),
   })

@@ -23,6 +23,11 @@ export const METRICS = {
   backupDuration: 'redisforge_backup_duration_seconds',
   failoverPromotion: 'redisforge_failover_promotion_seconds',
   failoverWriteUnavailable: 'redisforge_failover_write_unavailable_seconds',
+  memoryUsedRatio: 'redisforge_cluster_memory_used_ratio',
+  replicationLag: 'redisforge_cluster_replication_lag_bytes',
+  evictedKeys: 'redisforge_cluster_evicted_keys',
+  keysMigrated: 'redisforge_keys_migrated',
+  slotsMigrated: 'redisforge_slots_migrated',
 } as const;
 
 export type Outcome = 'succeeded' | 'failed' | 'cancelled';
@@ -50,6 +55,25 @@ export function healthObserved(cluster: string, report: { healthy: boolean; summ
   metricMeter.createGauge(METRICS.nodesUnreachable, 'int', undefined, 'Nodes that did not answer the last health check').set(report.summary.nodesObserved - report.summary.nodesReachable, { cluster });
   const gauge = metricMeter.createGauge(METRICS.findings, 'int', undefined, 'Findings of the last health check, by code');
   for (const code of codes) gauge.set(report.findings.filter((f) => f.code === code).length, { cluster, code });
+}
+
+/**
+ * What a diagnosis found: the fullest node's used/maxmemory (only when a node has a limit), the
+ * most bytes a replica is behind, evicted keys summed over nodes, and diagnosis findings by code
+ * on the same findings gauge as the health check's.
+ */
+export function diagnosisObserved(cluster: string, d: { memoryUsedRatioMax?: number; replicationLagBytesMax: number; evictedKeys: number; findings: { code: string }[] }, codes: readonly string[]): void {
+  if (d.memoryUsedRatioMax !== undefined) metricMeter.createGauge(METRICS.memoryUsedRatio, 'float', undefined, 'The highest used_memory / maxmemory over the nodes with a limit, at the last health check').set(d.memoryUsedRatioMax, { cluster });
+  metricMeter.createGauge(METRICS.replicationLag, 'int', undefined, 'The most bytes a replica was behind its master at the last health check').set(d.replicationLagBytesMax, { cluster });
+  metricMeter.createGauge(METRICS.evictedKeys, 'int', undefined, 'Keys evicted since the nodes started, summed over nodes, at the last health check').set(d.evictedKeys, { cluster });
+  const gauge = metricMeter.createGauge(METRICS.findings, 'int', undefined, 'Findings of the last health check, by code');
+  for (const code of codes) gauge.set(d.findings.filter((f) => f.code === code).length, { cluster, code });
+}
+
+/** Slots and keys a reshard moved (rebalance, a drain before removeNode), counted as they move. */
+export function keysMigrated(cluster: string, slots: number, keys: number): void {
+  if (slots > 0) metricMeter.createCounter(METRICS.slotsMigrated, undefined, 'Slots moved between masters').add(slots, { cluster });
+  if (keys > 0) metricMeter.createCounter(METRICS.keysMigrated, undefined, 'Keys moved between masters').add(keys, { cluster });
 }
 
 export function backupSucceeded(cluster: string, report: { bytes: number; keys: number }, durationMs: number, finishedAtMs: number): void {

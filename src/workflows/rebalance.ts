@@ -4,9 +4,12 @@
  * throttle and abort arrive as signals and take effect between batches; abort leaves no slot
  * open. The workflow continues as new every `batchesPerRun` batches to bound its history.
  */
-import { allHandlersFinished, ApplicationFailure, condition, continueAsNew } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched } from '@temporalio/workflow';
 import { analyzeHealth, topologyBlockers, batchSlots, countSlots, describeFinding, findingKey, planRebalance, referenceView, removeSlots, SLOT_FINDINGS, type RebalancePlan, type TopologyShard } from '../cluster';
+import { headroomProblems, planMemoryRebalance } from '../cluster/capacity';
+import { mib } from '../cluster/diagnosis';
 import type { MigrationProgress } from '../shared';
+import { keysMigrated } from './metrics';
 import { RunControls } from './controls';
 import { pollingWithin, redisCallsWithinAMinute } from './activityOptions';
 import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';
@@ -72,11 +75,23 @@ export async function rebalance(rawInput: unknown, carried?: unknown): Promise<R
       for (const [ref, weight] of Object.entries(input.weights ?? {})) weights[resolve(ref, `weights.${ref}`)] = weight;
       (input.drain ?? []).forEach((ref, i) => (weights[resolve(ref, `drain[${i}]`)] = 0));
       if (unknown.length > 0) throw invalidInput(unknown);
+      // Runs from before capacity awareness planned by slot counts and checked no headroom: they replay so.
+      const capacityAware = patched('rebalance-capacity');
+      const loads = capacityAware ? await redisCallsWithinAMinute.collectSlotLoads(spec.name, masters) : [];
       let plan: RebalancePlan;
       try {
-        plan = planRebalance(masters, { weights, thresholdPercent: input.thresholdPercent, useEmptyMasters: input.useEmptyMasters });
+        plan = input.weighBy === 'memory' && capacityAware
+          ? planMemoryRebalance(loads.filter((l) => input.useEmptyMasters || l.slots.length > 0 || weights[l.id] === 0), { weights, thresholdPercent: input.thresholdPercent })
+          : planRebalance(masters, { weights, thresholdPercent: input.thresholdPercent, useEmptyMasters: input.useEmptyMasters });
       } catch (err) {
         throw invalidInput([(err as Error).message]);
+      }
+      const tight = headroomProblems(plan, loads, input.maxMemoryAfter);
+      if (tight.length > 0) {
+        throw preflightFailed(
+          `the masters taking the slots lack memory headroom: ${tight.map((p) => `${p.master} uses ${mib(p.usedBytes)} and would take about ${mib(p.incomingBytes)} more, past ${Math.round(input.maxMemoryAfter * 100)}% of its maxmemory ${mib(p.maxmemory)}`).join('; ')}. ` +
+            'Add a master first (redisforge add --role master), raise maxmemory on them, or set maxMemoryAfter higher to accept it; nothing was moved',
+        );
       }
       if (input.dryRun) {
         op.finish('succeeded', `Dry run: ${plan.slotsToMove} slots would move in ${plan.moves.length} moves.`);
@@ -145,6 +160,7 @@ export async function rebalance(rawInput: unknown, carried?: unknown): Promise<R
         }),
       );
       migration.movingMs += Date.now() - started;
+      keysMigrated(spec.name, results.reduce((n, b) => n + b.slots.length, 0), results.reduce((n, b) => n + b.keysMoved, 0));
       for (const batch of results) {
         migration.slotsDone += batch.slots.length;
         migration.keysMoved += batch.keysMoved;

@@ -74,7 +74,7 @@ export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
       if (alive) {
         op.step(STEPS[1], `draining ${countSlots(node.slots)} slots (child workflow)`);
         const drained = await executeChild(rebalance, {
-          args: [{ cluster: spec.name, drain: [node.id], thresholdPercent: 0 }],
+          args: [{ cluster: spec.name, drain: [node.id], thresholdPercent: 0, ...(input.weighBy ? { weighBy: input.weighBy } : {}), ...(input.maxMemoryAfter ? { maxMemoryAfter: input.maxMemoryAfter } : {}) }],
           workflowId: childWorkflowId(workflowInfo().workflowId, 'drain'),
         });
         if (drained.aborted) throw ApplicationFailure.create({ type: 'Aborted', nonRetryable: true, message: `draining ${node.address} was aborted (${drained.aborted}); it still owns slots and stays in the cluster` });

@@ -97,6 +97,8 @@ export const TEST_CLUSTERS = {
   'webui-start': { nodes: ports(21421), runtime: 'process' },
   /** The worker's metrics read back through Prometheus after real operations (test/integration/metrics.test.ts). */
   metrics: { nodes: ports(21441), runtime: 'process' },
+  /** clusterHealth's diagnosis (a planted big key, a skewed shard, a lagging replica) and capacity-aware rebalance (test/integration/diagnosis.test.ts). */
+  diagnosis: { nodes: ports(21451), runtime: 'process' },
   /** upgradeRedis from Redis 7.0.15 to Valkey 8.1 on local processes (test/integration/valkey.test.ts). */
   valkey: { nodes: ports(21431), runtime: 'process' },
   /** Failover drills and replace on containers. */

@@ -12,10 +12,12 @@ import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { runCli } from '../../src/client/cli/program';
 import { processIo } from '../../src/client/cli/session';
+import { FINDING_CODES } from '../../src/cluster';
+import { DIAGNOSIS_CODES } from '../../src/cluster/diagnosis';
 import { METRICS } from '../../src/workflows/metrics';
 import type { BackupReport } from '../../src/workflows/backupCluster';
 import type { FailoverTestReport } from '../../src/workflows/failoverTest';
-import { runWorkflow, runWorkflowFailure, TestCluster } from '../harness/cluster';
+import { runWorkflow, runWorkflowFailure, TestCluster, withRedis } from '../harness/cluster';
 import { testDataConverter } from '../harness/codec';
 import { loadDataset } from '../harness/dataset';
 import { PROMETHEUS_PORT, ROOT, STATE_DIR, TEMPORAL_ADDRESS, WORKER_METRICS_ADDRESS } from '../harness/env';
@@ -63,6 +65,9 @@ describeWithPrometheus('metrics through a real Prometheus', () => {
     const backup = await runWorkflow<BackupReport>('backupCluster', { cluster: name });
     const drill = await runWorkflow<FailoverTestReport>('failoverTest', { cluster: name, mode: 'stop' });
     await cluster.healthUntil((r) => r.findings.length === 0);
+    // A memory limit on every node (after the drill restarted one), so the diagnosis exports the fullest node's share of it.
+    await Promise.all(cluster.nodes.map((a) => withRedis(a, (r) => r.call('CONFIG', 'SET', 'maxmemory', String(256 * 1024 ** 2)))));
+    await runWorkflow('clusterHealth', { cluster: name });
     await runWorkflowFailure('restoreCluster', { cluster: name, backupId: 'not-a-backup', dryRun: true });
 
     const finished = await scraped('the operations finished on the cluster', `sum by (workflowType, outcome) (${METRICS.operationsFinished}_total{cluster="${name}"})`, (s) =>
@@ -75,8 +80,15 @@ describeWithPrometheus('metrics through a real Prometheus', () => {
     expect((await scraped('the cluster healthy', `${METRICS.clusterHealthy}{cluster="${name}"}`, (s) => s.length === 1))[0]!.value).toBe(1);
     expect((await scraped('the slots served', `${METRICS.slotsCovered}{cluster="${name}"}`, (s) => s.length === 1))[0]!.value).toBe(16384);
     // Every finding code is a series, 0 when absent: a fixed problem's series goes back to 0.
-    const findings = await scraped('the findings by code', `${METRICS.findings}{cluster="${name}"}`, (s) => s.length > 10);
-    expect(findings.every((s) => s.value === 0)).toBe(true);
+    const findings = await scraped('the findings by code', `${METRICS.findings}{cluster="${name}"}`, (s) => s.length >= FINDING_CODES.length + DIAGNOSIS_CODES.length);
+    expect(findings.filter((s) => FINDING_CODES.includes(s.metric.code as never) && s.value !== 0)).toEqual([]);
+    expect(findings.filter((s) => ['MEMORY_NEAR_LIMIT', 'MEMORY_NO_LIMIT', 'REPLICA_LAGGING', 'KEYS_EVICTED'].includes(s.metric.code!) && s.value !== 0)).toEqual([]);
+    // The diagnosis: the fullest node's share of its 256 MiB limit, replicas in step, nothing evicted.
+    const memory = await scraped('the memory used ratio', `${METRICS.memoryUsedRatio}{cluster="${name}"}`, (s) => s.length === 1);
+    expect(memory[0]!.value).toBeGreaterThan(0);
+    expect(memory[0]!.value).toBeLessThan(0.1);
+    expect((await prometheus!.query(`${METRICS.evictedKeys}{cluster="${name}"}`))[0]!.value).toBe(0);
+    expect(await prometheus!.query(`${METRICS.replicationLag}{cluster="${name}"}`)).toHaveLength(1);
 
     const backupAt = await scraped('the last good backup', `${METRICS.backupLastSuccess}{cluster="${name}"}`, (s) => s.length === 1);
     expect(backupAt[0]!.value).toBeGreaterThanOrEqual(started - 1);
@@ -112,7 +124,7 @@ describeWithPrometheus('metrics through a real Prometheus', () => {
   test('Prometheus loaded the alert rules, and none about the healthy cluster fires', async () => {
     const rules = await prometheus!.get<{ groups: { name: string; rules: { name: string; health: string }[] }[] }>('/api/v1/rules');
     const loaded = rules.groups.flatMap((g) => g.rules);
-    expect(loaded.map((r) => r.name).sort()).toEqual(['RedisClusterDown', 'RedisClusterFailoverSlow', 'RedisClusterNoRecentBackup', 'RedisClusterNodeUnreachable', 'RedisClusterSlotsNotCovered', 'RedisForgeOperationFailed']);
+    expect(loaded.map((r) => r.name).sort()).toEqual(['RedisClusterDown', 'RedisClusterFailoverSlow', 'RedisClusterMemoryHigh', 'RedisClusterNoRecentBackup', 'RedisClusterNodeUnreachable', 'RedisClusterReplicaLagging', 'RedisClusterSlotsNotCovered', 'RedisForgeOperationFailed']);
     expect(loaded.filter((r) => r.health !== 'ok')).toEqual([]);
     // Nothing about this healthy cluster fires (the run's other suites plant problems on theirs);
     // only the failed restore of the first test may.
@@ -151,7 +163,7 @@ describeWithPrometheus('metrics through a real Prometheus', () => {
 
   test('promtool checks the rules and passes their unit tests', async () => {
     const run = (args: string[]) => promisify(execFile)('promtool', args, { cwd: join(ROOT, 'monitoring') });
-    expect((await run(['check', 'rules', RULES])).stdout).toContain('SUCCESS: 6 rules found');
+    expect((await run(['check', 'rules', RULES])).stdout).toContain('SUCCESS: 8 rules found');
     expect((await run(['test', 'rules', RULE_TESTS])).stdout).toContain('SUCCESS');
   });
 });

@@ -13,6 +13,8 @@ import type { ClusterSpec } from '../../src/activities';
 import { attachRunbookWorkflow } from '../../src/client/sdk';
 import { createLockActivities } from '../../src/activities/locks';
 import type { MigrateBatch } from '../../src/activities/redis/migrate';
+import type { SlotRange } from '../../src/cluster';
+import type { MasterLoad } from '../../src/cluster/capacity';
 import { abortUpdate, approveUpdate, lockHolderQuery, lockWorkflowId, pauseUpdate, progressQuery, resumeUpdate, throttleUpdate } from '../../src/shared';
 import type { RebalanceReport } from '../../src/workflows/rebalance';
 import { testClient, workflowId } from '../harness/cluster';
@@ -46,6 +48,10 @@ const stubs = {
   },
   async findLargeKeys() {
     return [];
+  },
+  /** No memory limit anywhere: the headroom check has nothing to refuse. */
+  async collectSlotLoads(_cluster: string, masters: { id: string; address: string; slots: SlotRange[] }[]): Promise<MasterLoad[]> {
+    return masters.map((m) => ({ ...m, usedBytes: 0, datasetBytes: 0, maxmemory: 0, keys: 0, slotBytes: [] }));
   },
   async migrateSlots(cluster: string, batch: MigrateBatch) {
     const ctx = Context.current();

@@ -9,11 +9,15 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type Redis from 'ioredis';
-import { classifyMigrationError, deathVerdict, slotInRanges, splitAddress } from '../../cluster';
+import { classifyMigrationError, deathVerdict, flattenInfo, parseInfo, slotInRanges, slotsOf, splitAddress, type SlotRange } from '../../cluster';
+import type { MasterLoad } from '../../cluster/capacity';
 import { heartbeating, throwIfCancelled } from '../heartbeat';
 import { observeNode } from './cluster';
 import { myself, setSlotNode } from './commands';
 import type { NodeConnector } from './connection';
+
+/** Keys sized (MEMORY USAGE) per slot to estimate its bytes for a memory-weighted rebalance. */
+const KEYS_SAMPLED_PER_SLOT = 3;
 
 export interface MigrateBatch {
   from: { id: string; address: string };
@@ -176,6 +180,40 @@ export function createMigrateActivities(connectorFor: (cluster: string) => NodeC
         if (settled || ctx.info.attempt < 3) throw err;
         throw (await heartbeating({ checking: 'whether the cluster flags the source or target failed' }, () => downNodeFailure(connector, batch))) ?? err;
       }
+    },
+
+    /**
+     * What each master holds, for a capacity-aware rebalance: INFO memory and keyspace, and the
+     * keys of every slot it owns (CLUSTER COUNTKEYSINSLOT) and the MEMORY USAGE of a few keys of each, pipelined. Read-only.
+     */
+    async collectSlotLoads(cluster: string, masters: { id: string; address: string; slots: SlotRange[] }[]): Promise<MasterLoad[]> {
+      const connector = connectorFor(cluster);
+      return heartbeating({ masters: masters.length }, () => Promise.all(masters.map((m) => connector.withNode(m.address, async (redis): Promise<MasterLoad> => {
+        const info = flattenInfo(parseInfo(String(await redis.call('INFO', 'memory', 'keyspace'))));
+        const slots = slotsOf(m.slots);
+        const replies = async (commands: string[][]) => ((await redis.pipeline(commands).exec()) ?? []).map(([err, value]) => {
+          if (err) throw err;
+          return value;
+        });
+        const counts = (await replies(slots.map((s) => ['cluster', 'countkeysinslot', String(s)]))).map(Number);
+        const filled = slots.map((slot, i) => ({ slot, keys: counts[i]! })).filter((f) => f.keys > 0);
+        // A few keys of each slot, sized: the slot's bytes are its key count times their mean.
+        const samples = (await replies(filled.map((f) => ['cluster', 'getkeysinslot', String(f.slot), String(KEYS_SAMPLED_PER_SLOT)]))) as string[][];
+        const sizes = (await replies(samples.flat().map((k) => ['memory', 'usage', k]))).map((v) => Number(v ?? 0));
+        const slotBytes: number[] = [];
+        let at = 0;
+        filled.forEach(({ slot, keys }, i) => {
+          const sampled = sizes.slice(at, at + samples[i]!.length);
+          at += samples[i]!.length;
+          const mean = sampled.length ? sampled.reduce((a, b) => a + b, 0) / sampled.length : 0;
+          slotBytes.push(slot, Math.round(mean * keys));
+        });
+        return {
+          id: m.id, address: m.address, slots: m.slots, slotBytes,
+          usedBytes: Number(info.used_memory ?? 0), datasetBytes: Number(info.used_memory_dataset ?? 0), maxmemory: Number(info.maxmemory ?? 0),
+          keys: Number(/keys=(\d+)/.exec(info.db0 ?? '')?.[1] ?? 0),
+        };
+      }))));
     },
 
     /** Samples keys in the slots to move; returns those larger than `maxKeyBytes` (MEMORY USAGE). */

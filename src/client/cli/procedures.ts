@@ -72,8 +72,14 @@ export const PROCEDURES: ProcedureSpec[] = [
     flags: [
       { flags: '--expected-masters <n>', description: 'masters the cluster should have (default from the inventory)', field: 'expectedMasters', parse: wholeNumber },
       { flags: '--expected-replicas-per-master <n>', description: 'replicas each master should have (default from the inventory)', field: 'expectedReplicasPerMaster', parse: wholeNumber },
+      { flags: '--no-diagnose', description: 'skip the diagnosis (memory, evictions, replication lag, clients, latency, slow log, load per shard)', field: 'diagnose' },
+      { flags: '--big-keys', description: 'also find the largest keys of each shard by scanning a replica (never a master)', field: 'bigKeys' },
+      { flags: '--scan-seconds <s>', description: 'the longest one shard\'s big-key scan may take (default 10; implies --big-keys)', field: 'bigKeys.seconds', parse: wholeNumber },
+      { flags: '--scan-rate <keys>', description: 'keys asked about per second on each replica (default 5000; implies --big-keys)', field: 'bigKeys.keysPerSecond', parse: wholeNumber },
+      { flags: '--top <n>', description: 'largest keys kept per shard (default 10; implies --big-keys)', field: 'bigKeys.top', parse: wholeNumber },
+      { flags: '--big-key-bytes <n>', description: 'a key at least this large is a finding (default 1048576)', field: 'thresholds.bigKeyBytes', parse: wholeNumber },
     ],
-    examples: ['redisforge health --cluster main', 'redisforge health --json | jq .result.healthy'],
+    examples: ['redisforge health --cluster main', 'redisforge health --big-keys --scan-seconds 30', 'redisforge health --json | jq .result.diagnosis.findings'],
   },
   {
     name: 'create', type: 'createCluster', long: false,
@@ -111,7 +117,13 @@ export const PROCEDURES: ProcedureSpec[] = [
     name: 'remove-node', type: 'removeNode', long: false,
     summary: 'Removing a Node: drain its slots, re-point its replicas, CLUSTER FORGET everywhere, stop it',
     args: [{ name: '<node>', description: 'node id or "host:port"', field: 'node' }],
-    flags: [approve('giving a dead master\'s slots away (their keys are lost)'), { flags: '--no-stop', description: 'leave the node running once it is out', field: 'stop' }, timeout('one wait', 120)],
+    flags: [
+      approve('giving a dead master\'s slots away (their keys are lost)'),
+      { flags: '--no-stop', description: 'leave the node running once it is out', field: 'stop' },
+      { flags: '--weigh-by <what>', description: 'share its slots out evenly by count or by the masters\' data (default slots)', field: 'weighBy', choices: ['slots', 'memory'] },
+      { flags: '--max-memory-after <fraction>', description: 'refuse when a master taking its slots would pass this fraction of its maxmemory (default 0.9)', field: 'maxMemoryAfter', parse: decimalNumber },
+      timeout('one wait', 120),
+    ],
     examples: ['redisforge remove-node 10.0.0.7:7007', 'redisforge remove-node 3f2a... --cluster main'],
   },
   {
@@ -120,6 +132,8 @@ export const PROCEDURES: ProcedureSpec[] = [
     flags: [
       { flags: '--weight <node=weight>', description: 'weight of a master, repeatable (default 1 each; 0 drains it)', field: 'weights', parse: weight },
       { flags: '--drain <node>', description: 'a master to empty, repeatable', field: 'drain', parse: collect },
+      { flags: '--weigh-by <what>', description: 'share out slot counts or the masters\' data (default slots)', field: 'weighBy', choices: ['slots', 'memory'] },
+      { flags: '--max-memory-after <fraction>', description: 'refuse a plan that fills a receiving master past this fraction of its maxmemory (default 0.9)', field: 'maxMemoryAfter', parse: decimalNumber },
       { flags: '--threshold <percent>', description: 'move nothing while every master is within this % of its share (default 2)', field: 'thresholdPercent', parse: decimalNumber },
       { flags: '--no-use-empty-masters', description: 'give no slots to masters that have none', field: 'useEmptyMasters' },
       { flags: '--slots-per-batch <n>', description: 'slots per migration activity (default 64)', field: 'slotsPerBatch', parse: wholeNumber },
@@ -131,7 +145,7 @@ export const PROCEDURES: ProcedureSpec[] = [
       { flags: '--batches-per-run <n>', description: 'continue as new after this many batches (default 200)', field: 'batchesPerRun', parse: wholeNumber },
       dryRun('return the plan'),
     ],
-    examples: ['redisforge rebalance --cluster main --dry-run --wait', 'redisforge rebalance --drain 10.0.0.3:7003 --max-keys-per-second 5000'],
+    examples: ['redisforge rebalance --cluster main --dry-run --wait', 'redisforge rebalance --drain 10.0.0.3:7003 --max-keys-per-second 5000', 'redisforge rebalance --weigh-by memory --dry-run --wait'],
   },
   {
     name: 'backup', type: 'backupCluster', long: false,

@@ -111,7 +111,8 @@ export function verdictProblem(type: string, result: unknown): string | undefine
   const r = result as Record<string, unknown> & { dryRun?: boolean; aborted?: string };
   switch (type) {
     case 'clusterHealth':
-      return r.healthy ? undefined : `cluster ${String(r.cluster)} is not healthy: the findings above say what to do`;
+      if (!r.healthy) return `cluster ${String(r.cluster)} is not healthy: the findings above say what to do`;
+      return (result as ResultOf<'clusterHealth'>).diagnosis?.findings.some((f) => f.severity === 'critical') ? `the diagnosis of cluster ${String(r.cluster)} has critical findings: see above` : undefined;
     case 'failoverTest': {
       const f = result as ResultOf<'failoverTest'>;
       if (f.dryRun) return undefined;

@@ -17,8 +17,14 @@ export type Register = (command: Command, action: Action) => Command;
 
 function setField(input: Record<string, unknown>, path: string, value: unknown): void {
   const [head, ...rest] = path.split('.');
-  if (rest.length === 0) input[head!] = value;
-  else setField((input[head!] ??= {}) as Record<string, unknown>, rest.join('.'), value);
+  const nested = typeof input[head!] === 'object' && input[head!] !== null;
+  // A switch and its settings (--big-keys, --scan-seconds 30) make one object, in any order: true is its defaults.
+  if (rest.length === 0) {
+    if (!(value === true && nested)) input[head!] = value;
+  } else {
+    if (!nested) input[head!] = {};
+    setField(input[head!] as Record<string, unknown>, rest.join('.'), value);
+  }
 }
 
 /** "retain.count: ..." becomes "--retain-count: ...", "address: ..." becomes "<address>: ...". */
