@@ -7,7 +7,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { acquireLockUpdate, LOCK_WORKFLOW_TYPE, lockWorkflowId, releaseLockSignal, type LockHolder, type LockRequest } from '../shared';
+import { acquireLockUpdate, LOCK_WORKFLOW_TYPE, lockHolderQuery, lockWorkflowId, releaseLockSignal, type LockHolder, type LockRequest } from '../shared';
 
 export function createLockActivities(clientFor: () => Promise<Client>, taskQueue: () => string) {
   async function ask(cluster: string, req: LockRequest) {
@@ -54,6 +54,19 @@ export function createLockActivities(clientFor: () => Promise<Client>, taskQueue
           `one operation at a time per cluster: wait for it to finish, or stop it (the abort update where it has one: redisforge abort ${h.workflowId}, else temporal workflow cancel --workflow-id ${h.workflowId})`,
         details: [{ holder: h }],
       });
+    },
+
+    /** Who holds the cluster now, if anyone (a holder whose workflow has ended does not count). Changes nothing. */
+    async clusterLockHolder(cluster: string): Promise<LockHolder | undefined> {
+      const client = await clientFor();
+      let holder: LockHolder | undefined;
+      try {
+        holder = await client.workflow.getHandle(lockWorkflowId(cluster)).query(lockHolderQuery);
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError || (err as Error).name === 'QueryNotRegisteredError') return undefined;
+        throw err;
+      }
+      return holder && !(await holderHasEnded(holder)) ? holder : undefined;
     },
 
     async releaseClusterLock(cluster: string, workflowId: string): Promise<void> {

@@ -156,6 +156,8 @@ export interface HealthScheduleOptions {
   cluster: string;
   /** How often: "30s", "1m", "5 minutes" (at least 1 s). */
   every: string;
+  /** Each check starts repairCluster when the cluster is down (clusterHealth's heal). @default false */
+  heal?: boolean;
   taskQueue?: string;
 }
 
@@ -176,15 +178,15 @@ export async function upsertHealthSchedule(client: Client, o: HealthScheduleOpti
   const everyMs = parseEvery(o.every);
   const scheduleId = healthScheduleId(o.cluster);
   const spec = { intervals: [{ every: everyMs }] };
-  const action = { type: 'startWorkflow' as const, workflowType: 'clusterHealth', args: [{ cluster: o.cluster }], taskQueue: o.taskQueue ?? TASK_QUEUE, workflowId: `clusterHealth-${o.cluster}-scheduled` };
+  const action = { type: 'startWorkflow' as const, workflowType: 'clusterHealth', args: [{ cluster: o.cluster, ...(o.heal ? { heal: true } : {}) }], taskQueue: o.taskQueue ?? TASK_QUEUE, workflowId: `clusterHealth-${o.cluster}-scheduled` };
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' as Duration, pauseOnFailure: false };
   const handle = client.schedule.getHandle(scheduleId);
   const existing = await describeIfExists(handle);
-  if (existing && (existing.memo as { every?: string } | undefined)?.every === o.every) {
+  if (existing && (existing.memo as { every?: string } | undefined)?.every === o.every && (existing.memo as { heal?: boolean }).heal === (o.heal ?? false)) {
     await handle.update((previous) => ({ ...previous, spec, action, policies: { ...previous.policies, ...policies } }));
     return { scheduleId, created: false };
   }
   if (existing) await handle.delete();
-  await client.schedule.create({ scheduleId, spec, action, policies, memo: { cluster: o.cluster, every: o.every }, state: { paused: existing?.state.paused ?? false, note: existing?.state.note } });
+  await client.schedule.create({ scheduleId, spec, action, policies, memo: { cluster: o.cluster, every: o.every, heal: o.heal ?? false }, state: { paused: existing?.state.paused ?? false, note: existing?.state.note } });
   return { scheduleId, created: existing === undefined };
 }

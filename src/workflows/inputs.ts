@@ -49,6 +49,13 @@ export const clusterHealthInput = z
     diagnose: z.boolean().default(true),
     /** Also find the largest keys of each shard by scanning one of its replicas (never a master); true for the defaults. */
     bigKeys: z.union([z.boolean(), bigKeyScan]).optional(),
+    /**
+     * Self-healing: when the cluster is down (cluster_state:fail, slots not served, a node flagged
+     * fail) and no operation holds it, start repairCluster (workflow id repairCluster-heal-<cluster>):
+     * it restarts what is down and closes open slots, which loses nothing; giving away slots no live
+     * node serves still waits for its approval. @default false
+     */
+    heal: z.boolean().default(false),
     /** Where the diagnosis's findings start: fractions of maxmemory, bytes behind, times the mean. */
     thresholds: z
       .object({

@@ -4,7 +4,8 @@
  * (CLIENT PAUSE WRITE on it while its master takes writes) are each found and named, the big
  * keys by scanning replicas within a time and rate bound; the CLI shows it as a report. Then a
  * rebalance weighed by memory evens out a shard that holds more data, and one that would fill a
- * master past its maxmemory is refused with nothing moved.
+ * master past its maxmemory is refused with nothing moved. Last, a health Schedule with heal on
+ * finds a shard whose master and replica were killed and starts the repair that brings it back.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,12 +13,14 @@ import { Client, Connection } from '@temporalio/client';
 import type Redis from 'ioredis';
 import { runCli } from '../../src/client/cli/program';
 import { processIo } from '../../src/client/cli/session';
-import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
+import { deleteBackupSchedule, upsertHealthSchedule } from '../../src/client/schedules';
+import { healWorkflowId, type ClusterHealthResult } from '../../src/workflows/clusterHealth';
 import type { RebalanceReport } from '../../src/workflows/rebalance';
-import { runWorkflow, runWorkflowFailure, TestCluster, withRedis } from '../harness/cluster';
+import { runWorkflow, runWorkflowFailure, testClient, TestCluster, withRedis } from '../harness/cluster';
 import { testDataConverter } from '../harness/codec';
 import { clusterClient, loadDataset } from '../harness/dataset';
 import { ROOT, TEMPORAL_ADDRESS } from '../harness/env';
+import { eventually } from '../helpers/waitFor';
 
 const name = 'diagnosis';
 const MiB = 1024 ** 2;
@@ -198,6 +201,34 @@ describe('capacity-aware rebalance', () => {
       expect(now.shards.map((s) => [s.master.id, s.slots])).toEqual(start.shards.map((s) => [s.master.id, s.slots]));
     } finally {
       await setMaxmemory(start, () => 0);
+    }
+  });
+});
+
+describe('self-healing', () => {
+  test('the health Schedule with heal finds a shard whose master and replica were killed, starts repairCluster, and every key is back', async () => {
+    const start = await health({ diagnose: false });
+    const keys = await totalKeys(start);
+    const shard = start.shards[2]!;
+    const client = await testClient();
+    await upsertHealthSchedule(client, { cluster: name, every: '2s', heal: true });
+    try {
+      await Promise.all([shard.master.address, shard.replicas[0]!.address].map((a) => cluster.runtime.kill(a)));
+      const repair = client.workflow.getHandle(healWorkflowId(name));
+      const status = await eventually(
+        'the self-healing repair to be started and to end',
+        () => repair.describe().then((d) => d.status.name, () => 'not started'),
+        (s) => s !== 'not started' && s !== 'RUNNING',
+        { timeoutMs: 120_000, everyMs: 500 },
+      );
+      expect(status).toBe('COMPLETED');
+      const result = (await repair.result()) as { repaired: boolean; nodesRestarted: string[] };
+      expect(result.repaired).toBe(true);
+      expect(result.nodesRestarted.sort()).toEqual([shard.master.address, shard.replicas[0]!.address].sort());
+      const after = await cluster.healthUntil((r) => r.healthy, 60_000);
+      expect(await totalKeys(after)).toBe(keys);
+    } finally {
+      await deleteBackupSchedule(client, name, 'health');
     }
   });
 });

@@ -78,6 +78,7 @@ export const PROCEDURES: ProcedureSpec[] = [
       { flags: '--scan-rate <keys>', description: 'keys asked about per second on each replica (default 5000; implies --big-keys)', field: 'bigKeys.keysPerSecond', parse: wholeNumber },
       { flags: '--top <n>', description: 'largest keys kept per shard (default 10; implies --big-keys)', field: 'bigKeys.top', parse: wholeNumber },
       { flags: '--big-key-bytes <n>', description: 'a key at least this large is a finding (default 1048576)', field: 'thresholds.bigKeyBytes', parse: wholeNumber },
+      { flags: '--heal', description: 'when the cluster is down and no operation holds it, start repairCluster (giving away unserved slots still waits for approval)', field: 'heal' },
     ],
     examples: ['redisforge health --cluster main', 'redisforge health --big-keys --scan-seconds 30', 'redisforge health --json | jq .result.diagnosis.findings'],
   },

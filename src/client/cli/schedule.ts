@@ -68,7 +68,7 @@ async function upsert(session: Session, opts: BackupFlags): Promise<number> {
   return EXIT.ok;
 }
 
-async function upsertHealth(session: Session, opts: { every: string }): Promise<number> {
+async function upsertHealth(session: Session, opts: { every: string; heal?: boolean }): Promise<number> {
   const cluster = namedCluster(session);
   try {
     parseEvery(opts.every);
@@ -76,7 +76,7 @@ async function upsertHealth(session: Session, opts: { every: string }): Promise<
     throw usageError(`--every: ${(err as Error).message.replace(/^every: /, '')}`);
   }
   const client = await session.client();
-  const { created, scheduleId } = await upsertHealthSchedule(client, { cluster, every: opts.every });
+  const { created, scheduleId } = await upsertHealthSchedule(client, { cluster, every: opts.every, heal: opts.heal === true });
   const summary = await describeBackupSchedule(client, cluster, 'health');
   if (session.json) {
     session.emit({ created, ...summary });
@@ -112,8 +112,9 @@ export function addScheduleCommands(program: Command, register: Register): void 
     schedule
       .command('health')
       .description("Create or update the health schedule of --cluster: clusterHealth every interval, its findings the worker's metrics (keeps its paused state)")
-      .requiredOption('--every <interval>', 'how often: "30s", "1m", "5 minutes"'),
-    (session, cmd) => upsertHealth(session, cmd.opts<{ every: string }>()),
+      .requiredOption('--every <interval>', 'how often: "30s", "1m", "5 minutes"')
+      .option('--heal', 'when the cluster is down and no operation holds it, start repairCluster (restarts and open slots; giving away unserved slots still waits for approval)'),
+    (session, cmd) => upsertHealth(session, cmd.opts<{ every: string; heal?: boolean }>()),
   );
 
   register(schedule.command('list').description('Every backup and health schedule'), async (session) => {
