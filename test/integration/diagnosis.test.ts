@@ -16,7 +16,7 @@ import { processIo } from '../../src/client/cli/session';
 import { deleteBackupSchedule, upsertHealthSchedule } from '../../src/client/schedules';
 import { healWorkflowId, type ClusterHealthResult } from '../../src/workflows/clusterHealth';
 import type { RebalanceReport } from '../../src/workflows/rebalance';
-import { runWorkflow, runWorkflowFailure, testClient, TestCluster, withRedis } from '../harness/cluster';
+import { recordHistory, runWorkflow, runWorkflowFailure, testClient, TestCluster, withRedis, workflowId } from '../harness/cluster';
 import { testDataConverter } from '../harness/codec';
 import { clusterClient, loadDataset } from '../harness/dataset';
 import { ROOT, TEMPORAL_ADDRESS } from '../harness/env';
@@ -108,7 +108,9 @@ describe('diagnosis', () => {
   });
 
   test('the big key, the skewed shard and the lagging replica are each found, named and given advice; the cluster is still healthy', async () => {
-    const report = await health({ bigKeys: { seconds: 20, keysPerSecond: 20_000 } });
+    const id = workflowId('health-diagnosis');
+    const report = await runWorkflow<ClusterHealthResult>('clusterHealth', { cluster: name, bigKeys: { seconds: 20, keysPerSecond: 20_000 } }, id);
+    await recordHistory(id, 'clusterHealth-diagnosis-big-keys');
     expect(report.healthy).toBe(true);
     const d = report.diagnosis!;
     const [first, second] = report.shards;
@@ -134,6 +136,26 @@ describe('diagnosis', () => {
     const scans = report.diagnosis!.bigKeys!;
     expect(scans.every((s) => !s.complete && s.scanned <= 600 && s.ms < 5_000)).toBe(true);
     expect(report.diagnosis!.findings.filter((f) => f.code === 'BIG_KEY_SCAN_PARTIAL')).toHaveLength(3);
+  });
+
+  test('a replica that hangs (SIGSTOP) is named by the verdict, its shard is not scanned (nor its master instead), and the check still returns', async () => {
+    const shard = before.shards[0]!;
+    const hung = shard.replicas[0]!.address;
+    process.kill(cluster.pid(hung), 'SIGSTOP');
+    try {
+      const report = await health({ bigKeys: { seconds: 5 } });
+      expect(report.findings.filter((f) => f.node === hung).map((f) => f.code)).toContain('NODE_UNREACHABLE');
+      const d = report.diagnosis!;
+      // Only the nodes that answered the health check are asked; the verdict names the one that did not.
+      expect(d.nodes.map((n) => n.address)).not.toContain(hung);
+      expect(d.nodes).toHaveLength(5);
+      const scan = d.bigKeys!.find((s) => s.master === shard.master.address)!;
+      expect(scan).toMatchObject({ scanned: 0, skipped: 'no replica in sync (masters are not scanned)' });
+      expect(scan.replica).toBeUndefined();
+      expect(d.bigKeys!.filter((s) => s.master !== shard.master.address).every((s) => s.complete)).toBe(true);
+    } finally {
+      process.kill(cluster.pid(hung), 'SIGCONT');
+    }
   });
 
   test('redisforge health --big-keys prints the report (kept for the README) and --json the data', async () => {
@@ -230,5 +252,23 @@ describe('self-healing', () => {
     } finally {
       await deleteBackupSchedule(client, name, 'health');
     }
+  });
+
+  test('two checks that find the cluster down at once start one repair: the other says it runs already', async () => {
+    const start = await health({ diagnose: false });
+    const keys = await totalKeys(start);
+    const shard = start.shards[1]!;
+    await Promise.all([shard.master.address, shard.replicas[0]!.address].map((a) => cluster.runtime.kill(a)));
+    await eventually('the cluster to be down', () => health({ diagnose: false }), (r) => r.findings.some((f) => f.code === 'CLUSTER_STATE_FAIL'), { timeoutMs: 30_000, everyMs: 500 });
+    const checks = await Promise.all([health({ diagnose: false, heal: true }), health({ diagnose: false, heal: true })]);
+    const started = checks.filter((c) => c.healing?.repairWorkflowId);
+    expect(started.map((c) => c.healing!.repairWorkflowId)).toEqual([healWorkflowId(name)]);
+    expect(checks.find((c) => !c.healing?.repairWorkflowId)!.healing!.skipped).toMatch(/already running|holds the cluster/);
+    const result = (await (await testClient()).workflow.getHandle(healWorkflowId(name)).result()) as { repaired: boolean };
+    expect(result.repaired).toBe(true);
+    const after = await cluster.healthUntil((r) => r.healthy, 60_000);
+    expect(await totalKeys(after)).toBe(keys);
+    // Healthy again: a check with heal starts nothing.
+    expect((await health({ diagnose: false, heal: true })).healing).toEqual({ triggers: [] });
   });
 });
