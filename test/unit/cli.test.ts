@@ -70,6 +70,9 @@ const BAD_USAGE: [string, string[], RegExp][] = [
   ['a schedule command without a cluster', ['schedule', 'pause'], /schedule pause: --cluster is required/],
   ['a cron expression that is not one', ['schedule', 'backup', '--cluster', 'main', '--cron', 'every night'], /--cron: "every night" is not a 5-field cron expression/],
   ['a list limit of 0', ['list', '--limit', '0'], /--limit: at least 1/],
+  ['a scan budget out of range', ['health', '--big-keys', '--scan-seconds', '900'], /--scan-seconds: Too big: expected number to be <=600/],
+  ['a weighing that is not one', ['rebalance', '--weigh-by', 'bytes'], /--weigh-by <what>' argument 'bytes' is invalid. Allowed choices are slots, memory/],
+  ['a memory fraction over 1', ['remove-node', '127.0.0.1:7001', '--max-memory-after', '1.5'], /--max-memory-after: Too big: expected number to be <=1/],
   ['a rotation without --user', ['rotate-credentials'], /required option '--user <role>' not specified/],
   ['a user that is not a role', ['rotate-credentials', '--user', 'root'], /Allowed choices are operator, replication, application/],
   // The probe address comes from the inventory (clientEndpoint), never from the command line.
@@ -139,6 +142,9 @@ test('workflow ids, summaries, local validation and verdicts', () => {
   expect(verdictProblem('clusterHealth', { cluster: 'main', healthy: false })).toMatch(/not healthy/);
   expect(verdictProblem('clusterHealth', { cluster: 'main', healthy: true })).toBeUndefined();
   expect(verdictProblem('rebalance', { aborted: 'by signal' })).toBe('aborted: by signal');
+  const diagnosed = (severity: string) => ({ cluster: 'main', healthy: true, diagnosis: { findings: [{ code: 'MEMORY_NEAR_LIMIT', severity }] } });
+  expect(verdictProblem('clusterHealth', diagnosed('critical'))).toBe('the diagnosis of cluster main has critical findings: see above');
+  expect(verdictProblem('clusterHealth', diagnosed('warning'))).toBeUndefined();
 });
 
 test('the default cluster: the only cluster of the inventory this machine has, else none (then "main")', () => {
