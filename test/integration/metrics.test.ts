@@ -16,7 +16,9 @@ import { FINDING_CODES } from '../../src/cluster';
 import { DIAGNOSIS_CODES } from '../../src/cluster/diagnosis';
 import { METRICS } from '../../src/workflows/metrics';
 import type { BackupReport } from '../../src/workflows/backupCluster';
+import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
 import type { FailoverTestReport } from '../../src/workflows/failoverTest';
+import type { RebalanceReport } from '../../src/workflows/rebalance';
 import { runWorkflow, runWorkflowFailure, TestCluster, withRedis } from '../harness/cluster';
 import { testDataConverter } from '../harness/codec';
 import { loadDataset } from '../harness/dataset';
@@ -59,7 +61,7 @@ describeWithPrometheus('metrics through a real Prometheus', () => {
   const scraped = (what: string, expr: string, ok: (series: { metric: Record<string, string>; value: number }[]) => boolean) =>
     eventually(`Prometheus to have ${what} (${expr})`, () => prometheus!.query(expr), ok, { timeoutMs: 30_000, everyMs: 500 });
 
-  test('after clusterHealth, backupCluster, failoverTest and a failed operation, Prometheus has their metrics, labelled by cluster and outcome, beside the SDK\'s', async () => {
+  test('after clusterHealth, backupCluster, failoverTest, a failed operation and a rebalance, Prometheus has their metrics, labelled by cluster and outcome, beside the SDK\'s', async () => {
     const started = Date.now() / 1000;
     await runWorkflow('clusterHealth', { cluster: name });
     const backup = await runWorkflow<BackupReport>('backupCluster', { cluster: name });
@@ -67,8 +69,11 @@ describeWithPrometheus('metrics through a real Prometheus', () => {
     await cluster.healthUntil((r) => r.findings.length === 0);
     // A memory limit on every node (after the drill restarted one), so the diagnosis exports the fullest node's share of it.
     await Promise.all(cluster.nodes.map((a) => withRedis(a, (r) => r.call('CONFIG', 'SET', 'maxmemory', String(256 * 1024 ** 2)))));
-    await runWorkflow('clusterHealth', { cluster: name });
+    const now = await runWorkflow<ClusterHealthResult>('clusterHealth', { cluster: name });
     await runWorkflowFailure('restoreCluster', { cluster: name, backupId: 'not-a-backup', dryRun: true });
+    // A small reshard: the first master takes a larger share.
+    const moved = await runWorkflow<RebalanceReport>('rebalance', { cluster: name, weights: { [now.shards[0]!.master.address]: 1.2 }, thresholdPercent: 1 });
+    expect(moved.keysMoved).toBeGreaterThan(0);
 
     const finished = await scraped('the operations finished on the cluster', `sum by (workflowType, outcome) (${METRICS.operationsFinished}_total{cluster="${name}"})`, (s) =>
       ['clusterHealth/succeeded', 'backupCluster/succeeded', 'failoverTest/succeeded', 'restoreCluster/failed'].every((k) => s.some((x) => `${x.metric.workflowType}/${x.metric.outcome}` === k)));
@@ -94,6 +99,10 @@ describeWithPrometheus('metrics through a real Prometheus', () => {
     expect(backupAt[0]!.value).toBeGreaterThanOrEqual(started - 1);
     expect((await prometheus!.query(`${METRICS.backupKeys}{cluster="${name}"}`))[0]!.value).toBe(backup.keys);
     expect((await prometheus!.query(`${METRICS.backupBytes}{cluster="${name}"}`))[0]!.value).toBe(backup.bytes);
+
+    const migrated = await scraped('the keys migrated', `${METRICS.keysMigrated}_total{cluster="${name}"}`, (x) => x.length === 1 && x[0]!.value === moved.keysMoved);
+    expect(migrated[0]!.metric.workflowType).toBe('rebalance');
+    expect((await prometheus!.query(`${METRICS.slotsMigrated}_total{cluster="${name}"}`))[0]!.value).toBe(moved.slotsMoved);
 
     const promotion = await scraped('the failover promotion histogram', `${METRICS.failoverPromotion}_sum{cluster="${name}"}`, (s) => s.length === 1);
     expect(promotion[0]!.value).toBeCloseTo(drill.timings.promotionMs! / 1000, 2);
