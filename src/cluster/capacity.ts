@@ -6,17 +6,14 @@
 import { countSlots, rangesFromSlots, slotsOf, type SlotRange } from './slots';
 import type { RebalancePlan, SlotMove } from './rebalance';
 
-/** What a master holds: memory (INFO), keys, and the keys of each slot it owns (CLUSTER COUNTKEYSINSLOT). */
+/** What a master holds: its used memory and limit (INFO memory) and the estimated bytes of each slot it owns. */
 export interface MasterLoad {
   id: string;
   address: string;
   slots: SlotRange[];
   usedBytes: number;
-  /** used_memory_dataset: what the keys take, without the node's own overhead. */
-  datasetBytes: number;
   /** 0 when the node has no limit. */
   maxmemory: number;
-  keys: number;
   /**
    * Slots with keys and their estimated bytes, as [slot, bytes, slot, bytes, ...] (compact through
    * Temporal): the slot's key count times the mean MEMORY USAGE of a few of its keys.

@@ -142,8 +142,6 @@ export interface ShardLoad {
   keys: number;
   /** used_memory_dataset of the master. */
   datasetBytes: number;
-  usedBytes: number;
-  maxmemory: number;
   /** keys / the mean over shards (1 = its share). */
   keysVsMean: number;
   bytesVsMean: number;
@@ -177,6 +175,24 @@ export function summarizeCommand(args: readonly string[]): string {
 
 const num = (v: string | undefined) => (v === undefined || v === '' ? 0 : Number(v));
 
+/** INFO's memory fields and db0's key counts, from the flattened fields of an INFO reply. */
+export function memoryOf(f: Record<string, string>): { memory: NonNullable<NodeDiagnostics['memory']>; keys: number; expires: number } {
+  const db0 = /keys=(\d+),expires=(\d+)/.exec(f.db0 ?? '');
+  return {
+    memory: {
+      used: num(f.used_memory),
+      dataset: num(f.used_memory_dataset),
+      rss: num(f.used_memory_rss),
+      peak: num(f.used_memory_peak),
+      maxmemory: num(f.maxmemory),
+      policy: f.maxmemory_policy ?? 'noeviction',
+      fragmentationRatio: num(f.mem_fragmentation_ratio),
+    },
+    keys: db0 ? Number(db0[1]) : 0,
+    expires: db0 ? Number(db0[2]) : 0,
+  };
+}
+
 /** What a node's replies say, parsed: INFO (all default sections), LATENCY LATEST, SLOWLOG GET, CONFIG GET. */
 export function parseNodeDiagnostics(address: string, replies: { info: string; latency: unknown; slowlog: unknown; config: Record<string, string> }, slowest = 5): NodeDiagnostics {
   const sections = parseInfo(replies.info);
@@ -188,7 +204,6 @@ export function parseNodeDiagnostics(address: string, replies: { info: string; l
       const fields = Object.fromEntries(v.split(',').map((kv) => kv.split('=') as [string, string]));
       return { address: `${fields.ip}:${fields.port}`, state: fields.state ?? '?', offset: num(fields.offset), lagSeconds: num(fields.lag) };
     });
-  const db0 = /keys=(\d+),expires=(\d+)/.exec(sections.keyspace?.db0 ?? '');
   const latency = (Array.isArray(replies.latency) ? replies.latency : []).map((e) => {
     const [event, at, latest, max] = e as [string, number, number, number];
     return { event: String(event), at: Number(at), latestMs: Number(latest), maxMs: Number(max) };
@@ -204,17 +219,7 @@ export function parseNodeDiagnostics(address: string, replies: { info: string; l
   return {
     address,
     role,
-    memory: {
-      used: num(f.used_memory),
-      dataset: num(f.used_memory_dataset),
-      rss: num(f.used_memory_rss),
-      peak: num(f.used_memory_peak),
-      maxmemory: num(f.maxmemory),
-      policy: f.maxmemory_policy ?? 'noeviction',
-      fragmentationRatio: num(f.mem_fragmentation_ratio),
-    },
-    keys: db0 ? Number(db0[1]) : 0,
-    expires: db0 ? Number(db0[2]) : 0,
+    ...memoryOf(f),
     stats: { evictedKeys: num(f.evicted_keys), expiredKeys: num(f.expired_keys), opsPerSecond: num(f.instantaneous_ops_per_sec), rejectedConnections: num(f.rejected_connections) },
     clients: { connected: num(f.connected_clients), blocked: num(f.blocked_clients), ...(maxclients ? { maxclients: Number(maxclients) } : {}) },
     replication: {
@@ -369,8 +374,6 @@ function shardLoads(shards: readonly TopologyShard[], byAddress: ReadonlyMap<str
       master: s.master.address,
       keys: m?.keys ?? 0,
       datasetBytes: m?.memory?.dataset ?? 0,
-      usedBytes: m?.memory?.used ?? 0,
-      maxmemory: m?.memory?.maxmemory ?? 0,
       keysVsMean: 0,
       bytesVsMean: 0,
       replicas: s.replicas.map((r) => {

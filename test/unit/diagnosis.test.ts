@@ -69,7 +69,7 @@ const load = (id: string, from: number, to: number, keysPerSlot: (s: number) => 
   const slotBytes: number[] = [];
   let keys = 0;
   for (let s = from; s <= to; s++) if (keysPerSlot(s) > 0) { slotBytes.push(s, keysPerSlot(s) * bytesPerKey); keys += keysPerSlot(s); }
-  return { id, address: `${id}:1`, slots: to >= from ? [{ start: from, end: to }] : [], usedBytes: keys * bytesPerKey + MiB, datasetBytes: keys * bytesPerKey, maxmemory, keys, slotBytes };
+  return { id, address: `${id}:1`, slots: to >= from ? [{ start: from, end: to }] : [], usedBytes: keys * bytesPerKey + MiB, maxmemory, slotBytes };
 };
 
 test('a memory-weighted plan evens out the data, not the slot counts, and leaves a single heavy slot where it is', () => {

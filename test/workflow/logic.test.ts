@@ -51,7 +51,7 @@ const stubs = {
   },
   /** No memory limit anywhere: the headroom check has nothing to refuse. */
   async collectSlotLoads(_cluster: string, masters: { id: string; address: string; slots: SlotRange[] }[]): Promise<MasterLoad[]> {
-    return masters.map((m) => ({ ...m, usedBytes: 0, datasetBytes: 0, maxmemory: 0, keys: 0, slotBytes: [] }));
+    return masters.map((m) => ({ ...m, usedBytes: 0, maxmemory: 0, slotBytes: [] }));
   },
   async migrateSlots(cluster: string, batch: MigrateBatch) {
     const ctx = Context.current();

@@ -69,7 +69,7 @@ export function createDiagnosisActivities(connectorFor: (cluster: string) => Nod
           const replica = shard.replicas.find((r) => r.inSync)?.address;
           if (!replica) return { ...base, skipped: shard.replicas.length ? 'no replica in sync (masters are not scanned)' : 'the shard has no replica (masters are not scanned)' };
           try {
-            return await connector.withNode(replica, (redis) => scanShard(redis, shard, replica, limits, cancelled, (n) => progress.set(replica, n)));
+            return await connector.withNode(replica, (redis) => scanShard(redis, shard, replica, limits, (n) => progress.set(replica, n)));
           } catch (err) {
             if (cancelled.aborted) throw err;
             return { ...base, replica, skipped: `scanning ${replica} failed: ${(err as Error).message}` };
@@ -82,7 +82,8 @@ export function createDiagnosisActivities(connectorFor: (cluster: string) => Nod
 
 type Connection = Parameters<Parameters<NodeConnector['withNode']>[1]>[0];
 
-async function scanShard(redis: Connection, shard: ShardToScan, replica: string, limits: BigKeyScanLimits, cancelled: AbortSignal, onProgress: (scanned: number) => void): Promise<BigKeyScan> {
+/** One shard's scan; a cancelled activity stops it between pipelines. */
+async function scanShard(redis: Connection, shard: ShardToScan, replica: string, limits: BigKeyScanLimits, onProgress: (scanned: number) => void): Promise<BigKeyScan> {
   const started = Date.now();
   const deadline = started + limits.seconds * 1000;
   await redis.call('READONLY');
@@ -92,7 +93,7 @@ async function scanShard(redis: Connection, shard: ShardToScan, replica: string,
   let scanned = 0;
   let complete = false;
   while (Date.now() < deadline) {
-    if (cancelled.aborted) throwIfCancelled();
+    throwIfCancelled();
     const [next, keys] = (await redis.call('SCAN', cursor, 'COUNT', String(SCAN_COUNT))) as [string, string[]];
     if (keys.length) {
       const sizes = (await redis.pipeline(keys.map((k) => ['memory', 'usage', k])).exec()) ?? [];

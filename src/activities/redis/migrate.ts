@@ -11,6 +11,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type Redis from 'ioredis';
 import { classifyMigrationError, deathVerdict, flattenInfo, parseInfo, slotInRanges, slotsOf, splitAddress, type SlotRange } from '../../cluster';
 import type { MasterLoad } from '../../cluster/capacity';
+import { memoryOf } from '../../cluster/diagnosis';
 import { heartbeating, throwIfCancelled } from '../heartbeat';
 import { observeNode } from './cluster';
 import { myself, setSlotNode } from './commands';
@@ -183,13 +184,13 @@ export function createMigrateActivities(connectorFor: (cluster: string) => NodeC
     },
 
     /**
-     * What each master holds, for a capacity-aware rebalance: INFO memory and keyspace, and the
-     * keys of every slot it owns (CLUSTER COUNTKEYSINSLOT) and the MEMORY USAGE of a few keys of each, pipelined. Read-only.
+     * What each master holds, for a capacity-aware rebalance: INFO memory, and the keys of every
+     * slot it owns (CLUSTER COUNTKEYSINSLOT) and the MEMORY USAGE of a few keys of each, pipelined. Read-only.
      */
     async collectSlotLoads(cluster: string, masters: { id: string; address: string; slots: SlotRange[] }[]): Promise<MasterLoad[]> {
       const connector = connectorFor(cluster);
       return heartbeating({ masters: masters.length }, () => Promise.all(masters.map((m) => connector.withNode(m.address, async (redis): Promise<MasterLoad> => {
-        const info = flattenInfo(parseInfo(String(await redis.call('INFO', 'memory', 'keyspace'))));
+        const { memory } = memoryOf(flattenInfo(parseInfo(String(await redis.call('INFO', 'memory')))));
         const slots = slotsOf(m.slots);
         const replies = async (commands: string[][]) => ((await redis.pipeline(commands).exec()) ?? []).map(([err, value]) => {
           if (err) throw err;
@@ -208,11 +209,7 @@ export function createMigrateActivities(connectorFor: (cluster: string) => NodeC
           const mean = sampled.length ? sampled.reduce((a, b) => a + b, 0) / sampled.length : 0;
           slotBytes.push(slot, Math.round(mean * keys));
         });
-        return {
-          id: m.id, address: m.address, slots: m.slots, slotBytes,
-          usedBytes: Number(info.used_memory ?? 0), datasetBytes: Number(info.used_memory_dataset ?? 0), maxmemory: Number(info.maxmemory ?? 0),
-          keys: Number(/keys=(\d+)/.exec(info.db0 ?? '')?.[1] ?? 0),
-        };
+        return { id: m.id, address: m.address, slots: m.slots, slotBytes, usedBytes: memory.used, maxmemory: memory.maxmemory };
       }))));
     },
 
