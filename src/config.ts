@@ -8,10 +8,20 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { formatIssues } from './validation';
 import { aclSchema, authSchema, portRange, spareEntry, tlsSchema } from './inventorySecurity';
+import { HOST_NAME, hostMapProblems } from './cluster/hosts';
 
 const address = z
   .string()
   .regex(/^[A-Za-z0-9._-]+:\d{1,5}$/, 'expected "host:port", e.g. "127.0.0.1:7001"');
+
+const hostSchema = z
+  .object({
+    /** The node addresses (and spare entries: "host:first-last", CIDRs) on this host. */
+    nodes: z.array(spareEntry).min(1, 'list the addresses of the nodes on this host'),
+    /** Key of `runtimes` that runs the nodes there. @default the cluster's runtime */
+    runtime: z.string().optional(),
+  })
+  .strict();
 
 const clusterSchema = z
   .object({
@@ -38,6 +48,17 @@ const clusterSchema = z
     clientEndpoint: address.optional(),
     /** @default 5000 */
     commandTimeoutMs: z.int().min(100).default(5000),
+    /**
+     * The machines the nodes run on, for a cluster spread over many: host name -> the addresses
+     * (and spare entries) of its nodes, and the runtime there when it is not the cluster's. What
+     * touches a node's processes or files runs only in its host's agent (`redisforge worker
+     * --host NAME`, task queue redisforge-host-NAME). Absent: every node is the worker's own.
+     */
+    hosts: z.record(z.string(), hostSchema).optional(),
+    /** With `hosts` and scratchPorts: the host whose agent runs verifyBackup's scratch clusters, start to teardown, on its 127.0.0.1. */
+    scratchHost: z.string().optional(),
+    /** How long a node-local step waits for its host's agent to take it before it fails, naming the host. @default 120 */
+    hostAgentWaitSeconds: z.int().min(5).max(86_400).default(120),
   })
   .strict();
 
@@ -174,6 +195,7 @@ function crossReferenceProblems(data: unknown): string[] {
     if (Array.isArray(cluster?.nodes) && new Set(cluster.nodes).size !== cluster.nodes.length) {
       problems.push(`clusters.${name}.nodes: an address is listed twice`);
     }
+    problems.push(...hostProblems(name, cluster, runtimes));
   }
   for (const [name, raw] of Object.entries(asRecord(root?.proxies) ?? {})) {
     const runtime = asRecord(raw)?.runtime;
@@ -181,6 +203,34 @@ function crossReferenceProblems(data: unknown): string[] {
     const type = asRecord(asRecord(root?.runtimes)?.[runtime])?.type;
     if (!runtimes.includes(runtime)) problems.push(`proxies.${name}.runtime: no runtime "${runtime}" under "runtimes" (have: ${runtimes.join(', ') || 'none'})`);
     else if (type !== 'docker') problems.push(`proxies.${name}.runtime: runtime "${runtime}" is of type ${String(type)}; a proxy runs in a container, so name a runtime of type docker`);
+  }
+  return problems;
+}
+
+/** A cluster's `hosts` and `scratchHost` against its nodes, spares and the runtimes. */
+function hostProblems(name: string, cluster: Loose, runtimes: string[]): string[] {
+  const hosts = asRecord(cluster?.hosts);
+  const field = `clusters.${name}.hosts`;
+  if (!hosts) {
+    return typeof cluster?.scratchHost === 'string' ? [`clusters.${name}.scratchHost: names a host, but the cluster has no "hosts" map`] : [];
+  }
+  const problems: string[] = [];
+  const map: Record<string, string[]> = {};
+  for (const [host, raw] of Object.entries(hosts)) {
+    const entry = asRecord(raw);
+    if (!HOST_NAME.test(host)) problems.push(`${field}: "${host}" is not a host name: use letters, digits, - and _ (at most 64), as \`redisforge worker --host\` is given it`);
+    map[host] = Array.isArray(entry?.nodes) ? entry.nodes.filter((n): n is string => typeof n === 'string') : [];
+    if (typeof entry?.runtime === 'string' && !runtimes.includes(entry.runtime)) {
+      problems.push(`${field}.${host}.runtime: no runtime "${entry.runtime}" under "runtimes" (have: ${runtimes.join(', ') || 'none'})`);
+    }
+  }
+  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((n): n is string => typeof n === 'string') : []);
+  problems.push(...hostMapProblems(field, map, strings(cluster?.nodes), strings(cluster?.spareNodes)));
+  if (typeof cluster?.scratchHost === 'string' && !Object.hasOwn(map, cluster.scratchHost)) {
+    problems.push(`clusters.${name}.scratchHost: no host "${cluster.scratchHost}" under ${field} (have: ${Object.keys(map).join(', ')})`);
+  }
+  if (cluster?.scratchPorts !== undefined && typeof cluster?.scratchHost !== 'string') {
+    problems.push(`clusters.${name}.scratchHost: the cluster has hosts and scratchPorts: name the host whose agent runs verifyBackup's scratch clusters (one of ${Object.keys(map).join(', ')})`);
   }
   return problems;
 }

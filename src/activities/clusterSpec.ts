@@ -2,7 +2,7 @@
  * The one activity every workflow starts with: what it may know of the cluster it was named, from
  * the worker's inventory. It enters the history, so it carries no secret and no file path.
  */
-import type { Inventory } from '../config';
+import type { ClusterConfig, Inventory } from '../config';
 import type { ClusterResolver } from './clusters';
 
 /** What a workflow may know of a cluster: no secrets, no file paths. */
@@ -19,6 +19,21 @@ export interface ClusterSpec {
   clientEndpoint?: string;
   /** The kind of runtime that runs its nodes, when the inventory names one. */
   runtime?: 'process' | 'docker';
+  /**
+   * The hosts its nodes run on (host -> node addresses and spare entries), when the inventory
+   * spreads it over many: node-local steps go to each node's host agent (src/cluster/hosts.ts).
+   */
+  hosts?: Record<string, string[]>;
+  /** With hosts: how long a node-local step waits for its host's agent before it fails. */
+  hostAgentWaitSeconds?: number;
+  /** With hosts: the host whose agent runs verifyBackup's scratch clusters. */
+  scratchHost?: string;
+}
+
+/** The kind of the cluster's runtime, or of its hosts' own runtimes when it names none itself. */
+function runtimeKind(inventory: Inventory, c: ClusterConfig): ClusterSpec['runtime'] {
+  const name = c.runtime ?? Object.values(c.hosts ?? {}).find((h) => h.runtime)?.runtime;
+  return name ? inventory.runtimes[name]?.type : undefined;
 }
 
 export function createClusterSpecActivities(inventory: Inventory, clusters: Pick<ClusterResolver, 'clusterConfig' | 'scratchNamed'>) {
@@ -35,7 +50,14 @@ export function createClusterSpecActivities(inventory: Inventory, clusters: Pick
         spareNodes: c.spareNodes,
         clientEndpoint: c.clientEndpoint,
         // A scratch cluster always runs on processes (see ./scratchClusters).
-        runtime: clusters.scratchNamed(name) ? 'process' : c.runtime ? inventory.runtimes[c.runtime]?.type : undefined,
+        runtime: clusters.scratchNamed(name) ? 'process' : runtimeKind(inventory, c),
+        ...(c.hosts
+          ? {
+              hosts: Object.fromEntries(Object.entries(c.hosts).map(([host, h]) => [host, h.nodes])),
+              hostAgentWaitSeconds: c.hostAgentWaitSeconds,
+              scratchHost: c.scratchHost,
+            }
+          : {}),
       };
     },
   };

@@ -10,6 +10,7 @@ import { isScratchName, type ScratchAllocation } from '../cluster/scratch';
 import type { ClusterConfig, Inventory } from '../config';
 import { resolveNodeSecrets } from '../credentials';
 import { createRuntime, type NodeRuntime } from '../runtime';
+import { HostBoundRuntime } from './hostRuntime';
 import { noRuntime } from './nodes';
 import { NodeConnector } from './redis/connection';
 import { readScratchRecord, scratchRoot } from './scratch';
@@ -26,7 +27,11 @@ export interface ClusterResolver {
   forget(name: string): void;
 }
 
-export function createClusterResolver(inventory: Inventory, env: NodeJS.ProcessEnv): ClusterResolver {
+/**
+ * `agentHost`: the host this worker is the agent of (`redisforge worker --host`); of a cluster
+ * with `hosts`, it touches only the nodes of that host, the central worker none.
+ */
+export function createClusterResolver(inventory: Inventory, env: NodeJS.ProcessEnv, agentHost?: string): ClusterResolver {
   const scratchDir = scratchRoot(env);
   const connectors = new Map<string, NodeConnector>();
   const runtimes = new Map<string, NodeRuntime>();
@@ -65,12 +70,32 @@ export function createClusterResolver(inventory: Inventory, env: NodeJS.ProcessE
     let runtime = runtimes.get(name);
     if (!runtime) {
       const scratch = scratchNamed(name);
-      const secrets = resolveNodeSecrets(clusterConfig(name), env);
-      runtime = scratch ? scratchRuntime(inventory, scratch, secrets) : createRuntime(inventory, name, secrets, env);
+      const config = clusterConfig(name);
+      const secrets = resolveNodeSecrets(config, env);
+      if (scratch) runtime = scratchRuntime(inventory, scratch, secrets);
+      else if (config.hosts) runtime = hostBoundRuntime(name, config, secrets);
+      else runtime = createRuntime(inventory, name, secrets, env);
       if (!runtime) throw noRuntime(name);
       runtimes.set(name, runtime);
     }
     return runtime;
+  }
+
+  /** A cluster over many hosts: each host's runtime (its own or the cluster's), reached only on that host. */
+  function hostBoundRuntime(name: string, config: ClusterConfig, secrets: ReturnType<typeof resolveNodeSecrets>): NodeRuntime | undefined {
+    const hosts = config.hosts!;
+    const perHost = new Map<string, NodeRuntime>();
+    const runtimeOn = (host: string): NodeRuntime => {
+      let runtime = perHost.get(host);
+      if (!runtime) {
+        runtime = createRuntime(inventory, name, secrets, env, hosts[host]?.runtime);
+        if (!runtime) throw noRuntime(name);
+        perHost.set(host, runtime);
+      }
+      return runtime;
+    };
+    if (!config.runtime && Object.values(hosts).every((h) => !h.runtime)) return undefined;
+    return new HostBoundRuntime(name, Object.fromEntries(Object.entries(hosts).map(([h, e]) => [h, e.nodes])), agentHost, runtimeOn);
   }
 
   return {

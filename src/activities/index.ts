@@ -34,10 +34,16 @@ export interface ActivityContext {
   client?: Client;
   /** Where the cluster lock workflows run (the worker's lockTaskQueue). @default REDISFORGE_TASK_QUEUE of `env`, else "redisforge-ops" */
   lockTaskQueue?: string;
+  /**
+   * The host this worker is the agent of (`redisforge worker --host NAME`): of a cluster with
+   * `hosts`, its node-local activities touch only that host's nodes. Absent: the central worker,
+   * which touches no node of such a cluster.
+   */
+  host?: string;
 }
 
 export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = process.env, context: ActivityContext = {}) {
-  const clusters = createClusterResolver(inventory, env);
+  const clusters = createClusterResolver(inventory, env, context.host);
   const { clusterConfig, connectorFor, runtimeFor, forget } = clusters;
   const stores = createStoreResolver(inventory, env, clusters);
   const { storeNamed } = stores;
@@ -64,7 +70,7 @@ export function createActivities(inventory: Inventory, env: NodeJS.ProcessEnv = 
     ...createUpgradeActivities(connectorFor, runtimeFor),
     ...createProxyActivities(inventory),
     ...createAclActivities(connectorFor, clusterConfig, env),
-    ...createScratchActivities({ inventory, env, clusterConfig, runtimeFor, connectorFor, forget }),
+    ...createScratchActivities({ inventory, env, clusterConfig, runtimeFor, connectorFor, forget, host: context.host }),
   };
 }
 

@@ -26,9 +26,10 @@ export function createNodeActivities(runtimeFor: (cluster: string) => NodeRuntim
     /**
      * Creates and starts an empty node where nothing answers yet (a container or a process),
      * running the version the nodes `like` run (the cluster's masters), so slots can move
-     * between them: MIGRATE cannot carry keys from a newer Redis to an older one.
+     * between them: MIGRATE cannot carry keys from a newer Redis to an older one. `likeVersions`:
+     * those versions, read on the masters' own hosts (a cluster over many hosts), instead of here.
      */
-    async provisionNode(cluster: string, address: string, like: string[] = []): Promise<{ provisioned: boolean; version?: string }> {
+    async provisionNode(cluster: string, address: string, like: string[] = [], likeVersions?: string[]): Promise<{ provisioned: boolean; version?: string }> {
       return heartbeating({ provisioning: address }, async () => {
         const runtime = runtimeFor(cluster);
         if (await acceptsConnections(address)) {
@@ -36,7 +37,7 @@ export function createNodeActivities(runtimeFor: (cluster: string) => NodeRuntim
           const ours = Context.current().info.attempt > 1 && (await runtime.status(address)) === 'running';
           return { provisioned: ours, version: ours ? await runtime.version(address) : undefined };
         }
-        const running = await Promise.all(like.map((a) => runtime.version(a)));
+        const running = likeVersions ?? (await Promise.all(like.map((a) => runtime.version(a))));
         const versions = [...new Set(running)];
         if (versions.length > 1) {
           throw ApplicationFailure.create({

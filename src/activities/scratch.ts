@@ -95,6 +95,8 @@ export function createScratchActivities(deps: {
   connectorFor: (name: string) => NodeConnector;
   /** Drops the cached runtime and connector of a removed scratch cluster. */
   forget: (name: string) => void;
+  /** The host this worker is the agent of; a source with `hosts` has its drills only on its scratchHost. */
+  host?: string;
 }) {
   const root = scratchRoot(deps.env);
   return {
@@ -108,6 +110,12 @@ export function createScratchActivities(deps: {
       const field = `clusters.${req.source}.scratchPorts`;
       if (!config.scratchPorts) {
         throw failure('InvalidInput', `${field}: not set in the worker's inventory: verifyBackup restores only onto ports reserved there for scratch nodes; add e.g. "scratchPorts": "40001-40100" (a range no cluster uses, bus ports 10000 higher)`);
+      }
+      if (config.hosts && deps.host !== config.scratchHost) {
+        throw failure(
+          'WrongHost',
+          `clusters.${req.source}.scratchHost is ${config.scratchHost}: its drills run only in that host's agent (redisforge worker --host ${config.scratchHost}); this is ${deps.host ? `the agent of host ${deps.host}` : 'the central worker'}, so nothing was started`,
+        );
       }
       await mkdir(root, { recursive: true, mode: 0o700 });
       for (const id of await readdir(root)) {
@@ -126,7 +134,16 @@ export function createScratchActivities(deps: {
       }
       // mkdtemp: a fresh 0700 directory nobody could have prepared (no planted redis.conf).
       const dir = await mkdtemp(join(root, `${req.source}-`));
-      const allocation: ScratchAllocation = { name: `${SCRATCH_PREFIX}${basename(dir)}`, source: req.source, workflowId: req.workflowId, masters: req.masters, replicasPerMaster: req.replicasPerMaster, ports: plan.ports, dir };
+      const allocation: ScratchAllocation = {
+        name: `${SCRATCH_PREFIX}${basename(dir)}`,
+        source: req.source,
+        workflowId: req.workflowId,
+        masters: req.masters,
+        replicasPerMaster: req.replicasPerMaster,
+        ports: plan.ports,
+        dir,
+        ...(config.hosts && deps.host ? { host: deps.host } : {}),
+      };
       await writeFile(join(dir, RECORD), JSON.stringify(allocation), { mode: 0o600, flag: 'wx' });
       return allocation;
     },

@@ -19,12 +19,16 @@ export function scratchClusterConfig(source: ClusterConfig, scratch: ScratchAllo
     clientEndpoint: undefined,
     spareNodes: [],
     scratchPorts: undefined,
+    // The whole scratch cluster is on one machine, its agent's (or this worker's).
+    hosts: undefined,
+    scratchHost: undefined,
   };
 }
 
 /** A process runtime for a scratch cluster, with the source's binaries when the source has a process runtime. */
 export function scratchRuntime(inventory: Inventory, scratch: ScratchAllocation, secrets: NodeSecrets): NodeRuntime {
-  const sourceRuntime = inventory.runtimes[inventory.clusters[scratch.source]?.runtime ?? ''];
+  const source = inventory.clusters[scratch.source];
+  const sourceRuntime = inventory.runtimes[(scratch.host && source?.hosts?.[scratch.host]?.runtime) || (source?.runtime ?? '')];
   const versions = sourceRuntime?.type === 'process' ? sourceRuntime.versions : { default: 'redis-server' };
   const defaultVersion = sourceRuntime?.type === 'process' ? sourceRuntime.defaultVersion : 'default';
   return new ProcessRuntime({ type: 'process', baseDir: scratch.dir, versions, defaultVersion, nodeTimeoutMs: 2000, extraConfig: {} }, secrets);

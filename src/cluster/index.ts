@@ -15,3 +15,5 @@ export * from './repair';
 export * from './routing';
 export * from './engine';
 export * from './upgrade';
+export * from './hosts';
+export * from './observations';

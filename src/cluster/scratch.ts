@@ -20,6 +20,11 @@ export interface ScratchAllocation {
   ports: number[];
   /** The node directories' parent, made by mkdtemp (0700) under the worker's state directory. */
   dir: string;
+  /**
+   * The host agent that allocated it (the source's scratchHost), which runs every step of the
+   * drill on it; absent: the worker's own machine.
+   */
+  host?: string;
 }
 
 export const SCRATCH_PREFIX = 'scratch:';
@@ -38,6 +43,7 @@ export const scratchAllocationSchema = z
     replicasPerMaster: z.int().min(0).max(5),
     ports: z.array(port).min(1).max(384),
     dir: z.string().regex(/^\/.+/, 'expected an absolute directory'),
+    host: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a host name of the inventory').optional(),
   })
   .strict()
   .superRefine((a, ctx) => {

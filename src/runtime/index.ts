@@ -15,8 +15,15 @@ export { DockerRuntime, ProcessRuntime };
  * `tls.server`, every node it starts or provisions serves TLS only. `env` holds the registry
  * credentials a docker runtime's `registryAuth` names.
  */
-export function createRuntime(inventory: Inventory, cluster: string, secrets: NodeSecrets, env: NodeJS.ProcessEnv = process.env): NodeRuntime | undefined {
-  const name = inventory.clusters[cluster]?.runtime;
+export function createRuntime(
+  inventory: Inventory,
+  cluster: string,
+  secrets: NodeSecrets,
+  env: NodeJS.ProcessEnv = process.env,
+  /** A runtime of `runtimes` other than the cluster's: a host's own (clusters.<c>.hosts.<h>.runtime). */
+  runtimeName?: string,
+): NodeRuntime | undefined {
+  const name = runtimeName ?? inventory.clusters[cluster]?.runtime;
   if (name === undefined) return undefined;
   const config = inventory.runtimes[name];
   if (!config) return undefined;

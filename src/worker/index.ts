@@ -5,7 +5,9 @@
  * the Temporal CLI reads them; the inventory from REDISFORGE_INVENTORY (default ./redisforge.json);
  * the payload encryption keys from REDISFORGE_CODEC_KEYS or REDISFORGE_CODEC_KEYS_FILE; the log
  * format from REDISFORGE_LOG_FORMAT (text, or json: one object per line); Prometheus metrics on
- * REDISFORGE_METRICS_ADDRESS when it is set.
+ * REDISFORGE_METRICS_ADDRESS when it is set. With REDISFORGE_HOST (`redisforge worker --host`)
+ * it is a host agent instead: no workflows, only the activities on redisforge-host-<name>, which
+ * touch the nodes the inventory's clusters.<c>.hosts put on that host (see src/cluster/hosts.ts).
  */
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -14,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createActivities } from '../activities';
 import { taskQueueFromEnv } from '../shared';
+import { HOST_NAME, hostTaskQueue } from '../cluster/hosts';
 import { CodecConfigError, codecFromEnv, describeCodec, type EncryptionCodec } from '../codec';
 import { InventoryError, inventoryPath, loadInventory, type Inventory } from '../config';
 import { jsonLogLine, logFormatFromEnv, LogFormatError, workerLogger } from '../logging';
@@ -43,6 +46,29 @@ export interface RedisForgeWorkerOptions {
   interceptors?: WorkerOptions['interceptors'];
   /** The payload codec; clients must use the same keys. @default the keys of `env` (plain payloads without any) */
   codec?: EncryptionCodec;
+  /**
+   * Be the host agent of this host (`redisforge worker --host NAME`): no workflows, only the
+   * activities on the task queue redisforge-host-NAME, which the workflows send the node-local
+   * steps of that host's nodes to (the inventory's clusters.<c>.hosts). `taskQueue` is ignored.
+   */
+  host?: string;
+}
+
+/** A --host (REDISFORGE_HOST) the inventory does not know. */
+export class HostConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HostConfigError';
+  }
+}
+
+/** Refuses a host name no cluster of the inventory puts nodes on: its agent would wait for work that never comes. */
+export function checkAgentHost(inventory: Inventory, host: string, source = 'REDISFORGE_HOST'): void {
+  if (!HOST_NAME.test(host)) throw new HostConfigError(`${source}: "${host}" is not a host name (letters, digits, - and _, at most 64)`);
+  const known = [...new Set(Object.values(inventory.clusters).flatMap((c) => Object.keys(c.hosts ?? {})))];
+  if (!known.includes(host)) {
+    throw new HostConfigError(`${source}: no cluster of the inventory has a host "${host}" (clusters.<name>.hosts has: ${known.join(', ') || 'no hosts at all'}); name this machine as the inventory does`);
+  }
 }
 
 /**
@@ -56,6 +82,7 @@ export function prebuiltBundlePath(): string | undefined {
 }
 
 export function createWorker(options: RedisForgeWorkerOptions): Promise<Worker> {
+  if (options.host !== undefined) return createHostAgent(options, options.host);
   const bundle = options.workflowBundlePath ?? prebuiltBundlePath();
   const workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = bundle
     ? { workflowBundle: { codePath: bundle } }
@@ -77,6 +104,22 @@ export function createWorker(options: RedisForgeWorkerOptions): Promise<Worker> 
   });
 }
 
+/** A host agent: the activities alone, on the host's own task queue. */
+function createHostAgent(options: RedisForgeWorkerOptions, host: string): Promise<Worker> {
+  checkAgentHost(options.inventory, host);
+  const namespace = options.namespace ?? 'default';
+  const dataConverter = { payloadCodecs: [options.codec ?? codecFromEnv(options.env ?? process.env)] };
+  const client = new Client({ connection: options.connection, namespace, dataConverter });
+  return Worker.create({
+    connection: options.connection,
+    namespace,
+    taskQueue: hostTaskQueue(host),
+    activities: createActivities(options.inventory, options.env, { client, lockTaskQueue: options.lockTaskQueue ?? taskQueueFromEnv(process.env), host }),
+    interceptors: options.interceptors,
+    dataConverter,
+  });
+}
+
 /** Runs the worker from its environment until SIGINT/SIGTERM. */
 export async function main(interceptors?: WorkerOptions['interceptors']): Promise<void> {
   const file = inventoryPath();
@@ -88,6 +131,8 @@ export async function main(interceptors?: WorkerOptions['interceptors']): Promis
   Runtime.install({ logger: workerLogger(format), telemetryOptions: metricsTelemetry(metricsAddress) });
   // The worker's own lines (stdout) in the same format as its log.
   const say = (message: string) => console.log(format === 'json' ? jsonLogLine({ level: 'INFO', message, timestampNanos: BigInt(Date.now()) * 1_000_000n }) : message);
+  const host = process.env.REDISFORGE_HOST || undefined;
+  if (host !== undefined) checkAgentHost(inventory, host);
   const { connectionOptions, namespace } = loadClientConnectConfig();
   const connection = await NativeConnection.connect(connectionOptions);
   const bundle = process.env.REDISFORGE_WORKFLOW_BUNDLE || prebuiltBundlePath();
@@ -101,12 +146,15 @@ export async function main(interceptors?: WorkerOptions['interceptors']): Promis
     workflowBundlePath: bundle,
     interceptors,
     codec,
+    host,
   });
-  say(
+  say(host !== undefined
+    ? `redisforge worker: host agent of ${host}, task queue ${worker.options.taskQueue}, namespace ${worker.options.namespace}, ` +
+      `node-local activities only (inventory ${file}); ${describeCodec(codec)}${metricsAddress ? `; metrics on http://${metricsAddress}/metrics` : ''}`
+    : 
     `redisforge worker: task queue ${worker.options.taskQueue}, namespace ${worker.options.namespace}, ` +
       `clusters: ${Object.keys(inventory.clusters).join(', ')} (inventory ${file}); ${describeCodec(codec)}; ` +
-      `workflows ${bundle ? `from the bundle ${bundle}` : 'bundled at start'}${metricsAddress ? `; metrics on http://${metricsAddress}/metrics` : ''}`,
-  );
+      `workflows ${bundle ? `from the bundle ${bundle}` : 'bundled at start'}${metricsAddress ? `; metrics on http://${metricsAddress}/metrics` : ''}`);
   // run() shuts down gracefully on SIGINT/SIGTERM: in-flight activities finish or are cancelled first.
   await worker.run();
   await connection.close();
@@ -122,7 +170,7 @@ export async function runWorker(interceptors?: WorkerOptions['interceptors']): P
     await main(interceptors);
     return 0;
   } catch (err) {
-    if (err instanceof InventoryError || err instanceof CodecConfigError || err instanceof LogFormatError || err instanceof MetricsConfigError) {
+    if (err instanceof InventoryError || err instanceof CodecConfigError || err instanceof LogFormatError || err instanceof MetricsConfigError || err instanceof HostConfigError) {
       console.error(`redisforge worker: ${err.message}`);
       return 2;
     }

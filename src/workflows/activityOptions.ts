@@ -4,8 +4,31 @@
  * (the heartbeat timeout) and how often a failure is tried again; none of it is recorded as a
  * command, so changing a set does not change replay.
  */
-import { ActivityCancellationType, proxyActivities, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities as proxyOnWorkflowQueue, type ActivityInterfaceFor, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+
+/** A set of the activities under one set of options. */
+export type ActivitySet = ActivityInterfaceFor<Activities>;
+
+/** Each set's options, so the same set can be sent to a host agent's queue (see onTaskQueue). */
+const OPTIONS = new WeakMap<ActivitySet, ActivityOptions>();
+
+function proxyActivities<A extends Activities>(options: ActivityOptions): ActivitySet {
+  const set = proxyOnWorkflowQueue<A>(options);
+  OPTIONS.set(set, options);
+  return set;
+}
+
+/**
+ * `set` with its options, on another task queue (a host agent's), and bounded in how long an
+ * attempt may wait there to be taken: a queue nobody polls fails the activity at that bound
+ * (a ScheduleToStart timeout, never retried) rather than leaving it waiting out of sight.
+ */
+export function onTaskQueue(set: ActivitySet, taskQueue: string, scheduleToStartSeconds: number): ActivitySet {
+  const options = OPTIONS.get(set);
+  if (!options) throw new Error('onTaskQueue: not an activity set of activityOptions.ts');
+  return proxyOnWorkflowQueue<Activities>({ ...options, taskQueue, scheduleToStartTimeout: `${scheduleToStartSeconds} seconds` });
+}
 
 /** Failures that another attempt cannot fix: the workflow sees them at once. */
 const NON_RETRYABLE = ['InvalidInput', 'ClusterAlreadyFormed', 'WaitTimedOut', 'PreflightFailed', 'LargeKeys', 'ClusterBusy'];
@@ -65,7 +88,7 @@ export const slotMigrationWithinThirtyMinutes = proxyActivities<Activities>({
  * Activities that poll until Redis reaches a state, bounded by the wait they are given
  * (`timeoutSeconds`, usually the input's) plus a minute for the activity's own connects.
  */
-export function pollingWithin(timeoutSeconds: number): Activities {
+export function pollingWithin(timeoutSeconds: number): ActivitySet {
   return proxyActivities<Activities>({
     startToCloseTimeout: `${timeoutSeconds + 60} seconds`,
     // Short, so a worker that died mid-wait is noticed within seconds and the wait resumes elsewhere.

@@ -3,8 +3,9 @@
  * fair share of slots onto it. A replica: CLUSTER MEET, CLUSTER REPLICATE, wait for its link.
  */
 import { ApplicationFailure, CancellationScope, executeChild, workflowInfo } from '@temporalio/workflow';
-import { analyzeHealth, compareRedisVersions, findingKey, referenceView, shardsOf, topologyBlockers, type TopologyShard } from '../cluster';
+import { expandObservations, analyzeHealth, compareRedisVersions, findingKey, referenceView, shardsOf, topologyBlockers, type TopologyShard } from '../cluster';
 import { nodeLifecycleWithinThreeMinutes, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
+import { NodeHosts, versionsOnTheirHosts } from './hosts';
 import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';
 import { addressesOutsideInventory, parseInput } from './inputChecks';
 import { Operation } from './operation';
@@ -41,6 +42,7 @@ export async function addNode(rawInput: unknown): Promise<AddNodeReport> {
     const input = parseInput(addNodeInput, rawInput);
     op.recordCluster(input.cluster);
     const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    const hosts = NodeHosts.of(spec);
     // Refusals that need only the input and the inventory come before the cluster is taken.
     const problems = addressesOutsideInventory({ address: input.address }, spec);
     if (input.replicaOf !== undefined && input.role !== 'replica') problems.push('replicaOf: only for role "replica"');
@@ -50,7 +52,7 @@ export async function addNode(rawInput: unknown): Promise<AddNodeReport> {
     const timeoutMs = input.timeoutSeconds * 1000;
 
     op.step(STEPS[0]);
-    const observations = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes);
+    const observations = expandObservations(await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes));
     const view = referenceView(observations) ?? [];
     const members = observations.filter((o) => !o.error).map((o) => o.address).filter((a) => a !== input.address);
     const alreadyMember = view.some((n) => n.address === input.address);
@@ -72,7 +74,10 @@ export async function addNode(rawInput: unknown): Promise<AddNodeReport> {
     const clusterVersions = [...new Set(observations.filter((o) => shards.some((s) => s.master.address === o.address) && o.redisVersion).map((o) => o.redisVersion!))];
 
     op.step(STEPS[1], input.address);
-    const provisioned = spec.runtime ? (await nodeLifecycleWithinThreeMinutes.provisionNode(spec.name, input.address, shards.map((s) => s.master.address)).catch(surfaceActivityFailure)).provisioned : false;
+    const like = shards.map((s) => s.master.address);
+    // Over many hosts, the masters' versions are read where each runs; the new node's agent knows only its own host.
+    const likeVersions = spec.runtime && hosts.distributed ? (await versionsOnTheirHosts(hosts, redisCallsWithinAMinute, spec.name, like).catch(surfaceActivityFailure)).map((n) => n.version) : undefined;
+    const provisioned = spec.runtime ? (await hosts.node(nodeLifecycleWithinThreeMinutes, input.address).provisionNode(spec.name, input.address, like, likeVersions).catch(surfaceActivityFailure)).provisioned : false;
     let met = false;
     let nodeId: string | undefined;
     const report: AddNodeReport = { cluster: spec.name, address: input.address, id: '', role: input.role, provisioned, alreadyMember, after: [], notes: [] };
@@ -86,7 +91,7 @@ export async function addNode(rawInput: unknown): Promise<AddNodeReport> {
       if (!alreadyMember && (probe!.keys > 0 || probe!.slotCount > 0)) {
         throw ApplicationFailure.create({ type: 'NodeNotEmpty', nonRetryable: true, message: `${input.address} holds ${probe!.keys} keys and ${probe!.slotCount} slots; a node joins empty (FLUSHALL and CLUSTER RESET it, or pick another)` });
       }
-      const version = (await redisCallsWithinAMinute.collectClusterState(spec.name, [input.address])).find((o) => o.address === input.address)?.redisVersion;
+      const version = expandObservations(await redisCallsWithinAMinute.collectClusterState(spec.name, [input.address])).find((o) => o.address === input.address)?.redisVersion;
       // MIGRATE cannot carry keys from a newer Redis to an older one, and a replica cannot sync from one.
       const newer = clusterVersions.filter((v) => version && compareRedisVersions(v, version) > 0);
       if (newer.length > 0) {
@@ -110,7 +115,7 @@ export async function addNode(rawInput: unknown): Promise<AddNodeReport> {
       if (provisioned && !alreadyMember) {
         await CancellationScope.nonCancellable(async () => {
           if (met && nodeId) await pollingWithin(60).forgetNode(spec.name, nodeId, members).catch(() => undefined);
-          await nodeLifecycleWithinThreeMinutes.deprovisionNode(spec.name, input.address);
+          await hosts.node(nodeLifecycleWithinThreeMinutes, input.address).deprovisionNode(spec.name, input.address);
         });
       }
       throw err;
@@ -131,7 +136,7 @@ export async function addNode(rawInput: unknown): Promise<AddNodeReport> {
     }
 
     op.step(STEPS[5]);
-    const after = analyzeHealth(await redisCallsWithinAMinute.collectClusterState(spec.name, [...spec.nodes, input.address]), { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster });
+    const after = analyzeHealth(expandObservations(await redisCallsWithinAMinute.collectClusterState(spec.name, [...spec.nodes, input.address])), { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster });
     report.after = after.shards;
     if (!spec.nodes.includes(input.address)) report.notes.push(`add "${input.address}" to clusters.${spec.name}.nodes in the worker's inventory`);
     if (after.shards.length !== spec.masters) report.notes.push(`the cluster now has ${after.shards.length} masters: update clusters.${spec.name}.masters in the inventory`);

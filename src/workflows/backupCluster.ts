@@ -5,8 +5,9 @@
  */
 import { ApplicationFailure, CancellationScope, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import type { ShardBackupResult } from '../activities/backups';
-import { BACKUP_FORMAT, backupIdAt, formatSlotRanges, planBackupSources, shardObjectKey, type BackupManifest, type ShardSource } from '../cluster';
+import { expandObservations, BACKUP_FORMAT, backupIdAt, formatSlotRanges, planBackupSources, shardObjectKey, type BackupManifest, type ShardSource } from '../cluster';
 import { backupUploadWithinSixHours, redisCallsWithinAMinute, rewriteSettingRestoreWithinFifteenSeconds } from './activityOptions';
+import { NodeHosts } from './hosts';
 import { preflightFailed, surfaceActivityFailure } from './failures';
 import { parseInput } from './inputChecks';
 import { backupSucceeded } from './metrics';
@@ -55,7 +56,7 @@ export async function backupCluster(rawInput: unknown): Promise<BackupReport> {
     if (patched('backup-id-claimed')) await backupUploadWithinSixHours.claimBackupId(spec.name, store.name, backupId, info.workflowId).catch(surfaceActivityFailure);
 
     op.step(STEPS[0]);
-    const plan = planBackupSources(await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes), input.source);
+    const plan = planBackupSources(expandObservations(await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes)), input.source);
     if (plan.problems.length > 0) {
       throw preflightFailed(`backup ${backupId} not started: ${plan.problems.join('; ')}`);
     }
@@ -68,7 +69,7 @@ export async function backupCluster(rawInput: unknown): Promise<BackupReport> {
     try {
       // Settled, not raced: no shard may still be writing when a failed backup discards its objects.
       const settled = await Promise.allSettled(
-        plan.shards.map((shard) => backupOneShard(shard, { cluster: spec.name, store: store.name, backupId, compression: input.compression, timeoutMs: input.timeoutSeconds * 1000 }, fallbacks)),
+        plan.shards.map((shard) => backupOneShard(shard, { cluster: spec.name, store: store.name, backupId, compression: input.compression, timeoutMs: input.timeoutSeconds * 1000, hosts: NodeHosts.of(spec) }, fallbacks)),
       );
       const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
       if (failures.length > 0) throw failures.find(isCancellation) ?? failures[0];
@@ -156,7 +157,7 @@ async function lockOrSkip(op: Operation, cluster: string, ifBusy: { waitSeconds:
 /** Reads a shard from its first candidate, and from the next when that one fails. */
 async function backupOneShard(
   shard: ShardSource,
-  ctx: { cluster: string; store: string; backupId: string; compression: 'none' | 'gzip'; timeoutMs: number },
+  ctx: { cluster: string; store: string; backupId: string; compression: 'none' | 'gzip'; timeoutMs: number; hosts: NodeHosts },
   fallbacks: string[],
 ): Promise<ShardBackupResult> {
   const errors: string[] = [];
@@ -165,7 +166,8 @@ async function backupOneShard(
     let autoRewrite: string | undefined;
     try {
       autoRewrite = (await redisCallsWithinAMinute.aofSettings(ctx.cluster, candidate.address)).autoRewrite;
-      const result = await backupUploadWithinSixHours.backupShard({
+      // The node's files are read on its host, by its agent, and streamed from there to the store.
+      const result = await ctx.hosts.node(backupUploadWithinSixHours, candidate.address).backupShard({
         cluster: ctx.cluster,
         store: ctx.store,
         address: candidate.address,

@@ -7,7 +7,7 @@
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ParentClosePolicy, patched, startChild } from '@temporalio/workflow';
-import { analyzeHealth, FINDING_CODES, type FindingCode, type HealthReport } from '../cluster';
+import { expandObservations, analyzeHealth, FINDING_CODES, type FindingCode, type HealthReport } from '../cluster';
 import { DIAGNOSIS_CODES, diagnoseCluster, type Diagnosis } from '../cluster/diagnosis';
 import { diagnosisObserved, healthObserved } from './metrics';
 import { keyScansWithinFifteenMinutes, redisCallsWithinAMinute } from './activityOptions';
@@ -43,7 +43,7 @@ export async function clusterHealth(rawInput: unknown): Promise<ClusterHealthRes
     const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
 
     op.step(STEPS[1], `nodes: ${spec.nodes.join(', ')}`);
-    const observations = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes);
+    const observations = expandObservations(await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes));
 
     op.step(STEPS[2]);
     const report = analyzeHealth(observations, {

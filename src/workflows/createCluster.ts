@@ -4,7 +4,8 @@
  * Every step is idempotent, so an interrupted run resumes where it stopped.
  */
 import { createClusterPreflight, layoutInPlace, planClusterLayout, type ClusterLayout, type HealthReport } from '../cluster';
-import { clusterFormingWithinFiveMinutes, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
+import { clusterFormingWithinFiveMinutes, nodeLifecycleWithinThreeMinutes, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
+import { NodeHosts } from './hosts';
 import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';
 import { addressesOutsideInventory, parseInput } from './inputChecks';
 import { Operation } from './operation';
@@ -46,6 +47,13 @@ export async function createCluster(rawInput: unknown): Promise<CreateClusterRes
       refused.push((err as Error).message);
     }
     if (refused.length > 0 || !layout) throw invalidInput(refused);
+
+    if (input.provision && !input.dryRun) {
+      if (!spec.runtime) throw invalidInput([`provision: cluster "${spec.name}" has no runtime in the worker's inventory (clusters.${spec.name}.runtime) to start its nodes with`]);
+      op.step(STEPS[0], `starting ${nodes.length} nodes on their hosts`);
+      const hosts = NodeHosts.of(spec);
+      await Promise.all(nodes.map((address) => hosts.node(nodeLifecycleWithinThreeMinutes, address).provisionNode(spec.name, address).catch(surfaceActivityFailure)));
+    }
 
     op.step(STEPS[0]);
     const probes = await redisCallsWithinAMinute.probeNodes(spec.name, nodes);

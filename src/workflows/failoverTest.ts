@@ -11,9 +11,10 @@
 import {
   ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, workflowInfo,
 } from '@temporalio/workflow';
-import { analyzeHealth, canaryKeys, chooseFailoverTarget, describeFinding, type FailoverTarget, type TopologyShard } from '../cluster';
+import { expandObservations, analyzeHealth, canaryKeys, chooseFailoverTarget, describeFinding, type FailoverTarget, type TopologyShard } from '../cluster';
 import { describeFailure } from '../shared';
 import { drillCleanupWithinAMinute, drillStepsWithinFiveMinutes, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
+import { NodeHosts } from './hosts';
 import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';
 import { parseInput } from './inputChecks';
 import { failoverMeasured } from './metrics';
@@ -73,6 +74,7 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
     const input = parseInput(failoverTestInput, rawInput);
     op.recordCluster(input.cluster);
     const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    const hosts = NodeHosts.of(spec);
     if (input.mode !== 'manual' && !spec.runtime) {
       throw invalidInput([`mode: "${input.mode}" stops a node, but cluster "${spec.name}" has no runtime in the inventory (clusters.${spec.name}.runtime); use mode "manual"`]);
     }
@@ -80,7 +82,7 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
     const timeoutMs = input.timeoutSeconds * 1000;
 
     op.step(STEPS[0]);
-    const observations = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes);
+    const observations = expandObservations(await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes));
     const health = analyzeHealth(observations, { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster });
     let target: FailoverTarget;
     try {
@@ -136,7 +138,7 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
       } else {
         op.step(STEPS[2], `${input.mode === 'kill' ? 'SIGKILL' : 'graceful stop'} of ${master.address}`);
         masterStopped = true;
-        start = (await drillStepsWithinFiveMinutes.stopNode(spec.name, master.address, input.mode)).stoppedAt;
+        start = (await hosts.node(drillStepsWithinFiveMinutes, master.address).stopNode(spec.name, master.address, input.mode)).stoppedAt;
         op.step(STEPS[3]);
         const observers = survivors.filter((a) => !replicasOfMaster.includes(a));
         // A write to the shard once a replica took over times how long it could not be written.
@@ -168,7 +170,7 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
 
       if (input.mode !== 'manual') {
         op.step(STEPS[6]);
-        await drillStepsWithinFiveMinutes.startNode(spec.name, master.address);
+        await hosts.node(drillStepsWithinFiveMinutes, master.address).startNode(spec.name, master.address);
         masterRestarted = true;
       }
       op.step(STEPS[7]);
@@ -199,7 +201,7 @@ export async function failoverTest(rawInput: unknown): Promise<FailoverTestRepor
     } catch (err) {
       if (masterStopped && !masterRestarted) {
         // Not cancellable: a cancelled drill must not leave the master it stopped down.
-        report.compensation = await CancellationScope.nonCancellable(() => drillStepsWithinFiveMinutes.startNode(spec.name, master.address)).then(
+        report.compensation = await CancellationScope.nonCancellable(() => hosts.node(drillStepsWithinFiveMinutes, master.address).startNode(spec.name, master.address)).then(
           () => `${master.address}, which the drill had stopped, was started again`,
           (e: unknown) => `${master.address}, which the drill had stopped, could not be started again (${describeFailure(e).message}): start it by hand`,
         );

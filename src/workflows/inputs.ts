@@ -80,6 +80,11 @@ export const createClusterInput = z
     replicasPerMaster: z.int().min(0).max(5).optional(),
     /** Return the plan without touching any node. @default false */
     dryRun: z.boolean().default(false),
+    /**
+     * First start every node through the cluster's runtime, each on its own host (fresh machines:
+     * a node that answers already is left as it is). @default false
+     */
+    provision: z.boolean().default(false),
     /** How long to wait for the nodes to agree. @default 120 */
     timeoutSeconds: z.int().min(5).max(3600).default(120),
   })

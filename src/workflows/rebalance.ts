@@ -5,7 +5,7 @@
  * open. The workflow continues as new every `batchesPerRun` batches to bound its history.
  */
 import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched } from '@temporalio/workflow';
-import { analyzeHealth, topologyBlockers, batchSlots, countSlots, describeFinding, findingKey, planRebalance, referenceView, removeSlots, SLOT_FINDINGS, type RebalancePlan, type TopologyShard } from '../cluster';
+import { expandObservations, analyzeHealth, topologyBlockers, batchSlots, countSlots, describeFinding, findingKey, planRebalance, referenceView, removeSlots, SLOT_FINDINGS, type RebalancePlan, type TopologyShard } from '../cluster';
 import { headroomProblems, planMemoryRebalance } from '../cluster/capacity';
 import { mib } from '../cluster/diagnosis';
 import type { MigrationProgress } from '../shared';
@@ -56,7 +56,7 @@ export async function rebalance(rawInput: unknown, carried?: unknown): Promise<R
     if (state) await op.lock(spec.name);
     if (!state) {
       op.step(STEPS[0]);
-      const observations = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes);
+      const observations = expandObservations(await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes));
       const health = analyzeHealth(observations, { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster });
       const blocking = topologyBlockers(health);
       if (blocking.length > 0) {

@@ -5,10 +5,11 @@
  * slots loses their keys: that needs an approval (input approve, or the approve update).
  */
 import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
-import { countSlots, deathVerdict, formatSlotRanges, referenceView, shardsOf, SLOT_FINDINGS, type TopologyShard } from '../cluster';
+import { expandObservations, countSlots, deathVerdict, formatSlotRanges, referenceView, shardsOf, SLOT_FINDINGS, type TopologyShard } from '../cluster';
 import type { Approval } from '../shared';
 import { ApprovalGate } from './controls';
 import { nodeLifecycleWithinThreeMinutes, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
+import { NodeHosts } from './hosts';
 import { invalidInput, surfaceActivityFailure } from './failures';
 import { parseInput } from './inputChecks';
 import { Operation } from './operation';
@@ -40,11 +41,12 @@ export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
     const input = parseInput(removeNodeInput, rawInput);
     op.recordCluster(input.cluster);
     const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    const hosts = NodeHosts.of(spec);
     await op.lock(spec.name);
     const timeoutMs = input.timeoutSeconds * 1000;
 
     op.step(STEPS[0]);
-    const observations = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes);
+    const observations = expandObservations(await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes));
     const view = referenceView(observations) ?? [];
     const node = view.find((n) => n.id === input.node || n.address === input.node);
     if (!node) throw invalidInput([`node: no node "${input.node}" in cluster ${spec.name}; nodes: ${view.map((n) => `${n.address} (${n.id.slice(0, 8)})`).join(', ')}`]);
@@ -89,7 +91,7 @@ export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
         }
         report.approval = decision.approval;
         // The approval may have waited long: the node may be back by now.
-        const now = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes);
+        const now = expandObservations(await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes));
         if (now.some((o) => o.address === node.address && !o.error)) {
           throw ApplicationFailure.create({ type: 'NodeNotConfirmedDead', nonRetryable: true, message: `${node.address} answers again: its slots are not given away; run removeNode again to drain it` });
         }
@@ -119,7 +121,7 @@ export async function removeNode(rawInput: unknown): Promise<RemoveNodeReport> {
     if (alive) await nodeLifecycleWithinThreeMinutes.resetNode(spec.name, node.address, node.id);
     if (input.stop && spec.runtime) {
       // Its data goes too: a later start on this address (addNode replacing the host) begins empty.
-      await nodeLifecycleWithinThreeMinutes.deprovisionNode(spec.name, node.address);
+      await hosts.node(nodeLifecycleWithinThreeMinutes, node.address).deprovisionNode(spec.name, node.address);
       report.stopped = true;
     }
 

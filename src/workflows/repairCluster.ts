@@ -5,6 +5,7 @@
  * approval because their keys may be gone, give the slots still not served to live masters.
  */
 import {
+  expandObservations,
   countSlots,
   diagnoseCluster,
   formatSlotRanges,
@@ -24,8 +25,10 @@ import {
   uncoveredSlots,
 } from '../cluster';
 import type { Approval } from '../shared';
+import { ApplicationFailure } from '@temporalio/workflow';
 import { ApprovalGate } from './controls';
 import { pollingWithin, redisCallsWithinAMinute, slotMigrationWithinThirtyMinutes } from './activityOptions';
+import { NodeHosts } from './hosts';
 import { preflightFailed, surfaceActivityFailure } from './failures';
 import { parseInput } from './inputChecks';
 import { Operation } from './operation';
@@ -66,11 +69,12 @@ export async function repairCluster(rawInput: unknown): Promise<RepairReport> {
     const input = parseInput(repairClusterInput, rawInput);
     op.recordCluster(input.cluster);
     const spec = await redisCallsWithinAMinute.loadClusterSpec(input.cluster).catch(surfaceActivityFailure);
+    const hosts = NodeHosts.of(spec);
     const expected = { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster };
     const timeoutMs = input.timeoutSeconds * 1000;
     let seeds = spec.nodes;
     const observe = async (): Promise<{ observations: NodeObservation[]; diagnosis: RepairDiagnosis }> => {
-      const observations = await redisCallsWithinAMinute.collectClusterState(spec.name, seeds);
+      const observations = expandObservations(await redisCallsWithinAMinute.collectClusterState(spec.name, seeds));
       return { observations, diagnosis: diagnoseCluster(observations) };
     };
 
@@ -83,7 +87,7 @@ export async function repairCluster(rawInput: unknown): Promise<RepairReport> {
       cluster: spec.name, dryRun: input.dryRun, before: repairSnapshot(observations, expected), plan: { restart: [], openSlots: [], assign: [] },
       nodesRestarted: [], openSlotsClosed: [], slotsAssigned: [], repaired: false, notes: [...diagnosis.notes],
     };
-    report.plan.restart = await planRestarts(diagnosis.down, spec.name, input.restartFailedNodes, spec.runtime !== undefined);
+    report.plan.restart = await planRestarts(diagnosis.down, spec.name, input.restartFailedNodes, spec.runtime !== undefined, hosts);
     report.plan.openSlots = await planOpenSlots(spec.name, diagnosis);
 
     if (input.dryRun) {
@@ -102,7 +106,7 @@ export async function repairCluster(rawInput: unknown): Promise<RepairReport> {
     const toStart = report.plan.restart.filter((r) => r.restart).map((r) => r.node);
     for (const node of toStart) {
       op.step(STEPS[1], `starting ${node.address} (${node.role}${node.slots.length ? `, slots ${formatSlotRanges(node.slots)}` : ''})`);
-      await redisCallsWithinAMinute.startNode(spec.name, node.address);
+      await hosts.node(redisCallsWithinAMinute, node.address).startNode(spec.name, node.address);
       report.nodesRestarted.push(node.address);
     }
     if (toStart.length > 0) {
@@ -153,7 +157,7 @@ export async function repairCluster(rawInput: unknown): Promise<RepairReport> {
     if (report.assignmentDeclined === undefined) {
       await pollingWithin(input.timeoutSeconds).awaitClusterHealthy(spec.name, seeds, expected, timeoutMs, SERVED).catch(surfaceActivityFailure);
     }
-    report.after = repairSnapshot(await redisCallsWithinAMinute.collectClusterState(spec.name, seeds), expected);
+    report.after = repairSnapshot(expandObservations(await redisCallsWithinAMinute.collectClusterState(spec.name, seeds)), expected);
     // A master the worker cannot reach, not agreed failed, may or may not serve its slots: not repaired.
     report.repaired = report.after.slotsUncoveredCount === 0 && report.after.openSlots.length === 0 && report.after.mastersUnconfirmed.length === 0;
     const lost = report.plan.restart.filter((r) => !r.restart);
@@ -166,12 +170,17 @@ export async function repairCluster(rawInput: unknown): Promise<RepairReport> {
 }
 
 /** Which down members to start: only through a runtime, and only those whose data is still their own. */
-async function planRestarts(down: DownNode[], cluster: string, enabled: boolean, hasRuntime: boolean): Promise<RestartPlan[]> {
+async function planRestarts(down: DownNode[], cluster: string, enabled: boolean, hasRuntime: boolean, hosts: NodeHosts): Promise<RestartPlan[]> {
   if (!enabled) return down.map((node) => ({ node, restart: false, why: 'restartFailedNodes is false' }));
   if (!hasRuntime) return down.map((node) => ({ node, restart: false, why: `cluster ${cluster} has no runtime in the inventory: start it by hand` }));
   return Promise.all(
     down.map(async (node): Promise<RestartPlan> => {
-      const state = await redisCallsWithinAMinute.inspectDownNode(cluster, node.address, node.id);
+      // Read on the node's host: a host whose agent does not answer keeps its nodes down (named here), the rest is repaired.
+      const state = await hosts.node(redisCallsWithinAMinute, node.address).inspectDownNode(cluster, node.address, node.id).catch((err: unknown) => {
+        if (err instanceof ApplicationFailure && err.type === 'HostAgentUnavailable') return { status: 'unknown' as const, data: 'unreachable' as const, detail: err.message };
+        throw err;
+      });
+      if (state.data === 'unreachable') return { node, restart: false, why: `its host does not answer: ${state.detail}` };
       if (state.data !== 'intact') {
         return { node, restart: false, why: `it is lost (${state.detail}); starting it would make a new, empty node. Replace it: removeNode ${node.id}, then addNode` };
       }

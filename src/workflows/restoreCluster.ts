@@ -7,11 +7,12 @@
  */
 import { ApplicationFailure, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import { backupRdbFormat, describeEngine, liveMembersOutside, planRestore, rdbFormatProblem, restoredNodesConf, SLOT_FINDINGS, type RestoreAssignment } from '../cluster';
+import { expandObservations, backupRdbFormat, describeEngine, liveMembersOutside, planRestore, rdbFormatProblem, restoredNodesConf, SLOT_FINDINGS, type RestoreAssignment } from '../cluster';
 import { scratchAddresses, scratchAllocationSchema, type ScratchAllocation } from '../cluster/scratch';
 import type { Approval } from '../shared';
 import { ApprovalGate } from './controls';
 import { backupDownloadWithinSixHours, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
+import { NodeHosts } from './hosts';
 import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';
 import { parseInput } from './inputChecks';
 import { Operation } from './operation';
@@ -68,7 +69,12 @@ export async function restoreCluster(rawInput: unknown, rawInternal?: unknown): 
     const scratch = rawInternal === undefined ? undefined : scratchTarget(input, rawInternal);
     const target = scratch?.name ?? input.cluster;
     op.recordCluster(target);
-    const spec = await redisCallsWithinAMinute.loadClusterSpec(target).catch(surfaceActivityFailure);
+    // A scratch cluster on a host is known only to that host's agent: every step of it runs there.
+    const drill = NodeHosts.allOn(scratch?.host);
+    const spec = await drill.cluster(redisCallsWithinAMinute).loadClusterSpec(target).catch(surfaceActivityFailure);
+    const hosts = scratch ? drill : NodeHosts.of(spec);
+    const calls = hosts.cluster(redisCallsWithinAMinute);
+    const downloads = hosts.cluster(backupDownloadWithinSixHours);
     if (scratch && spec.nodes.join(',') !== scratchAddresses(scratch).join(',')) {
       throw invalidInput([`scratch.ports: ${scratch.ports.join(',')} are not the ports this worker allocated to ${scratch.name} (${spec.nodes.join(', ')})`]);
     }
@@ -79,9 +85,9 @@ export async function restoreCluster(rawInput: unknown, rawInternal?: unknown): 
     }
 
     op.step(STEPS[0], `backup \`${input.backupId}\` of \`${from}\``);
-    const store = await redisCallsWithinAMinute.describeStore(from, input.store ?? '').catch(surfaceActivityFailure);
-    const manifest = await redisCallsWithinAMinute.readBackupManifest(from, store.name, input.backupId).catch(surfaceActivityFailure);
-    const checked = await backupDownloadWithinSixHours.verifyBackupObjects(store.name, manifest).catch(surfaceActivityFailure);
+    const store = await calls.describeStore(from, input.store ?? '').catch(surfaceActivityFailure);
+    const manifest = await calls.readBackupManifest(from, store.name, input.backupId).catch(surfaceActivityFailure);
+    const checked = await downloads.verifyBackupObjects(store.name, manifest).catch(surfaceActivityFailure);
 
     op.step(STEPS[1]);
     const plan = planRestore(manifest, spec.nodes);
@@ -90,7 +96,7 @@ export async function restoreCluster(rawInput: unknown, rawInternal?: unknown): 
     }
     // A member the restore would not stop brings the old topology back into the restored cluster.
     if (!scratch && patched('restore-refuses-members-outside')) {
-      const observed = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes).catch(surfaceActivityFailure);
+      const observed = expandObservations(await calls.collectClusterState(spec.name, spec.nodes).catch(surfaceActivityFailure));
       // A target whose engine cannot read the backup's RDB format would not start on it.
       const tooOld = rdbFormatProblem(backupRdbFormat(manifest), `backup ${input.backupId} (taken on ${manifest.engine ? describeEngine(manifest.engine) : `Redis ${manifest.redisVersion}`})`,
         observed.flatMap((o) => (o.engine && spec.nodes.includes(o.address) ? [{ address: o.address, engine: o.engine }] : [])));
@@ -141,12 +147,12 @@ export async function restoreCluster(rawInput: unknown, rawInternal?: unknown): 
 
     op.step(STEPS[3]);
     // A node that cannot be stopped is stopped again by restoreNodeData; a cancellation is not swallowed.
-    await Promise.all(spec.nodes.map((address) => redisCallsWithinAMinute.stopNode(spec.name, address, 'stop').catch(rethrowCancellation)));
+    await Promise.all(spec.nodes.map((address) => hosts.node(redisCallsWithinAMinute, address).stopNode(spec.name, address, 'stop').catch(rethrowCancellation)));
 
     op.step(STEPS[4]);
     const read = await Promise.all(
       plan.assignments.map((a) =>
-        backupDownloadWithinSixHours.restoreNodeData({
+        hosts.node(backupDownloadWithinSixHours, a.toAddress).restoreNodeData({
           cluster: spec.name,
           store: store.name,
           address: a.toAddress,
@@ -159,20 +165,20 @@ export async function restoreCluster(rawInput: unknown, rawInternal?: unknown): 
     report.bytesRead += read.reduce((n, r) => n + r.bytes, 0);
 
     op.step(STEPS[5]);
-    await Promise.all(plan.assignments.map((a) => redisCallsWithinAMinute.startNode(spec.name, a.toAddress)));
+    await Promise.all(plan.assignments.map((a) => hosts.node(redisCallsWithinAMinute, a.toAddress).startNode(spec.name, a.toAddress)));
     // A scratch port answering proves nothing: each must be the node this restore wrote.
-    if (scratch) await redisCallsWithinAMinute.confirmScratchNodes(spec.name, Object.fromEntries(plan.assignments.map((a) => [a.toAddress, a.fromId]))).catch(surfaceActivityFailure);
+    if (scratch) await calls.confirmScratchNodes(spec.name, Object.fromEntries(plan.assignments.map((a) => [a.toAddress, a.fromId]))).catch(surfaceActivityFailure);
 
     op.step(STEPS[6]);
     const nodes = plan.assignments.map((a) => a.toAddress);
     const expected = { masters: manifest.shards.length, replicasPerMaster: Math.floor((nodes.length - manifest.shards.length) / manifest.shards.length), nodes: nodes.length };
-    const wait = pollingWithin(input.timeoutSeconds);
+    const wait = hosts.cluster(pollingWithin(input.timeoutSeconds));
     await wait.awaitClusterHealthy(spec.name, nodes, expected, input.timeoutSeconds * 1000, [...SLOT_FINDINGS, 'NODE_UNREACHABLE', 'KNOWN_NODES_MISMATCH']).catch(surfaceActivityFailure);
     report.servingMs = Date.now() - started;
 
     op.step(STEPS[7]);
     const masters = plan.assignments.filter((a) => a.shard !== undefined);
-    const counts = await redisCallsWithinAMinute.countKeys(spec.name, masters.map((m) => m.toAddress));
+    const counts = await calls.countKeys(spec.name, masters.map((m) => m.toAddress));
     report.keys = masters.map((m) => ({ shard: m.shard!, master: m.toAddress, expected: manifest.shards.find((s) => s.index === m.shard)!.keys, restored: counts[m.toAddress]! }));
     const wrong = report.keys.filter((k) => k.expected !== k.restored);
     if (wrong.length > 0) {

@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import type { ClusterSpec } from '../activities';
 import { versionTable, type NodeVersion, type ShardMember, type ShardUpgrade, type UpgradePlan } from '../cluster';
 import { pollingWithin, redisCallsWithinAMinute, redisNodeReplacementWithinTenMinutes } from './activityOptions';
+import { NodeHosts } from './hosts';
 import type { RunControls } from './controls';
 import { surfaceActivityFailure } from './failures';
 import type { upgradeRedisInput } from './inputs';
@@ -39,6 +40,8 @@ export class RollingUpgrade {
   private readonly waits: ReturnType<typeof pollingWithin>;
   private readonly healthChecks: ReturnType<typeof pollingWithin>;
   private readonly timeoutMs: number;
+  /** Where each node is replaced: on its host's agent, when the cluster has hosts. */
+  private readonly hosts: NodeHosts;
 
   constructor(
     private readonly ctx: RollingUpgradeContext,
@@ -48,6 +51,7 @@ export class RollingUpgrade {
     this.waits = pollingWithin(ctx.input.timeoutSeconds);
     this.healthChecks = pollingWithin(ctx.input.healthSettleSeconds);
     this.timeoutMs = ctx.input.timeoutSeconds * 1000;
+    this.hosts = NodeHosts.of(ctx.spec);
   }
 
   /** Shows `detail` under the current step, with every node's version. */
@@ -94,7 +98,7 @@ export class RollingUpgrade {
   async discardRemainingReplaced(): Promise<void> {
     const { spec } = this.ctx;
     for (const address of this.replacedNotSynced) {
-      if (spec.runtime === 'docker' && patched('discard-replaced-once-in-sync')) await redisCallsWithinAMinute.discardReplacedNode(spec.name, address);
+      if (spec.runtime === 'docker' && patched('discard-replaced-once-in-sync')) await this.hosts.node(redisCallsWithinAMinute, address).discardReplacedNode(spec.name, address);
     }
   }
 
@@ -138,7 +142,7 @@ export class RollingUpgrade {
     this.show(what);
     const from = nodes[address]?.version ?? '?';
     // A node that does not come up on the new version goes back to `from`, and the upgrade stops there.
-    const done = await redisNodeReplacementWithinTenMinutes.replaceNodeVersion(spec.name, address, input.version, expect, from === '?' ? undefined : from).catch(surfaceActivityFailure);
+    const done = await this.hosts.node(redisNodeReplacementWithinTenMinutes, address).replaceNodeVersion(spec.name, address, input.version, expect, from === '?' ? undefined : from).catch(surfaceActivityFailure);
     this.replacedNotSynced.add(address);
     nodes[address] = { ...nodes[address], address, version: input.version, redisVersion: done.redisVersion, engine: done.engine };
     report.replaced.push({ address, from, changed: done.changed, redisVersion: done.redisVersion, engine: done.engine, tookMs: done.tookMs });
@@ -151,7 +155,7 @@ export class RollingUpgrade {
     await Promise.all(others.map((n) => this.waits.awaitReplicaInSync(spec.name, spec.nodes, n.address, master.id, this.timeoutMs).catch(surfaceActivityFailure)));
     // Only a node in sync on its new version lets go of the old container it could roll back to.
     for (const n of others.filter((o) => this.replacedNotSynced.delete(o.address))) {
-      if (spec.runtime === 'docker' && patched('discard-replaced-once-in-sync')) await redisCallsWithinAMinute.discardReplacedNode(spec.name, n.address);
+      if (spec.runtime === 'docker' && patched('discard-replaced-once-in-sync')) await this.hosts.node(redisCallsWithinAMinute, n.address).discardReplacedNode(spec.name, n.address);
     }
   }
 

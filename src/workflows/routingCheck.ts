@@ -4,7 +4,7 @@
  * them, and tell whether MOVED or ASK reached the client, with the runbook's advice.
  */
 import { workflowInfo } from '@temporalio/workflow';
-import { judgeRouting, referenceView, routingProbes, unreachableVerdict, type RoutingVerdict } from '../cluster';
+import { expandObservations, judgeRouting, referenceView, routingProbes, unreachableVerdict, type RoutingVerdict } from '../cluster';
 import { redisCallsWithinAMinute } from './activityOptions';
 import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';
 import { parseInput } from './inputChecks';
@@ -38,7 +38,7 @@ export async function routingCheck(rawInput: unknown): Promise<RoutingCheckRepor
     }
 
     op.step(STEPS[0]);
-    const observations = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes);
+    const observations = expandObservations(await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes));
     const probes = routingProbes(referenceView(observations) ?? [], input.keysPerRange, workflowInfo().runId.slice(0, 8));
     if (probes.length === 0) {
       throw preflightFailed(`no master of cluster ${spec.name} serves slots (asked ${spec.nodes.join(', ')}): run clusterHealth`);

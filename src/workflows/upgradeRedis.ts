@@ -9,11 +9,13 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { ClusterSpec } from '../activities';
 import {
+  expandObservations,
   analyzeHealth, describeFinding, findingKey, formatEngineVersion, planUpgrade, referenceView, topologyBlockers, upgradeFormatProblem, versionMismatches,
   type Engine, type NodeVersion, type TopologyShard, type UpgradePlan,
 } from '../cluster';
 import { RunControls } from './controls';
 import { imagePullsWithinFifteenMinutes, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
+import { NodeHosts, versionsOnTheirHosts } from './hosts';
 import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';
 import { parseInput } from './inputChecks';
 import { Operation } from './operation';
@@ -63,8 +65,8 @@ export async function upgradeRedis(rawInput: unknown): Promise<UpgradeRedisRepor
     op.step(STEPS[1]);
     // Not in a dry run, the target's image is pulled where it is missing: before any node is touched.
     // (The same activity as before, under a longer timeout: replay sees the same command.)
-    const found = await (input.dryRun ? redisCallsWithinAMinute : imagePullsWithinFifteenMinutes)
-      .describeNodeVersions(spec.name, members, input.version, { pull: !input.dryRun })
+    const hosts = NodeHosts.of(spec);
+    const found = await versionsOnTheirHosts(hosts, input.dryRun ? redisCallsWithinAMinute : imagePullsWithinFifteenMinutes, spec.name, members, input.version, { pull: !input.dryRun })
       .catch(surfaceActivityFailure);
     const plan = planUpgrade(observations, Object.fromEntries(found.map((n) => [n.address, n.version])), input.version, input.shardsInParallel);
     const roles = new Map((referenceView(observations) ?? []).map((n) => [n.address, n.role as string]));
@@ -92,7 +94,7 @@ export async function upgradeRedis(rawInput: unknown): Promise<UpgradeRedisRepor
     upgrade.currentStep = STEPS[3];
     await upgrade.discardRemainingReplaced();
     upgrade.show('reading every node\'s version');
-    report.nodes = await redisCallsWithinAMinute.describeNodeVersions(spec.name, members).catch(surfaceActivityFailure);
+    report.nodes = await versionsOnTheirHosts(hosts, redisCallsWithinAMinute, spec.name, members).catch(surfaceActivityFailure);
     for (const n of report.nodes) nodes[n.address] = { ...nodes[n.address], ...n };
     report.engines = enginesOf(report.nodes);
     controls.close('every shard has been handled; the upgrade is checking versions');
@@ -129,7 +131,7 @@ function enginesOf(nodes: readonly NodeVersion[]): string[] {
  * cluster already lacked (the baseline) is not the upgrade's doing when health is checked later.
  */
 async function checkHealthyForUpgrade(spec: ClusterSpec) {
-  const observations = await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes);
+  const observations = expandObservations(await redisCallsWithinAMinute.collectClusterState(spec.name, spec.nodes));
   const health = analyzeHealth(observations, { masters: spec.masters, replicasPerMaster: spec.replicasPerMaster });
   const blocking = [...topologyBlockers(health), ...health.findings.filter((f) => f.code === 'REPLICA_LINK_DOWN')];
   if (blocking.length > 0) {
@@ -140,3 +142,4 @@ async function checkHealthyForUpgrade(spec: ClusterSpec) {
   const members = observations.filter((o) => o.view).map((o) => o.address);
   return { observations, health, baseline, members };
 }
+

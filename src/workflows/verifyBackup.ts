@@ -8,6 +8,7 @@
 import { CancellationScope, ChildWorkflowCancellationType, executeChild, workflowInfo } from '@temporalio/workflow';
 import { scratchAddresses, type ScratchAllocation } from '../cluster/scratch';
 import { redisCallsWithinAMinute } from './activityOptions';
+import { NodeHosts } from './hosts';
 import { preflightFailed, surfaceActivityFailure } from './failures';
 import { parseInput } from './inputChecks';
 import { Operation } from './operation';
@@ -48,7 +49,10 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyBackupRepor
     const masters = manifest.shards.length;
     const replicasPerMaster = Math.round((manifest.nodes.length - masters) / masters);
     // Refused here, before any node starts, when the ports are not free or not reserved for drills.
-    const scratch: ScratchAllocation = await redisCallsWithinAMinute
+    // On a cluster over many hosts, the drill runs on its scratchHost, start to teardown: its copy of the data never leaves that host.
+    const onScratchHost = NodeHosts.allOn(spec.scratchHost, spec.hostAgentWaitSeconds);
+    const scratch: ScratchAllocation = await onScratchHost
+      .cluster(redisCallsWithinAMinute)
       .allocateScratchCluster({ source: spec.name, basePort: input.basePort, masters, replicasPerMaster, workflowId: workflowInfo().workflowId })
       .catch(surfaceActivityFailure);
 
@@ -65,7 +69,7 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyBackupRepor
     } finally {
       op.step(STEPS[2]);
       // Also when the drill is cancelled: scratch servers must not outlive it.
-      await CancellationScope.nonCancellable(() => redisCallsWithinAMinute.destroyScratchCluster(scratch));
+      await CancellationScope.nonCancellable(() => NodeHosts.allOn(scratch.host, spec.hostAgentWaitSeconds).cluster(redisCallsWithinAMinute).destroyScratchCluster(scratch));
     }
     const report: VerifyBackupReport = {
       cluster: spec.name,

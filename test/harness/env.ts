@@ -157,12 +157,48 @@ export function testInventory() {
     local: { type: 'fs', path: join(STATE_DIR, 'backups') },
     s3: { type: 's3', bucket: S3_BUCKET, prefix: 'backups', endpoint: S3_ENDPOINT, forcePathStyle: true },
   };
+  Object.assign(clusters, multiHostInventory().clusters);
+  Object.assign(runtimes, multiHostInventory().runtimes);
   // The security suites' clusters are described beside their certificates and users.
   for (const extra of [tlsInventory(), aclInventory()]) {
     Object.assign(clusters, extra.clusters);
     Object.assign(runtimes, extra.runtimes);
   }
   return { clusters, runtimes, stores };
+}
+
+/** The multi-host suite's hosts (network namespaces, test/harness/netns.ts): h1..h3 at 198.18.<instance>.1-3. */
+export const MULTIHOST_HOSTS = ['h1', 'h2', 'h3'] as const;
+export const multiHostIp = (host: string) => `198.18.${TEST_INSTANCE}.${Number(host.slice(1))}`;
+/**
+ * Two clusters over the three hosts, two nodes of each on every host (the same ports on each, as
+ * on real machines) and three spare ports: `multihost` (21501-21502) and `multihost-b`
+ * (21511-21512, listed from h2 on, so a restore of multihost's backup puts shards on other hosts).
+ * One process runtime per host, each with its own directory; the drills run on h3.
+ */
+export function multiHostInventory() {
+  const runtimes: Record<string, unknown> = {};
+  for (const host of MULTIHOST_HOSTS) {
+    runtimes[`nodes-multihost-${host}`] = { type: 'process', baseDir: join(NODES_DIR, 'multihost', host), versions: { '7.0.15': 'redis-server', '8.0.2': REDIS_8_BINARY }, defaultVersion: '7.0.15', nodeTimeoutMs: NODE_TIMEOUT_MS };
+  }
+  const cluster = (first: number, order: readonly string[]) => ({
+    nodes: [0, 1].flatMap((i) => order.map((h) => `${multiHostIp(h)}:${first + i}`)),
+    masters: 3,
+    replicasPerMaster: 1,
+    runtime: 'nodes-multihost-h1',
+    spareNodes: order.map((h) => `${multiHostIp(h)}:${first + 2}-${first + 4}`),
+    hosts: Object.fromEntries(order.map((h) => [h, { nodes: [`${multiHostIp(h)}:${first}`, `${multiHostIp(h)}:${first + 1}`, `${multiHostIp(h)}:${first + 2}-${first + 4}`], runtime: `nodes-multihost-${h}` }])),
+    hostAgentWaitSeconds: 15,
+    commandTimeoutMs: 2000,
+    backupStore: 'local',
+  });
+  return {
+    clusters: {
+      multihost: { ...cluster(21501, MULTIHOST_HOSTS), scratchPorts: '21591-21599', scratchHost: 'h3' },
+      'multihost-b': cluster(21511, ['h2', 'h3', 'h1']),
+    },
+    runtimes,
+  };
 }
 
 export interface RunInfo {

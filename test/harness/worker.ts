@@ -12,11 +12,14 @@ export interface WorkerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startWorker(password: string, extraEnv: NodeJS.ProcessEnv = {}, logName = 'worker.log'): Promise<WorkerProcess> {
+/** `netns`: run the worker inside that network namespace (a host of test/harness/netns.ts). */
+export async function startWorker(password: string, extraEnv: NodeJS.ProcessEnv = {}, logName = 'worker.log', options: { netns?: string } = {}): Promise<WorkerProcess> {
   const log = openSync(join(STATE_DIR, logName), 'a');
   // Fault injection lives only in the harness: a worker told to die is the same worker plus an interceptor.
   const entry = extraEnv.REDISFORGE_KILL_AT ? join(ROOT, 'test', 'harness', 'faultWorker.ts') : join(ROOT, 'worker.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  // `ip netns exec` execs the worker after entering the namespace: the child's pid is the worker's.
+  const [command, args] = options.netns ? ['ip', ['netns', 'exec', options.netns, process.execPath, '--import', 'tsx', entry]] : [process.execPath, ['--import', 'tsx', entry]];
+  const child = spawn(command, args as string[], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', log],
     env: {

@@ -26,6 +26,8 @@ import {
   type NodeProbe,
   type PlannedMaster,
   type PlannedReplica,
+  compactObservations,
+  type CollectedObservations,
 } from '../../cluster';
 import { callChecked, clusterNodes, myself, pipelineChecked } from './commands';
 import { classifyRedisError, type NodeConnector } from './connection';
@@ -76,8 +78,9 @@ export async function observeCluster(connector: NodeConnector, seeds: readonly s
 export function createClusterFormingActivities(connectorFor: (cluster: string) => NodeConnector) {
   return {
     /** Reads every node's CLUSTER INFO, CLUSTER NODES and INFO (the raw material of the health report). */
-    async collectClusterState(cluster: string, seeds: string[]): Promise<NodeObservation[]> {
-      return observeCluster(connectorFor(cluster), seeds);
+    async collectClusterState(cluster: string, seeds: string[]): Promise<CollectedObservations> {
+      // Compact: N views of N nodes each would pass the payload limit on a large cluster.
+      return compactObservations(await observeCluster(connectorFor(cluster), seeds));
     },
 
     /** What createCluster needs to know before it touches a node: is it empty, whom does it know. */

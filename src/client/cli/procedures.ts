@@ -86,8 +86,13 @@ export const PROCEDURES: ProcedureSpec[] = [
     name: 'create', type: 'createCluster', long: false,
     summary: 'Create the cluster from empty nodes, like redis-cli --cluster create',
     args: [{ name: '[nodes...]', description: '"host:port" of each empty node (default: the cluster\'s nodes in the inventory)', field: 'nodes' }],
-    flags: [{ flags: '--replicas-per-master <n>', description: 'default from the inventory', field: 'replicasPerMaster', parse: wholeNumber }, timeout('the nodes', 120), dryRun('return the layout')],
-    examples: ['redisforge create --cluster main --dry-run', 'redisforge create 10.0.0.1:7001 10.0.0.2:7001 10.0.0.3:7001 --replicas-per-master 0'],
+    flags: [
+      { flags: '--replicas-per-master <n>', description: 'default from the inventory', field: 'replicasPerMaster', parse: wholeNumber },
+      { flags: '--provision', description: "first start every node through the cluster's runtime, each on its own host's agent (a node that answers is left as it is)", field: 'provision' },
+      timeout('the nodes', 120),
+      dryRun('return the layout'),
+    ],
+    examples: ['redisforge create --cluster main --dry-run', 'redisforge create 10.0.0.1:7001 10.0.0.2:7001 10.0.0.3:7001 --replicas-per-master 0', 'redisforge create --cluster main --provision --wait'],
   },
   {
     name: 'failover-test', type: 'failoverTest', long: false,

@@ -10,6 +10,7 @@ import type { Register } from './start';
 interface WorkerFlags {
   inventory?: string;
   taskQueue?: string;
+  host?: string;
 }
 
 async function runWorkerCommand(session: Session, flags: WorkerFlags): Promise<number> {
@@ -17,6 +18,7 @@ async function runWorkerCommand(session: Session, flags: WorkerFlags): Promise<n
   const env = process.env;
   if (flags.inventory) env.REDISFORGE_INVENTORY = flags.inventory;
   if (flags.taskQueue) env.REDISFORGE_TASK_QUEUE = flags.taskQueue;
+  if (flags.host) env.REDISFORGE_HOST = flags.host;
   const globals = session.globals;
   if (globals.address) env.TEMPORAL_ADDRESS = globals.address;
   if (globals.namespace) env.TEMPORAL_NAMESPACE = globals.namespace;
@@ -33,11 +35,17 @@ export function addWorkerCommand(program: Command, register: Register): void {
     .description('run the worker: every runbook workflow and its activities, until Ctrl-C (SIGINT/SIGTERM stop it gracefully)')
     .option('--inventory <file>', 'the inventory (default: $REDISFORGE_INVENTORY or ./redisforge.json)')
     .option('--task-queue <name>', 'the task queue to poll (default: $REDISFORGE_TASK_QUEUE or "redisforge-ops")')
+    .option(
+      '--host <name>',
+      "be the host agent of <name> (default: $REDISFORGE_HOST): only the node-local activities (start, stop, replace, data directories, scratch nodes) of the nodes the inventory's clusters.<c>.hosts put on it, on the task queue redisforge-host-<name>; no workflows",
+    )
     .addHelpText(
       'after',
       '\nSettings: TEMPORAL_* as for every command; REDISFORGE_CODEC_KEYS or REDISFORGE_CODEC_KEYS_FILE (payload encryption),\n' +
         'REDISFORGE_LOG_FORMAT=text|json, REDISFORGE_WORKFLOW_BUNDLE (a bundle from `npm run bundle`; the package ships one),\n' +
         'REDISFORGE_METRICS_ADDRESS=host:port (Prometheus metrics at /metrics: temporal_* and redisforge_*).\n' +
+        'Many hosts: the central worker (no --host) runs the workflows and the Redis-protocol activities; on each machine that runs\n' +
+        'nodes, `redisforge worker --host NAME` (a systemd unit: deploy/redisforge-agent@.service) touches its nodes only.\n' +
         'Exit codes: 0 stopped on a signal, 2 a setting to fix (inventory, keys, log format, metrics address), 1 any other failure.',
     );
   register(command, (session, cmd) => runWorkerCommand(session, cmd.opts<WorkerFlags>()));
