@@ -42,6 +42,14 @@ export class RollingUpgrade {
   private readonly timeoutMs: number;
   /** Where each node is replaced: on its host's agent, when the cluster has hosts. */
   private readonly hosts: NodeHosts;
+  /**
+   * The failovers of a wave take turns, while its replacements and syncs run side by side: each
+   * CLUSTER FAILOVER is an election among all masters, and elections started together collide
+   * (same epoch, split votes) and are retried node-timeouts later (measured at 45 shards at once:
+   * up to 11 attempts, a minute). Runs from before this wait for nothing here.
+   */
+  private readonly failoversInTurn: boolean;
+  private failoverTurn: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ctx: RollingUpgradeContext,
@@ -52,6 +60,7 @@ export class RollingUpgrade {
     this.healthChecks = pollingWithin(ctx.input.healthSettleSeconds);
     this.timeoutMs = ctx.input.timeoutSeconds * 1000;
     this.hosts = NodeHosts.of(ctx.spec);
+    this.failoversInTurn = patched('upgrade-failovers-in-turn');
   }
 
   /** Shows `detail` under the current step, with every node's version. */
@@ -160,6 +169,20 @@ export class RollingUpgrade {
   }
 
   private async failover(shard: ShardUpgrade, from: ShardMember, to: ShardMember, failback: boolean): Promise<void> {
+    if (!this.failoversInTurn) return this.failoverNow(shard, from, to, failback);
+    const previous = this.failoverTurn;
+    let done!: () => void;
+    this.failoverTurn = new Promise<void>((resolve) => (done = resolve));
+    // The turn passes on whether this failover worked or not: the shard's own failure is its own.
+    await previous;
+    try {
+      await this.failoverNow(shard, from, to, failback);
+    } finally {
+      done();
+    }
+  }
+
+  private async failoverNow(shard: ShardUpgrade, from: ShardMember, to: ShardMember, failback: boolean): Promise<void> {
     const { spec, nodes, report } = this.ctx;
     this.show(`shard ${shard.slots}: CLUSTER FAILOVER ${failback ? 'back ' : ''}to ${to.address}`);
     const swapped = await this.waits.failoverTo(spec.name, to.address, this.timeoutMs).catch(surfaceActivityFailure);
