@@ -63,7 +63,7 @@ export class HostConfigError extends Error {
 }
 
 /** Refuses a host name no cluster of the inventory puts nodes on: its agent would wait for work that never comes. */
-export function checkAgentHost(inventory: Inventory, host: string, source = 'REDISFORGE_HOST'): void {
+export function checkAgentHost(inventory: Inventory, host: string, source = '--host (REDISFORGE_HOST)'): void {
   if (!HOST_NAME.test(host)) throw new HostConfigError(`${source}: "${host}" is not a host name (letters, digits, - and _, at most 64)`);
   const known = [...new Set(Object.values(inventory.clusters).flatMap((c) => Object.keys(c.hosts ?? {})))];
   if (!known.includes(host)) {

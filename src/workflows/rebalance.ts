@@ -77,7 +77,7 @@ export async function rebalance(rawInput: unknown, carried?: unknown): Promise<R
       if (unknown.length > 0) throw invalidInput(unknown);
       // Runs from before capacity awareness planned by slot counts and checked no headroom: they replay so.
       const capacityAware = patched('rebalance-capacity');
-      const loads = capacityAware ? await redisCallsWithinAMinute.collectSlotLoads(spec.name, masters) : [];
+      const loads = capacityAware ? await redisCallsWithinAMinute.collectSlotLoads(spec.name, masters, { slotBytes: input.weighBy === 'memory' ? 'always' : 'when-limited' }) : [];
       let plan: RebalancePlan;
       try {
         plan = input.weighBy === 'memory' && capacityAware

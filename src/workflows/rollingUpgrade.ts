@@ -43,10 +43,11 @@ export class RollingUpgrade {
   /** Where each node is replaced: on its host's agent, when the cluster has hosts. */
   private readonly hosts: NodeHosts;
   /**
-   * The failovers of a wave take turns, while its replacements and syncs run side by side: each
-   * CLUSTER FAILOVER is an election among all masters, and elections started together collide
-   * (same epoch, split votes) and are retried node-timeouts later (measured at 45 shards at once:
-   * up to 11 attempts, a minute). Runs from before this wait for nothing here.
+   * The elections of a wave's failovers take turns (each CLUSTER FAILOVER until its replica is
+   * promoted), while replacements, syncs and role checks run side by side: every election is a
+   * vote of all masters, and elections started together collide (same epoch, split votes) and are
+   * retried node-timeouts later (measured at 45 shards at once: up to 11 attempts, a minute).
+   * Runs from before this wait for nothing here.
    */
   private readonly failoversInTurn: boolean;
   private failoverTurn: Promise<void> = Promise.resolve();
@@ -169,26 +170,28 @@ export class RollingUpgrade {
   }
 
   private async failover(shard: ShardUpgrade, from: ShardMember, to: ShardMember, failback: boolean): Promise<void> {
-    if (!this.failoversInTurn) return this.failoverNow(shard, from, to, failback);
-    const previous = this.failoverTurn;
-    let done!: () => void;
-    this.failoverTurn = new Promise<void>((resolve) => (done = resolve));
-    // The turn passes on whether this failover worked or not: the shard's own failure is its own.
-    await previous;
-    try {
-      await this.failoverNow(shard, from, to, failback);
-    } finally {
-      done();
-    }
-  }
-
-  private async failoverNow(shard: ShardUpgrade, from: ShardMember, to: ShardMember, failback: boolean): Promise<void> {
     const { spec, nodes, report } = this.ctx;
     this.show(`shard ${shard.slots}: CLUSTER FAILOVER ${failback ? 'back ' : ''}to ${to.address}`);
-    const swapped = await this.waits.failoverTo(spec.name, to.address, this.timeoutMs).catch(surfaceActivityFailure);
+    const elect = () => this.waits.failoverTo(spec.name, to.address, this.timeoutMs);
+    // Runs from before take no turn, nor the extra await a turn costs (their commands keep their order).
+    const swapped = await (this.failoversInTurn ? this.inTurn(elect) : elect()).catch(surfaceActivityFailure);
     await this.waits.awaitRolesSwapped(spec.name, to, from, this.timeoutMs).catch(surfaceActivityFailure);
     nodes[to.address] = { ...nodes[to.address]!, role: 'master' };
     nodes[from.address] = { ...nodes[from.address]!, role: 'replica' };
     report.failovers.push({ slots: shard.slots, from: from.address, to: to.address, attempts: swapped.attempts, tookMs: swapped.promotedAt - swapped.requestedAt, failback });
+  }
+
+  /** Runs an election (`failoverTo`, until the replica is promoted) once the one before it is over. */
+  private async inTurn<T>(election: () => Promise<T>): Promise<T> {
+    const previous = this.failoverTurn;
+    let done!: () => void;
+    this.failoverTurn = new Promise<void>((resolve) => (done = resolve));
+    // The turn passes on whether this election worked or not: a shard's failure is its own.
+    await previous;
+    try {
+      return await election();
+    } finally {
+      done();
+    }
   }
 }

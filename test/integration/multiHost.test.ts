@@ -6,6 +6,7 @@
  * node's host, so a node's process is always found in its own namespace; an agent that is down
  * holds its steps until it is back, within the inventory's bound, and is then named.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterHealthResult } from '../../src/workflows/clusterHealth';
@@ -20,7 +21,7 @@ import { hostOwning, hostTaskQueue, splitAddress } from '../../src/cluster';
 import { parseInventory } from '../../src/config';
 import { password, runWorkflow, testClient, workflowId } from '../harness/cluster';
 import { digestDataset, loadDataset, type DatasetDigest } from '../harness/dataset';
-import { MULTIHOST_HOSTS, multiHostIp, NODES_DIR, STATE_DIR, TASK_QUEUE, testInventory } from '../harness/env';
+import { INVENTORY_PATH, MULTIHOST_HOSTS, multiHostIp, NODES_DIR, ROOT, STATE_DIR, TASK_QUEUE, testInventory } from '../harness/env';
 import { AGENT_TEMPORAL_ADDRESS, createTestHosts, loseHost, pidsIn, testHost, type TestHosts } from '../harness/netns';
 import { startWorker, type WorkerProcess } from '../harness/worker';
 import { eventually } from '../helpers/waitFor';
@@ -90,6 +91,16 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const agent of agents.values()) await agent.stop('SIGKILL');
   await hosts?.remove();
+});
+
+test('an agent for a host the inventory does not have stops at once with exit code 2, naming the hosts it has', () => {
+  const run = spawnSync(process.execPath, [join(ROOT, 'bin', 'redisforge.js'), 'worker', '--host', 'h9'], {
+    cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, REDISFORGE_INVENTORY: INVENTORY_PATH, TEMPORAL_ADDRESS: '127.0.0.1:1' },
+  });
+  expect({ status: run.status, stderr: run.stderr.trim() }).toEqual({
+    status: 2,
+    stderr: expect.stringContaining('--host (REDISFORGE_HOST): no cluster of the inventory has a host "h9" (clusters.<name>.hosts has: h1, h2, h3)'),
+  });
 });
 
 test('createCluster starts every node on its own host, through its agent, and puts each replica on another host than its master', async () => {

@@ -63,7 +63,7 @@ test('the inventory checks hosts against nodes, spares, runtimes and the drills 
 test('an agent name the inventory does not know stops the worker with the names it has', () => {
   const inv = parseInventory(inventory({ hosts: { db1: { nodes: hosts.db1 }, db2: { nodes: hosts.db2 }, db3: { nodes: hosts.db3 } } }));
   expect(() => checkAgentHost(inv, 'db1')).not.toThrow();
-  expect(() => checkAgentHost(inv, 'db9')).toThrow(new HostConfigError('REDISFORGE_HOST: no cluster of the inventory has a host "db9" (clusters.<name>.hosts has: db1, db2, db3); name this machine as the inventory does'));
+  expect(() => checkAgentHost(inv, 'db9')).toThrow(new HostConfigError('--host (REDISFORGE_HOST): no cluster of the inventory has a host "db9" (clusters.<name>.hosts has: db1, db2, db3); name this machine as the inventory does'));
   expect(() => checkAgentHost(inv, '../x')).toThrow(HostConfigError);
 });
 

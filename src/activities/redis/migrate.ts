@@ -187,30 +187,29 @@ export function createMigrateActivities(connectorFor: (cluster: string) => NodeC
      * What each master holds, for a capacity-aware rebalance: INFO memory, and the keys of every
      * slot it owns (CLUSTER COUNTKEYSINSLOT) and the MEMORY USAGE of a few keys of each, pipelined. Read-only.
      */
-    async collectSlotLoads(cluster: string, masters: { id: string; address: string; slots: SlotRange[] }[]): Promise<MasterLoad[]> {
+    async collectSlotLoads(
+      cluster: string,
+      masters: { id: string; address: string; slots: SlotRange[] }[],
+      /**
+       * when-limited: each slot's bytes only when some master has a maxmemory (the headroom check
+       * judges only those): a cluster without limits is spared a COUNTKEYSINSLOT per slot and a
+       * MEMORY USAGE per sampled key. @default always (what workflows from before asked for)
+       */
+      options: { slotBytes?: 'always' | 'when-limited' } = {},
+    ): Promise<MasterLoad[]> {
       const connector = connectorFor(cluster);
-      return heartbeating({ masters: masters.length }, () => Promise.all(masters.map((m) => connector.withNode(m.address, async (redis): Promise<MasterLoad> => {
-        const { memory } = memoryOf(flattenInfo(parseInfo(String(await redis.call('INFO', 'memory')))));
-        const slots = slotsOf(m.slots);
-        const replies = async (commands: string[][]) => ((await redis.pipeline(commands).exec()) ?? []).map(([err, value]) => {
-          if (err) throw err;
-          return value;
-        });
-        const counts = (await replies(slots.map((s) => ['cluster', 'countkeysinslot', String(s)]))).map(Number);
-        const filled = slots.map((slot, i) => ({ slot, keys: counts[i]! })).filter((f) => f.keys > 0);
-        // A few keys of each slot, sized: the slot's bytes are its key count times their mean.
-        const samples = (await replies(filled.map((f) => ['cluster', 'getkeysinslot', String(f.slot), String(KEYS_SAMPLED_PER_SLOT)]))) as string[][];
-        const sizes = (await replies(samples.flat().map((k) => ['memory', 'usage', k]))).map((v) => Number(v ?? 0));
-        const slotBytes: number[] = [];
-        let at = 0;
-        filled.forEach(({ slot, keys }, i) => {
-          const sampled = sizes.slice(at, at + samples[i]!.length);
-          at += samples[i]!.length;
-          const mean = sampled.length ? sampled.reduce((a, b) => a + b, 0) / sampled.length : 0;
-          slotBytes.push(slot, Math.round(mean * keys));
-        });
-        return { id: m.id, address: m.address, slots: m.slots, slotBytes, usedBytes: memory.used, maxmemory: memory.maxmemory };
-      }))));
+      return heartbeating({ masters: masters.length }, async () => {
+        const memories = await Promise.all(masters.map((m) => connector.withNode(m.address, async (redis) => memoryOf(flattenInfo(parseInfo(String(await redis.call('INFO', 'memory'))))).memory)));
+        const weighed = options.slotBytes !== 'when-limited' || memories.some((m) => m.maxmemory > 0);
+        return Promise.all(masters.map(async (m, i): Promise<MasterLoad> => ({
+          id: m.id,
+          address: m.address,
+          slots: m.slots,
+          slotBytes: weighed ? await connector.withNode(m.address, (redis) => slotBytesOn(redis, m.slots)) : [],
+          usedBytes: memories[i]!.used,
+          maxmemory: memories[i]!.maxmemory,
+        })));
+      });
     },
 
     /** Samples keys in the slots to move; returns those larger than `maxKeyBytes` (MEMORY USAGE). */
@@ -228,4 +227,26 @@ export function createMigrateActivities(connectorFor: (cluster: string) => NodeC
       });
     },
   };
+}
+
+/** Each slot with keys and its bytes ([slot, bytes] pairs): its key count times the mean MEMORY USAGE of a few of its keys. */
+async function slotBytesOn(redis: Redis, ranges: SlotRange[]): Promise<number[]> {
+  const slots = slotsOf(ranges);
+  const replies = async (commands: string[][]) => ((await redis.pipeline(commands).exec()) ?? []).map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+  const counts = (await replies(slots.map((s) => ['cluster', 'countkeysinslot', String(s)]))).map(Number);
+  const filled = slots.map((slot, i) => ({ slot, keys: counts[i]! })).filter((f) => f.keys > 0);
+  const samples = (await replies(filled.map((f) => ['cluster', 'getkeysinslot', String(f.slot), String(KEYS_SAMPLED_PER_SLOT)]))) as string[][];
+  const sizes = (await replies(samples.flat().map((k) => ['memory', 'usage', k]))).map((v) => Number(v ?? 0));
+  const slotBytes: number[] = [];
+  let at = 0;
+  filled.forEach(({ slot, keys }, i) => {
+    const sampled = sizes.slice(at, at + samples[i]!.length);
+    at += samples[i]!.length;
+    const mean = sampled.length ? sampled.reduce((a, b) => a + b, 0) / sampled.length : 0;
+    slotBytes.push(slot, Math.round(mean * keys));
+  });
+  return slotBytes;
 }
