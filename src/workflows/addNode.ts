@@ -3,7 +3,7 @@
  * fair share of slots onto it. A replica: CLUSTER MEET, CLUSTER REPLICATE, wait for its link.
  */
 import { ApplicationFailure, CancellationScope, executeChild, workflowInfo } from '@temporalio/workflow';
-import { expandObservations, analyzeHealth, compareRedisVersions, findingKey, referenceView, shardsOf, topologyBlockers, type TopologyShard } from '../cluster';
+import { analyzeHealth, compareRedisVersions, expandObservations, findingKey, referenceView, shardsOf, topologyBlockers, type TopologyShard } from '../cluster';
 import { nodeLifecycleWithinThreeMinutes, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
 import { NodeHosts, versionsOnTheirHosts } from './hosts';
 import { invalidInput, preflightFailed, surfaceActivityFailure } from './failures';

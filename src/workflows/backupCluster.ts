@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure, CancellationScope, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import type { ShardBackupResult } from '../activities/backups';
-import { expandObservations, BACKUP_FORMAT, backupIdAt, formatSlotRanges, planBackupSources, shardObjectKey, type BackupManifest, type ShardSource } from '../cluster';
+import { BACKUP_FORMAT, backupIdAt, expandObservations, formatSlotRanges, planBackupSources, shardObjectKey, type BackupManifest, type ShardSource } from '../cluster';
 import { backupUploadWithinSixHours, redisCallsWithinAMinute, rewriteSettingRestoreWithinFifteenSeconds } from './activityOptions';
 import { NodeHosts } from './hosts';
 import { preflightFailed, surfaceActivityFailure } from './failures';

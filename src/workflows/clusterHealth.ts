@@ -7,7 +7,7 @@
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ParentClosePolicy, patched, startChild } from '@temporalio/workflow';
-import { expandObservations, analyzeHealth, FINDING_CODES, type FindingCode, type HealthReport } from '../cluster';
+import { analyzeHealth, expandObservations, FINDING_CODES, type FindingCode, type HealthReport } from '../cluster';
 import { DIAGNOSIS_CODES, diagnoseCluster, type Diagnosis } from '../cluster/diagnosis';
 import { diagnosisObserved, healthObserved } from './metrics';
 import { keyScansWithinFifteenMinutes, redisCallsWithinAMinute } from './activityOptions';

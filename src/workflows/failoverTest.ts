@@ -11,7 +11,7 @@
 import {
   ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, workflowInfo,
 } from '@temporalio/workflow';
-import { expandObservations, analyzeHealth, canaryKeys, chooseFailoverTarget, describeFinding, type FailoverTarget, type TopologyShard } from '../cluster';
+import { analyzeHealth, canaryKeys, chooseFailoverTarget, describeFinding, expandObservations, type FailoverTarget, type TopologyShard } from '../cluster';
 import { describeFailure } from '../shared';
 import { drillCleanupWithinAMinute, drillStepsWithinFiveMinutes, pollingWithin, redisCallsWithinAMinute } from './activityOptions';
 import { NodeHosts } from './hosts';

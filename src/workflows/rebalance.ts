@@ -5,7 +5,7 @@
  * open. The workflow continues as new every `batchesPerRun` batches to bound its history.
  */
 import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched } from '@temporalio/workflow';
-import { expandObservations, analyzeHealth, topologyBlockers, batchSlots, countSlots, describeFinding, findingKey, planRebalance, referenceView, removeSlots, SLOT_FINDINGS, type RebalancePlan, type TopologyShard } from '../cluster';
+import { analyzeHealth, expandObservations, topologyBlockers, batchSlots, countSlots, describeFinding, findingKey, planRebalance, referenceView, removeSlots, SLOT_FINDINGS, type RebalancePlan, type TopologyShard } from '../cluster';
 import { headroomProblems, planMemoryRebalance } from '../cluster/capacity';
 import { mib } from '../cluster/diagnosis';
 import type { MigrationProgress } from '../shared';

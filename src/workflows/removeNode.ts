@@ -5,7 +5,7 @@
  * slots loses their keys: that needs an approval (input approve, or the approve update).
  */
 import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
-import { expandObservations, countSlots, deathVerdict, formatSlotRanges, referenceView, shardsOf, SLOT_FINDINGS, type TopologyShard } from '../cluster';
+import { countSlots, deathVerdict, expandObservations, formatSlotRanges, referenceView, shardsOf, SLOT_FINDINGS, type TopologyShard } from '../cluster';
 import type { Approval } from '../shared';
 import { ApprovalGate } from './controls';
 import { nodeLifecycleWithinThreeMinutes, pollingWithin, redisCallsWithinAMinute } from './activityOptions';

@@ -4,9 +4,10 @@
  * slots the way `redis-cli --cluster fix` does, by where their keys are; only then, behind an
  * approval because their keys may be gone, give the slots still not served to live masters.
  */
+import { ApplicationFailure } from '@temporalio/workflow';
 import {
-  expandObservations,
   countSlots,
+  expandObservations,
   diagnoseCluster,
   formatSlotRanges,
   intersectSlots,
@@ -25,7 +26,6 @@ import {
   uncoveredSlots,
 } from '../cluster';
 import type { Approval } from '../shared';
-import { ApplicationFailure } from '@temporalio/workflow';
 import { ApprovalGate } from './controls';
 import { pollingWithin, redisCallsWithinAMinute, slotMigrationWithinThirtyMinutes } from './activityOptions';
 import { NodeHosts } from './hosts';

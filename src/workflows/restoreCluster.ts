@@ -7,7 +7,7 @@
  */
 import { ApplicationFailure, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import { expandObservations, backupRdbFormat, describeEngine, liveMembersOutside, planRestore, rdbFormatProblem, restoredNodesConf, SLOT_FINDINGS, type RestoreAssignment } from '../cluster';
+import { backupRdbFormat, describeEngine, expandObservations, liveMembersOutside, planRestore, rdbFormatProblem, restoredNodesConf, SLOT_FINDINGS, type RestoreAssignment } from '../cluster';
 import { scratchAddresses, scratchAllocationSchema, type ScratchAllocation } from '../cluster/scratch';
 import type { Approval } from '../shared';
 import { ApprovalGate } from './controls';
