@@ -46,7 +46,7 @@ export function addWorkerCommand(program: Command, register: Register): void {
         'REDISFORGE_METRICS_ADDRESS=host:port (Prometheus metrics at /metrics: temporal_* and redisforge_*).\n' +
         'Many hosts: the central worker (no --host) runs the workflows and the Redis-protocol activities; on each machine that runs\n' +
         'nodes, `redisforge worker --host NAME` (a systemd unit: deploy/redisforge-agent@.service) touches its nodes only.\n' +
-        'Exit codes: 0 stopped on a signal, 2 a setting to fix (inventory, keys, log format, metrics address), 1 any other failure.',
+        'Exit codes: 0 stopped on a signal, 2 a setting to fix (inventory, keys, log format, metrics address, --host), 1 any other failure.',
     );
   register(command, (session, cmd) => runWorkerCommand(session, cmd.opts<WorkerFlags>()));
 }
