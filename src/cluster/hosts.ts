@@ -20,7 +20,7 @@ export function hostTaskQueue(host: string): string {
 /** The hosts whose entries match `address` (one, in a valid inventory). */
 export function hostsOwning(hosts: HostMap, address: string): string[] {
   return Object.entries(hosts)
-    .filter(([, entries]) => entries.some((entry) => entry === address || addressMatches(entry, address)))
+    .filter(([, entries]) => entries.some((entry) => addressMatches(entry, address)))
     .map(([name]) => name);
 }
 
